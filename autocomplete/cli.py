@@ -1,0 +1,175 @@
+"""`autocomplete` command line: parses arguments, calls library functions, maps errors to exits.
+
+Known errors (bad logs, bad index directories, bad arguments) print one line to stderr and
+exit 2; nothing the user can cause prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from indexer.errors import IndexerError
+from indexer.params import MODELS, BuildParams
+from indexer.sessions import DEFAULT_GAP_S, TimeSplit
+
+EXIT_USAGE = 2
+
+
+def _split(text: str) -> TimeSplit:
+    try:
+        dev, test = (date.fromisoformat(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--split wants DEV_START,TEST_START dates, got {text!r}") from None
+    if not dev <= test:
+        raise argparse.ArgumentTypeError("--split: DEV_START must not be after TEST_START")
+    return TimeSplit(dev, test)
+
+
+def _add_split_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", type=_split, default=TimeSplit(),
+                   help="DEV_START,TEST_START (UTC dates; default 2006-05-01,2006-05-09)")
+    p.add_argument("--gap-minutes", type=float, default=DEFAULT_GAP_S / 60,
+                   help="session gap in minutes (default 30)")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from indexer.build import build_index
+
+    params = BuildParams(model=args.model, min_count=args.min_count, gap_s=args.gap_minutes * 60,
+                         split=args.split, use_all=args.all)
+    bar = tqdm(desc="build-index", unit="step", disable=args.quiet or None, leave=False)
+
+    def say(msg: str) -> None:
+        bar.set_postfix_str(msg[:60])
+        bar.update(1)
+
+    try:
+        report = build_index(args.log, args.out, params, say)
+    finally:
+        bar.close()
+    m = report.manifest
+    print(f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
+          f"in {report.seconds:.1f}s (peak RSS {report.peak_rss_mb:.0f} MB) -> {args.out}")
+    cov = m["stats"].get("dev_label_coverage")
+    if cov is not None:
+        print(f"dev queries that are labels: {cov:.1%}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from autocomplete.evaluate import evaluate
+    from autocomplete.loader import load_index
+    from indexer.dataset import load_split
+    from indexer.metrics import format_table
+
+    idx = load_index(args.index)
+    data = load_split(args.log, args.split, args.gap_minutes * 60)
+    sessions = data.part(args.part)
+    total = sum(len(q) - 1 for s in sessions for q in s.queries)
+    if args.limit:
+        total = min(total, args.limit)
+    bar = tqdm(total=total, desc="evaluate", unit="kst", disable=args.quiet or args.json or None, leave=False)
+    labels = idx.labels
+    try:
+        res = evaluate(idx.ranker, sessions, lambda t: labels.id_of(t) >= 0, k=args.k,
+                       limit=args.limit, progress=bar.update)
+    finally:
+        bar.close()
+    out = {"index": idx.version, "model": idx.model, "part": args.part, **res.to_dict()}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(format_table(res.quality, f"{idx.model} index {idx.version} on {args.part}: "
+                                        f"{res.examples} keystrokes, {res.examples / res.seconds:.0f}/s, "
+                                        f"ranking p50 {res.latency_us['p50']:.0f}us "
+                                        f"p99 {res.latency_us['p99']:.0f}us"))
+    return 0
+
+
+def _cmd_complete(args: argparse.Namespace) -> int:
+    from autocomplete.loader import load_index
+    from indexer.text import normalize_prefix, normalize_query
+
+    idx = load_index(args.index)
+    prev = tuple(q for q in (normalize_query(p) for p in args.prev) if q)
+    for raw in args.prefix:
+        p = normalize_prefix(raw)
+        items = idx.ranker.complete(prev, p, args.k)
+        ctx = f" after {prev[-1]!r}" if prev else ""
+        print(f"{raw!r}{ctx}:")
+        for c in items:
+            print(f"   {c.score:8.4f}  {c.text}  [{c.source}]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="autocomplete", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    b = sub.add_parser("build-index", help="build an index directory from query logs")
+    b.add_argument("--log", nargs="+", required=True, help="AOL-format log files (.txt or .gz)")
+    b.add_argument("--out", required=True, help="index directory to write (replaced atomically)")
+    b.add_argument("--model", choices=MODELS, default="mpc")
+    b.add_argument("--min-count", type=int, default=1)
+    b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
+    b.add_argument("--quiet", action="store_true")
+    _add_split_args(b)
+    b.set_defaults(func=_cmd_build)
+
+    e = sub.add_parser("evaluate", help="MRR@10, success@1/@10, BLEU-4 by prefix length")
+    e.add_argument("--index", required=True)
+    e.add_argument("--log", nargs="+", required=True)
+    e.add_argument("--part", choices=("train", "dev", "test", "all"), default="test")
+    e.add_argument("--k", type=int, default=10)
+    e.add_argument("--limit", type=int, default=None, help="score at most this many keystrokes")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--quiet", action="store_true")
+    _add_split_args(e)
+    e.set_defaults(func=_cmd_evaluate)
+
+    c = sub.add_parser("complete", help="print completions for typed prefixes")
+    c.add_argument("--index", required=True)
+    c.add_argument("--prev", action="append", default=[], help="a previous query (repeatable)")
+    c.add_argument("--k", type=int, default=10)
+    c.add_argument("prefix", nargs="+")
+    c.set_defaults(func=_cmd_complete)
+
+    try:
+        from autocomplete.serve_cli import add_serve_parser
+    except ImportError:  # the server is optional for offline tools
+        pass
+    else:
+        add_serve_parser(sub)
+    try:
+        from autocomplete.replay_cli import add_replay_parser
+    except ImportError:
+        pass
+    else:
+        add_replay_parser(sub)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except IndexerError as exc:
+        print(f"autocomplete: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:
+        print(f"autocomplete: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""build-index: a query log in, a verified index directory out."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .artifact import IndexWriter
+from .dataset import SplitSessions, load_split
+from .labels import LabelTable, write_labels
+from .params import BuildParams
+from .sessions import pairs
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    manifest: dict[str, Any]
+    seconds: float
+    peak_rss_mb: float
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def build_index(
+    logs: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    params: BuildParams,
+    progress: Progress | None = None,
+    data: SplitSessions | None = None,
+) -> BuildReport:
+    """Build the index for `params.model` from the training part of `logs` into `out`."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    if data is None:
+        say("reading log")
+        data = load_split(logs, params.split, params.gap_s)
+    train = data.part("all") if params.use_all else data.train
+    if not train:
+        from .errors import LogFormatError
+
+        raise LogFormatError("no training sessions before the dev split date; check --split / --all")
+    train_pairs = list(pairs(train))
+    labels = LabelTable.from_queries((q for _, q, _, _ in train_pairs), params.min_count)
+    if not labels.texts:
+        from .errors import LogFormatError
+
+        raise LogFormatError(f"no query occurs >= {params.min_count} times in training; lower --min-count")
+    say(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
+    w = IndexWriter(Path(out))
+    try:
+        write_labels(w, labels, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k)
+        extra: dict[str, Any] = {}
+        if params.model == "xmr":
+            from .xmr.build import build_xmr  # heavy imports only when asked for
+
+            extra = build_xmr(w, labels, train_pairs, params, say)
+        label_set = set(labels.texts)
+        dev_q = [q for _, q, _, _ in pairs(data.dev)]
+        stats = {
+            "reader": {k: v for k, v in vars(data.stats).items() if k != "malformed_examples"},
+            "train_sessions": len(train),
+            "train_queries": len(train_pairs),
+            "dev_queries": len(dev_q),
+            "dev_label_coverage": (sum(q in label_set for q in dev_q) / len(dev_q)) if dev_q else None,
+            **extra,
+        }
+        manifest = w.commit(
+            model=params.model, label_count=len(labels.texts), build_params=params.to_json(), stats=stats
+        )
+    except BaseException:
+        w.abort()
+        raise
+    return BuildReport(manifest, time.perf_counter() - t0, _peak_rss_mb())

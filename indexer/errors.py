@@ -1,0 +1,13 @@
+"""The indexer's small error tree: callers catch the root, the CLI maps each to one line."""
+
+
+class IndexerError(Exception):
+    """Root of every error the indexer raises on purpose."""
+
+
+class LogFormatError(IndexerError):
+    """A query log cannot be read at all (missing, not gzip, wrong columns, no rows)."""
+
+
+class IndexFormatError(IndexerError):
+    """An index directory is corrupt, incomplete or from an incompatible format version."""

@@ -1,0 +1,180 @@
+"""The label set: training queries in sorted order, their counts, and prefix ranges.
+
+Label ids are ranks in code-point order, so the labels extending a prefix form one
+contiguous id range [lo, hi). That single fact serves MPC (top counts in a range), the
+trie levels of the hybrid index, and exact scoring of small ranges. The text lives in a
+marisa-trie (mmap'd); `key_of_label` / `label_of_key` link its key ids to label ids, as
+marisa-trie's own docs suggest for attaching numpy arrays to keys.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import marisa_trie
+import numpy as np
+
+from .artifact import IndexFiles, IndexWriter
+from .errors import IndexFormatError
+
+#: one past every character: `prefix + _MAX_CHAR` sorts after every extension of prefix
+_MAX_CHAR = "\U0010ffff"
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """Build-time labels: sorted texts and counts (parallel)."""
+
+    texts: list[str]
+    counts: np.ndarray  # int64, by label id
+
+    @classmethod
+    def from_queries(cls, queries: Iterable[str], min_count: int = 1) -> LabelTable:
+        c = Counter(queries)
+        texts = sorted(q for q, n in c.items() if n >= min_count and q)
+        return cls(texts, np.fromiter((c[t] for t in texts), dtype=np.int64, count=len(texts)))
+
+
+def popularity_rank(counts: np.ndarray) -> np.ndarray:
+    """rank[i] = position of label i when sorted by (-count, id); 0 = most popular."""
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    rank = np.empty(len(counts), dtype=np.int32)
+    rank[order] = np.arange(len(counts), dtype=np.int32)
+    return rank
+
+
+def heavy_prefixes(texts: list[str], threshold: int) -> list[tuple[str, int, int]]:
+    """Every prefix whose range holds more than `threshold` labels, with that range.
+
+    Recurses only into heavy ranges, so the work is O(labels x depth of heavy nodes).
+    """
+    out: list[tuple[str, int, int]] = []
+
+    def visit(lo: int, hi: int, depth: int) -> None:
+        # children of the node at `depth` characters: group by the next character
+        i = lo
+        while i < hi:
+            if len(texts[i]) <= depth:
+                i += 1
+                continue
+            p = texts[i][: depth + 1]
+            j = _bisect_right_prefix(texts, p, i, hi)
+            if j - i > threshold:
+                out.append((p, i, j))
+                visit(i, j, depth + 1)
+            i = j
+
+    if len(texts) > threshold:
+        out.append(("", 0, len(texts)))
+        visit(0, len(texts), 0)
+    return out
+
+
+def _bisect_right_prefix(texts: list[str], p: str, lo: int, hi: int) -> int:
+    import bisect
+
+    return bisect.bisect_left(texts, p + _MAX_CHAR, lo, hi)
+
+
+def write_labels(w: IndexWriter, table: LabelTable, *, heavy_threshold: int, heavy_k: int) -> None:
+    """Store the label trie, id maps, counts and precomputed top-k of heavy prefixes."""
+    trie = marisa_trie.Trie(table.texts)
+    key_of_label = np.fromiter((trie.key_id(t) for t in table.texts), dtype=np.int32, count=len(table.texts))
+    label_of_key = np.empty_like(key_of_label)
+    label_of_key[key_of_label] = np.arange(len(table.texts), dtype=np.int32)
+    w.trie("labels", trie)
+    w.array("key_of_label", key_of_label)
+    w.array("label_of_key", label_of_key)
+    w.array("counts", table.counts)
+    rank = popularity_rank(table.counts)
+    w.array("pop_rank", rank)
+    heavy = heavy_prefixes(table.texts, heavy_threshold)
+    top = np.full((max(len(heavy), 1), heavy_k), -1, dtype=np.int32)
+    for row, (_, lo, hi) in enumerate(heavy):
+        ids = np.arange(lo, hi)
+        r = rank[lo:hi]
+        kk = min(heavy_k, hi - lo)
+        part = np.argpartition(r, kk - 1)[:kk]
+        top[row, :kk] = ids[part[np.argsort(r[part])]]
+    heavy_trie = marisa_trie.Trie([p for p, _, _ in heavy])
+    heavy_row = np.zeros(max(len(heavy), 1), dtype=np.int32)
+    for row, (p, _, _) in enumerate(heavy):
+        heavy_row[heavy_trie.key_id(p)] = row
+    w.trie("heavy", heavy_trie)
+    w.array("heavy_row", heavy_row)
+    w.array("heavy_topk", top)
+
+
+class LabelIndex:
+    """Runtime label access: text by id, id by text, prefix range, popularity top-k."""
+
+    def __init__(self, files: IndexFiles) -> None:
+        self.trie = files.trie("labels")
+        self.key_of_label = files.array("key_of_label")
+        self.label_of_key = files.array("label_of_key")
+        self.counts = files.array("counts")
+        self.pop_rank = files.array("pop_rank")
+        self.heavy = files.trie("heavy")
+        self.heavy_row = files.array("heavy_row")
+        self.heavy_topk = files.array("heavy_topk")
+        self.n = int(self.counts.shape[0])
+        if not (len(self.trie) == self.n == self.key_of_label.shape[0] == self.pop_rank.shape[0]):
+            raise IndexFormatError(
+                f"{files.path}: label arrays disagree (trie {len(self.trie)}, counts {self.n})"
+            )
+        # a small heavy-range threshold read back from the table shape keeps one source of truth
+        self.heavy_k = int(self.heavy_topk.shape[1])
+        self._restore = self.trie.restore_key
+        self._kol = self.key_of_label.tolist()  # python ints: hot-path indexing without numpy boxing
+
+    def __len__(self) -> int:
+        return self.n
+
+    def text(self, label: int) -> str:
+        return self._restore(self._kol[label])
+
+    def id_of(self, text: str) -> int:
+        """Label id of `text`, or -1 when it is not a label."""
+        kid = self.trie.get(text)
+        return -1 if kid is None else int(self.label_of_key[kid])
+
+    def _lower_bound(self, s: str, lo: int, hi: int) -> int:
+        restore, kol = self._restore, self._kol
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if restore(kol[mid]) < s:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def range(self, prefix: str) -> tuple[int, int]:
+        """[lo, hi): the ids of all labels that start with `prefix` (empty when none)."""
+        if not prefix:
+            return 0, self.n
+        if not self.trie.has_keys_with_prefix(prefix):
+            return 0, 0
+        lo = self._lower_bound(prefix, 0, self.n)
+        return lo, self._lower_bound(prefix + _MAX_CHAR, lo, self.n)
+
+    def top_popular(self, prefix: str, k: int) -> np.ndarray:
+        """Ids of the k most popular labels extending `prefix`, best first."""
+        if k <= self.heavy_k:
+            kid = self.heavy.get(prefix)
+            if kid is not None:
+                row = self.heavy_topk[self.heavy_row[kid]]
+                return row[:k][row[:k] >= 0]
+        lo, hi = self.range(prefix)
+        return self.top_in_range(lo, hi, k)
+
+    def top_in_range(self, lo: int, hi: int, k: int) -> np.ndarray:
+        if hi <= lo:
+            return np.empty(0, dtype=np.int64)
+        r = self.pop_rank[lo:hi]
+        if hi - lo > k:
+            part = np.argpartition(r, k - 1)[:k]
+        else:
+            part = np.arange(hi - lo)
+        return lo + part[np.argsort(r[part], kind="stable")]

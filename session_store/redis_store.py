@@ -1,0 +1,183 @@
+"""Redis session store: shared state for many server processes and hosts.
+
+Layout (``qac`` is `StoreConfig.key_prefix`):
+
+* ``qac:sess:<session id>``: a list, newest query at the head, trimmed to `max_recent`;
+* ``qac:user:{<user id>}``: a sorted set, query -> last-used unix time;
+* ``qac:user:{<user id>}:count``: a hash, query -> submit count.
+
+The braces are a Redis Cluster hash tag: they put a user's two keys in one slot, so the Lua
+script that updates both stays legal on a cluster. Every write is a single Lua script or
+MULTI/EXEC transaction, so concurrent workers never see half an update and a write costs one
+round trip. Writes refresh the TTL of the keys they touch.
+
+Failure policy: short socket and connect timeouts plus one explicit retry policy (exponential
+backoff with jitter) bound how long a dead or stuck Redis can hold a keystroke, and every
+client error is re-raised as `SessionStoreUnavailable`. The client reconnects on its own, so
+the same store object works again once Redis is back. Scripts are sent by SHA and reloaded
+transparently when a restarted server has lost its script cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+
+from session_store.base import HistoryEntry, StoreConfig, check_id, check_query
+from session_store.errors import SessionStoreUnavailable
+
+# Backoff between attempts: random in [0, base * 2**failures], capped. Small on purpose: one
+# retry after ~10 ms rides over a dropped pooled connection; a dead server fails fast anyway.
+_BACKOFF_BASE_S = 0.01
+_BACKOFF_CAP_S = 0.1
+
+# Dedupe needs to read the head before pushing, so append is a script rather than a plain
+# MULTI: LINDEX + LPUSH + LTRIM + PEXPIRE, atomically, in one round trip.
+_APPEND_LUA = """
+local key, query = KEYS[1], ARGV[1]
+if redis.call('LINDEX', key, 0) ~= query then
+  redis.call('LPUSH', key, query)
+  redis.call('LTRIM', key, 0, tonumber(ARGV[2]) - 1)
+end
+redis.call('PEXPIRE', key, ARGV[3])
+return 1
+"""
+
+# KEYS: last-used zset, count hash. ARGV: query, now, history size, ttl ms.
+# ZADD GT never moves last_used backwards (a client with a lagging clock); trimming drops the
+# least recently used queries from both structures: O(log n) per record.
+_RECORD_USER_LUA = """
+local seen, counts, query = KEYS[1], KEYS[2], ARGV[1]
+redis.call('ZADD', seen, 'GT', ARGV[2], query)
+redis.call('HINCRBY', counts, query, 1)
+local excess = redis.call('ZCARD', seen) - tonumber(ARGV[3])
+if excess > 0 then
+  local old = redis.call('ZRANGE', seen, 0, excess - 1)
+  redis.call('ZREMRANGEBYRANK', seen, 0, excess - 1)
+  redis.call('HDEL', counts, unpack(old))
+end
+redis.call('PEXPIRE', seen, ARGV[4])
+redis.call('PEXPIRE', counts, ARGV[4])
+return 1
+"""
+
+
+@contextmanager
+def _unavailable(operation: str) -> Iterator[None]:
+    """Re-raise client, connection and timeout errors as `SessionStoreUnavailable`."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:  # OSError covers builtin TimeoutError, refused sockets
+        raise SessionStoreUnavailable(f"redis {operation} failed: {exc}") from exc
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class RedisStore:
+    """`SessionStore` on Redis via `redis.asyncio`. Creating it does not connect."""
+
+    name = "redis"
+
+    def __init__(self, url: str, config: StoreConfig | None = None) -> None:
+        self.config = config if config is not None else StoreConfig()
+        self.retry = Retry(
+            ExponentialWithJitterBackoff(cap=_BACKOFF_CAP_S, base=_BACKOFF_BASE_S),
+            retries=self.config.retries,
+        )
+        self._client: Redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=self.config.socket_timeout_s,
+            socket_connect_timeout=self.config.connect_timeout_s,
+            retry=self.retry,
+        )
+        self._append = self._client.register_script(_APPEND_LUA)
+        self._record_user = self._client.register_script(_RECORD_USER_LUA)
+
+    def session_key(self, session_id: str) -> str:
+        return f"{self.config.key_prefix}:sess:{session_id}"
+
+    def user_keys(self, user_id: str) -> tuple[str, str]:
+        """(last-used sorted set, count hash) for the user."""
+        seen = f"{self.config.key_prefix}:user:{{{user_id}}}"
+        return seen, f"{seen}:count"
+
+    async def recent(self, session_id: str) -> list[str]:
+        key = self.session_key(check_id("session_id", session_id))
+        with _unavailable("recent"):
+            newest_first: list[str] = await self._client.lrange(key, 0, -1)
+        return newest_first[::-1]
+
+    async def append(self, session_id: str, query: str) -> None:
+        key = self.session_key(check_id("session_id", session_id))
+        check_query(query)
+        args = [query, self.config.max_recent, _ms(self.config.session_ttl_s)]
+        with _unavailable("append"):
+            await self._append(keys=[key], args=args)
+
+    async def clear(self, session_id: str) -> None:
+        key = self.session_key(check_id("session_id", session_id))
+        with _unavailable("clear"):
+            await self._client.delete(key)
+
+    async def forget(self, session_id: str, query: str) -> None:
+        key = self.session_key(check_id("session_id", session_id))
+        check_query(query)
+        with _unavailable("forget"):
+            await self._client.lrem(key, 0, query)
+
+    async def user_history(self, user_id: str) -> list[HistoryEntry]:
+        seen, counts = self.user_keys(check_id("user_id", user_id))
+        with _unavailable("user_history"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zrange(seen, 0, -1, desc=True, withscores=True)
+                pipe.hgetall(counts)
+                by_recency, count_of = await pipe.execute()
+        # Both keys share a TTL but expire separately; a query without a count is mid-expiry.
+        return [
+            HistoryEntry(query, int(count_of[query]), float(last_used))
+            for query, last_used in by_recency
+            if query in count_of
+        ]
+
+    async def record_user(self, user_id: str, query: str, now: float | None = None) -> None:
+        keys = list(self.user_keys(check_id("user_id", user_id)))
+        check_query(query)
+        when = time.time() if now is None else float(now)
+        args = [query, repr(when), self.config.user_history_size, _ms(self.config.user_ttl_s)]
+        with _unavailable("record_user"):
+            await self._record_user(keys=keys, args=args)
+
+    async def forget_user(self, user_id: str, query: str | None = None) -> None:
+        seen, counts = self.user_keys(check_id("user_id", user_id))
+        if query is None:
+            with _unavailable("forget_user"):
+                await self._client.delete(seen, counts)
+            return
+        check_query(query)
+        with _unavailable("forget_user"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zrem(seen, query)
+                pipe.hdel(counts, query)
+                await pipe.execute()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except Exception:  # noqa: BLE001 - a health check reports, it never raises
+            return False
+
+    async def close(self) -> None:
+        """Close pooled connections; never raises, so shutdown cannot fail on a dead Redis."""
+        try:
+            await self._client.aclose()
+        except (RedisError, OSError):
+            pass
