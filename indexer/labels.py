@@ -154,10 +154,10 @@ class LabelIndex:
         """[lo, hi): the ids of all labels that start with `prefix` (empty when none)."""
         if not prefix:
             return 0, self.n
-        if not self.trie.has_keys_with_prefix(prefix):
-            return 0, 0
         lo = self._lower_bound(prefix, 0, self.n)
-        return lo, self._lower_bound(prefix + _MAX_CHAR, lo, self.n)
+        if lo == self.n or not self._restore(self._kol[lo]).startswith(prefix):
+            return lo, lo
+        return lo, self._lower_bound(prefix + _MAX_CHAR, lo + 1, self.n)
 
     def top_popular(self, prefix: str, k: int) -> np.ndarray:
         """Ids of the k most popular labels extending `prefix`, best first."""

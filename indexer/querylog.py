@@ -54,19 +54,20 @@ def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
 
 
-def _open_text(path: str | os.PathLike[str]) -> io.TextIOBase:
+def _open_text(path: str | os.PathLike[str]) -> io.TextIOWrapper:
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the wrapper
+        with open(path, "rb") as probe:
+            magic = probe.read(2)
+        raw: io.BufferedIOBase | gzip.GzipFile = (
+            gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")  # noqa: SIM115
+        )
     except FileNotFoundError:
         raise LogFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise LogFormatError(f"{path}: is a directory, expected a log file") from None
     except PermissionError:
         raise LogFormatError(f"{path}: permission denied") from None
-    magic = raw.read(2)
-    raw.seek(0)
-    stream: io.BufferedIOBase | gzip.GzipFile = gzip.GzipFile(fileobj=raw) if magic == _GZIP_MAGIC else raw
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n")
 
 
 def _rows(path: str | os.PathLike[str], stats: ReadStats) -> Iterator[QueryEvent]:

@@ -17,13 +17,14 @@ user keeps typing but never submits ends like it does in the log it was trained 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 MAX_ID_CHARS = 128
 MAX_QUERY_CHARS = 1000
 
 
-class HistoryEntry(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
     """One query in a user's personal history."""
 
     query: str
@@ -91,7 +92,7 @@ class SessionStore(Protocol):
 
     Every method is a coroutine. Backend trouble raises `SessionStoreUnavailable`; malformed
     arguments (empty ids, ids over 128 characters, empty queries or queries over 1000
-    characters) raise `ValueError` before the backend is touched.
+    characters) raise `ValueError`, and non-strings `TypeError`, before the backend is touched.
     """
 
     name: str
@@ -164,9 +165,7 @@ def check_query(value: str) -> str:
     if not value:
         raise ValueError("query must not be empty")
     if len(value) > MAX_QUERY_CHARS:
-        raise ValueError(
-            f"query must be at most {MAX_QUERY_CHARS} characters, got {len(value)}"
-        )
+        raise ValueError(f"query must be at most {MAX_QUERY_CHARS} characters, got {len(value)}")
     return value
 
 

@@ -7,9 +7,11 @@ Layout (``qac`` is `StoreConfig.key_prefix`):
 * ``qac:user:{<user id>}:count``: a hash, query -> submit count.
 
 The braces are a Redis Cluster hash tag: they put a user's two keys in one slot, so the Lua
-script that updates both stays legal on a cluster. Every write is a single Lua script or
-MULTI/EXEC transaction, so concurrent workers never see half an update and a write costs one
-round trip. Writes refresh the TTL of the keys they touch.
+script that updates both stays legal on a cluster. (A user id starting with ``}`` makes an
+empty tag; on a cluster that user's writes fail as unavailable, elsewhere nothing changes.)
+
+Every write is a single Lua script or MULTI/EXEC transaction, so concurrent workers never see
+half an update and a write costs one round trip. Writes refresh the TTL of the keys they touch.
 
 Failure policy: short socket and connect timeouts plus one explicit retry policy (exponential
 backoff with jitter) bound how long a dead or stuck Redis can hold a keystroke, and every
@@ -23,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -113,13 +116,13 @@ class RedisStore:
     async def recent(self, session_id: str) -> list[str]:
         key = self.session_key(check_id("session_id", session_id))
         with _unavailable("recent"):
-            newest_first: list[str] = await self._client.lrange(key, 0, -1)
+            newest_first = cast(list[str], await self._client.lrange(key, 0, -1))
         return newest_first[::-1]
 
     async def append(self, session_id: str, query: str) -> None:
         key = self.session_key(check_id("session_id", session_id))
         check_query(query)
-        args = [query, self.config.max_recent, _ms(self.config.session_ttl_s)]
+        args: list[str | int] = [query, self.config.max_recent, _ms(self.config.session_ttl_s)]
         with _unavailable("append"):
             await self._append(keys=[key], args=args)
 
@@ -152,7 +155,12 @@ class RedisStore:
         keys = list(self.user_keys(check_id("user_id", user_id)))
         check_query(query)
         when = time.time() if now is None else float(now)
-        args = [query, repr(when), self.config.user_history_size, _ms(self.config.user_ttl_s)]
+        args: list[str | int] = [
+            query,
+            repr(when),
+            self.config.user_history_size,
+            _ms(self.config.user_ttl_s),
+        ]
         with _unavailable("record_user"):
             await self._record_user(keys=keys, args=args)
 

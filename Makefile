@@ -1,0 +1,37 @@
+# Two entry points that work on a fresh Debian machine with Python 3.11 (as root):
+#   make demo   - venv, install, build the index from the bundled real sample, serve it + the widget
+#   make test   - venv, install, system packages (redis-server, chromium), run the whole test suite
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+INDEX   ?= index/sample
+SAMPLE  := data/sample/aol-sample.tsv.gz
+MODEL   ?= mpc
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+
+.PHONY: venv install demo index test lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e ".[test,dev]"
+
+index: install
+	$(BIN)/autocomplete build-index --log $(SAMPLE) --out $(INDEX) --model $(MODEL) --all
+
+demo: index
+	$(BIN)/autocomplete complete --index $(INDEX) "go" "new y" "www."
+	$(BIN)/autocomplete serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+test: install
+	bash scripts/system_deps.sh
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check indexer autocomplete session_store tests bench
+
+clean:
+	rm -rf $(VENV) index build *.egg-info

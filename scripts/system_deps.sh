@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests drive for real: redis-server and Debian's Chromium.
+# Idempotent; needs root (CI and the dev machines run as root). Skips what is already there.
+set -euo pipefail
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing system packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,44 @@
+"""Fixtures shared by every test package: the real data files and small indexes built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
+SHARED_DATA = ROOT.parent / "shared" / "data" / "aol"
+SHARED_LOG = SHARED_DATA / "aol-top1000-2006-03-01_05-16.tsv.gz"
+RAW_SAMPLE = SHARED_DATA / "aol-raw-format-sample.txt"
+
+
+@pytest.fixture(scope="session")
+def sample_log() -> Path:
+    assert SAMPLE_LOG.is_file(), "the bundled sample log is part of the repository"
+    return SAMPLE_LOG
+
+
+@pytest.fixture(scope="session")
+def shared_log() -> Path:
+    if not SHARED_LOG.is_file():
+        pytest.skip(f"shared AOL log not found at {SHARED_LOG} (see shared/data/README.md)")
+    return SHARED_LOG
+
+
+@pytest.fixture(scope="session")
+def raw_sample() -> Path:
+    if not RAW_SAMPLE.is_file():
+        pytest.skip(f"shared raw-format sample not found at {RAW_SAMPLE}")
+    return RAW_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def mpc_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) -> Path:
+    """An MPC index built from the training part of the bundled sample."""
+    from indexer.build import build_index
+    from indexer.params import BuildParams
+
+    out = tmp_path_factory.mktemp("idx") / "mpc"
+    build_index([sample_log], out, BuildParams(model="mpc"))
+    return out

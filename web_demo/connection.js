@@ -1,0 +1,332 @@
+// The WebSocket side of the autocomplete widget: one connection to the server's /ws, kept open
+// with jittered exponential backoff, speaking the JSON protocol of DESIGN.md. No DOM here
+// beyond EventTarget, so a host can use it without the widget:
+//
+//   const conn = new QacConnection("wss://qac.example.com/ws", { k: 10 });
+//   conn.addEventListener("completions", (e) => console.log(e.detail.items));
+//   conn.start();
+//   conn.complete("new yo");
+//
+// Events (all CustomEvent, details below): "status", "completions", "ack", "error", "frame".
+
+/** Connection states; `status` events carry one of these in `detail.state`. */
+export const State = Object.freeze({
+  CONNECTING: "connecting", // first attempt, nothing heard yet
+  OPEN: "open", // socket open (detail.session is set once the server's hello arrives)
+  OFFLINE: "offline", // lost or never reached; retrying with backoff
+  CLOSED: "closed", // close() was called; nothing more happens
+});
+
+/** Submits kept while offline and sent on reconnect, so the session context survives. */
+const MAX_QUEUED_SUBMITS = 5;
+
+/**
+ * Exponential backoff with "equal jitter": the n-th delay is uniform in [cap/2, cap] where
+ * cap = min(maxMs, baseMs * factor**n), so a fleet of clients that lost one server does not
+ * come back in lockstep, yet no client retries in a tight loop.
+ */
+export class Backoff {
+  constructor({ baseMs = 250, maxMs = 8000, factor = 2, random = Math.random } = {}) {
+    if (!(baseMs > 0 && maxMs >= baseMs && factor >= 1)) {
+      throw new RangeError(`backoff wants 0 < baseMs <= maxMs and factor >= 1, got ${baseMs}/${maxMs}/${factor}`);
+    }
+    Object.assign(this, { baseMs, maxMs, factor, random, attempt: 0 });
+  }
+
+  next() {
+    const cap = Math.min(this.maxMs, this.baseMs * this.factor ** this.attempt);
+    this.attempt += 1;
+    return Math.round(cap / 2 + (this.random() * cap) / 2);
+  }
+
+  reset() {
+    this.attempt = 0;
+  }
+}
+
+/** A fresh random session id (32 hex chars); works outside secure contexts too. */
+export function newSessionId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** `url` (ws:, wss:, http:, https: or relative to `base`) as a ws:/wss: URL object. */
+export function toWebSocketUrl(url, base) {
+  const u = new URL(url, base);
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") {
+    throw new TypeError(`autocomplete url must be ws:, wss:, http: or https:, got ${u.protocol}`);
+  }
+  return u;
+}
+
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * One logical connection. `complete()` answers only the newest request: replies to older
+ * request ids are dropped (counted in `stats.staleDropped`). `submit()` works offline too: the
+ * query is queued and sent once the socket is back.
+ *
+ * Options: session (id to resume; default: the server picks one), user (long-lived user id),
+ * backoff (Backoff options), connectTimeoutMs (5000), WebSocketImpl (default: WebSocket).
+ */
+export class QacConnection extends EventTarget {
+  #url;
+  #ws = null;
+  #state = State.CONNECTING;
+  #session;
+  #user;
+  #index = null;
+  #nextId = 1;
+  #latestComplete = 0;
+  #pendingSubmits = new Map(); // id -> query, sent and not yet acked
+  #queuedSubmits = []; // queries submitted while offline
+  #pendingOther = new Map(); // id -> request description (forget, ...)
+  #backoff;
+  #retryTimer = null;
+  #connectTimer = null;
+  #connectTimeoutMs;
+  #WebSocketImpl;
+  #onOnline = () => this.#state === State.OFFLINE && this.reconnectNow();
+
+  stats = { staleDropped: 0, reconnects: 0, framesIn: 0, framesOut: 0 };
+
+  constructor(url, { session = null, user = null, backoff = {}, connectTimeoutMs = 5000, WebSocketImpl = null } = {}) {
+    super();
+    this.#url = toWebSocketUrl(url, globalThis.location?.href);
+    this.#session = session || null;
+    this.#user = user || null;
+    this.#backoff = backoff instanceof Backoff ? backoff : new Backoff(backoff);
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#WebSocketImpl = WebSocketImpl || globalThis.WebSocket;
+  }
+
+  get state() {
+    return this.#state;
+  }
+  get session() {
+    return this.#session;
+  }
+  get index() {
+    return this.#index;
+  }
+  get url() {
+    return this.#socketUrl().href;
+  }
+
+  start() {
+    if (this.#state === State.CLOSED) throw new Error("connection was closed; make a new one");
+    globalThis.addEventListener?.("online", this.#onOnline);
+    if (!this.#ws) this.#connect();
+    return this;
+  }
+
+  /** Ask for completions of `prefix`; returns the request id, or null when offline. */
+  complete(prefix, k = 10) {
+    const id = this.#nextId++;
+    this.#latestComplete = id;
+    return this.#send({ type: "complete", id, prefix, k }) ? id : null;
+  }
+
+  /** Make every outstanding completion reply stale (e.g. the input was cleared). */
+  cancel() {
+    this.#latestComplete = this.#nextId++;
+  }
+
+  /** Record `query` as the session's latest query; queued while offline. Returns the id. */
+  submit(query) {
+    const id = this.#nextId++;
+    if (!this.#send({ type: "submit", id, query })) {
+      this.#queuedSubmits.push(query);
+      this.#queuedSubmits.splice(0, this.#queuedSubmits.length - MAX_QUEUED_SUBMITS);
+      return { id, queued: true };
+    }
+    this.#pendingSubmits.set(id, query);
+    return { id, queued: false };
+  }
+
+  /** Remove personal history: forget({query}) or forget({all: true}). Returns the id or null. */
+  forget({ query = null, all = false } = {}) {
+    const id = this.#nextId++;
+    const frame = all ? { type: "forget", id, all: true } : { type: "forget", id, query };
+    if (!all && typeof query !== "string") throw new TypeError("forget wants {query: string} or {all: true}");
+    if (!this.#send(frame)) return null;
+    this.#pendingOther.set(id, frame);
+    return id;
+  }
+
+  /** Drop the current session and reconnect under `session` (default: a fresh random id). */
+  newSession(session = newSessionId()) {
+    this.#session = session;
+    this.#index = null;
+    this.#queuedSubmits = [];
+    this.#pendingSubmits.clear();
+    this.reconnectNow();
+    return session;
+  }
+
+  /** Reconnect at once (skipping any backoff wait). */
+  reconnectNow() {
+    if (this.#state === State.CLOSED) return;
+    this.#teardown();
+    this.#backoff.reset();
+    this.#connect();
+  }
+
+  close() {
+    globalThis.removeEventListener?.("online", this.#onOnline);
+    this.#teardown();
+    this.#setState(State.CLOSED);
+  }
+
+  #socketUrl() {
+    const u = new URL(this.#url);
+    if (this.#session) u.searchParams.set("session", this.#session);
+    if (this.#user) u.searchParams.set("user", this.#user);
+    return u;
+  }
+
+  #connect() {
+    let ws;
+    try {
+      ws = new this.#WebSocketImpl(this.#socketUrl().href);
+    } catch (err) {
+      // A malformed URL or a blocked scheme: nothing to retry into, but stay usable offline.
+      this.#setState(State.OFFLINE, { reason: String(err) });
+      return;
+    }
+    this.#ws = ws;
+    this.#connectTimer = setTimeout(() => ws.close(), this.#connectTimeoutMs);
+    ws.onopen = () => {
+      clearTimeout(this.#connectTimer);
+      this.#setState(State.OPEN);
+      this.#flushQueue();
+    };
+    ws.onmessage = (ev) => this.#onFrame(ev.data);
+    ws.onclose = (ev) => {
+      if (this.#ws !== ws) return; // an old socket we already replaced
+      this.#ws = null;
+      clearTimeout(this.#connectTimer);
+      // Unacked submits may not have reached the store; send them again after reconnecting.
+      this.#queuedSubmits.unshift(...this.#pendingSubmits.values());
+      this.#queuedSubmits.splice(0, this.#queuedSubmits.length - MAX_QUEUED_SUBMITS);
+      this.#pendingSubmits.clear();
+      this.#pendingOther.clear();
+      this.cancel();
+      const delay = this.#backoff.next();
+      this.stats.reconnects += 1;
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = null;
+        this.#connect();
+      }, delay);
+      this.#setState(State.OFFLINE, { code: ev.code, retryInMs: delay });
+    };
+    ws.onerror = () => {}; // onclose follows and does the work
+  }
+
+  #teardown() {
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#connectTimer);
+    this.#retryTimer = null;
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      try {
+        ws.close(1000);
+      } catch {
+        // already closing
+      }
+    }
+    this.#pendingOther.clear();
+  }
+
+  #send(frame) {
+    const ws = this.#ws;
+    if (!ws || ws.readyState !== 1) return false;
+    try {
+      ws.send(JSON.stringify(frame));
+    } catch {
+      return false;
+    }
+    this.stats.framesOut += 1;
+    return true;
+  }
+
+  #flushQueue() {
+    const queued = this.#queuedSubmits;
+    this.#queuedSubmits = [];
+    for (const query of queued) this.submit(query);
+  }
+
+  #setState(state, extra = {}) {
+    this.#state = state;
+    if (state === State.OPEN) this.#backoff.reset();
+    this.#emit("status", { state, session: this.#session, index: this.#index, ...extra });
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  #onFrame(data) {
+    this.stats.framesIn += 1;
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return; // not ours to interpret; the protocol is JSON text frames
+    }
+    if (!isObject(frame)) return;
+    switch (frame.type) {
+      case "hello":
+        if (typeof frame.session === "string" && frame.session) this.#session = frame.session;
+        this.#index = typeof frame.index === "string" ? frame.index : null;
+        this.#setState(State.OPEN, { hello: frame });
+        break;
+      case "completions":
+        if (frame.id !== this.#latestComplete) {
+          this.stats.staleDropped += 1;
+          return;
+        }
+        this.#emit("completions", {
+          id: frame.id,
+          prefix: typeof frame.prefix === "string" ? frame.prefix : "",
+          items: Array.isArray(frame.items) ? frame.items.filter((it) => isObject(it) && typeof it.text === "string") : [],
+          tookMs: typeof frame.took_ms === "number" ? frame.took_ms : null,
+          frame,
+        });
+        break;
+      case "ack": {
+        const query = this.#pendingSubmits.get(frame.id);
+        const other = this.#pendingOther.get(frame.id);
+        this.#pendingSubmits.delete(frame.id);
+        this.#pendingOther.delete(frame.id);
+        if (query !== undefined) this.#emit("ack", { id: frame.id, query, stored: frame.stored !== false, frame });
+        else if (other) this.#emit("ack", { id: frame.id, request: other, stored: frame.stored !== false, frame });
+        break;
+      }
+      case "error": {
+        const query = this.#pendingSubmits.get(frame.id);
+        this.#pendingSubmits.delete(frame.id);
+        const request = query !== undefined ? { type: "submit", query } : this.#pendingOther.get(frame.id) || null;
+        this.#pendingOther.delete(frame.id);
+        this.#emit("error", {
+          id: frame.id ?? null,
+          code: typeof frame.code === "string" ? frame.code : "unknown",
+          message: typeof frame.message === "string" ? frame.message : "",
+          latest: frame.id === this.#latestComplete,
+          request,
+          frame,
+        });
+        break;
+      }
+      default:
+        this.#emit("frame", { frame }); // a newer server's message type: the host may care
+    }
+  }
+}
