@@ -39,10 +39,10 @@ def _add_split_args(p: argparse.ArgumentParser) -> None:
 def _cmd_build(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexer.build import build_index
+    from autocomplete.build import build_full
 
     params = BuildParams(model=args.model, min_count=args.min_count, gap_s=args.gap_minutes * 60,
-                         split=args.split, use_all=args.all)
+                         split=args.split, use_all=args.all, blend=not args.no_blend)
     bar = tqdm(desc="build-index", unit="step", disable=args.quiet or None, leave=False)
 
     def say(msg: str) -> None:
@@ -50,7 +50,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        report = build_index(args.log, args.out, params, say)
+        report = build_full(args.log, args.out, params, say)
     finally:
         bar.close()
     m = report.manifest
@@ -79,16 +79,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     bar = tqdm(total=total, desc="evaluate", unit="kst", disable=args.quiet or args.json or None, leave=False)
     labels = idx.labels
     try:
+        past = None
+        if args.personal:
+            order = ("train", "dev", "test")
+            past = [s for part in order[: order.index(args.part)] for s in data.part(part)] \
+                if args.part in order else []
         res = evaluate(idx.ranker, sessions, lambda t: labels.id_of(t) >= 0, k=args.k,
-                       limit=args.limit, progress=bar.update)
+                       limit=args.limit, progress=bar.update, past=past)
     finally:
         bar.close()
-    out = {"index": idx.version, "model": idx.model, "part": args.part, **res.to_dict()}
+    out = {"index": idx.version, "model": idx.model, "part": args.part,
+           "personal": bool(args.personal), **res.to_dict()}
     if args.json:
         print(json.dumps(out, indent=1))
     else:
         print(format_table(res.quality, f"{idx.model} index {idx.version} on {args.part}: "
-                                        f"{res.examples} keystrokes, {res.examples / res.seconds:.0f}/s, "
+                                        f"{res.examples} keystrokes{' with personal history' if args.personal else ''}, "
+                                        f"{res.examples / res.seconds:.0f}/s, "
                                         f"ranking p50 {res.latency_us['p50']:.0f}us "
                                         f"p99 {res.latency_us['p99']:.0f}us"))
     return 0
@@ -120,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", choices=MODELS, default="mpc")
     b.add_argument("--min-count", type=int, default=1)
     b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
+    b.add_argument("--no-blend", action="store_true",
+                   help="serve the bare model (no generated completions, history or learned blend)")
     b.add_argument("--quiet", action="store_true")
     _add_split_args(b)
     b.set_defaults(func=_cmd_build)
@@ -130,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--part", choices=("train", "dev", "test", "all"), default="test")
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--limit", type=int, default=None, help="score at most this many keystrokes")
+    e.add_argument("--personal", action="store_true",
+                   help="replay each user's history in time order (earlier parts are their past)")
     e.add_argument("--json", action="store_true")
     e.add_argument("--quiet", action="store_true")
     _add_split_args(e)
@@ -169,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `autocomplete evaluate | head`: the reader left, not an error
+        return 0
 
 
 if __name__ == "__main__":

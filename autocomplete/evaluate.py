@@ -12,6 +12,7 @@ import numpy as np
 from indexer.metrics import QualityReport
 from indexer.sessions import Example, Session, examples
 
+from .personal import HistoryItems, examples_with_history
 from .ranking import Ranker
 
 
@@ -35,19 +36,31 @@ def evaluate(
     k: int = 10,
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    past: Sequence[Session] | None = None,
 ) -> EvalResult:
-    """Score every proper prefix of every test query; times each `complete` call."""
+    """Score every proper prefix of every test query; times each `complete` call.
+
+    With `past` (the sessions before the evaluated period), each user's personal history is
+    replayed in time order and handed to rankers that take one (`supports_history`).
+    """
     report = QualityReport(k)
     lat: list[float] = []
     n = 0
-    exs: Iterable[Example] = examples(sessions)
+    personal = past is not None and getattr(ranker, "supports_history", False)
+    stream: Iterable[tuple[Example, HistoryItems]] = (
+        examples_with_history(past, sessions) if personal and past is not None
+        else ((ex, ()) for ex in examples(sessions))
+    )
     t0 = time.perf_counter()
     clock = time.perf_counter
-    for ex in exs:
+    for ex, hist in stream:
         if limit is not None and n >= limit:
             break
         t = clock()
-        items = ranker.complete(ex.context, ex.prefix, k)
+        if personal:
+            items = ranker.complete(ex.context, ex.prefix, k, history=hist, now=ex.time)  # type: ignore[call-arg]
+        else:
+            items = ranker.complete(ex.context, ex.prefix, k)
         lat.append(clock() - t)
         report.add(ex.prefix, ex.target, [c[0] for c in items], is_label(ex.target))
         n += 1

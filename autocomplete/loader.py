@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from indexer.artifact import IndexFiles
 from indexer.errors import IndexFormatError
 from indexer.labels import LabelIndex
 
+from .blend import BlendRanker, BlendWeights
+from .candidates import CandidateGenerator
 from .mpc import MPCRanker
 from .ranking import Ranker
 
@@ -30,19 +33,42 @@ class LoadedIndex:
     def model(self) -> str:
         return self.files.model
 
+    @property
+    def supports_history(self) -> bool:
+        return bool(getattr(self.ranker, "supports_history", False))
 
-def load_index(path: str | os.PathLike[str], *, verify: bool = True) -> LoadedIndex:
-    """Verify checksums, mmap arrays, build the ranker. Raises `IndexFormatError`."""
+
+def generator_for(files: IndexFiles, labels: LabelIndex | None = None) -> CandidateGenerator:
+    """The candidate sources over an index's label, ending and transition tables."""
+    return CandidateGenerator(labels or LabelIndex(files), LabelIndex(files, "endings"),
+                              LabelIndex(files, "transitions"))
+
+
+def load_model(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker | None = None) -> Any:
+    """The session-aware label model named by the manifest, or None for "mpc"."""
+    if files.model == "mpc":
+        return None
+    if files.model == "xmr":
+        from .xmr_ranker import load_xmr_ranker
+
+        return load_xmr_ranker(files, labels, mpc or MPCRanker(labels))
+    raise IndexFormatError(f"{files.path}: unknown model {files.model!r} in manifest")
+
+
+def load_index(path: str | os.PathLike[str], *, verify: bool = True, blend: bool = True) -> LoadedIndex:
+    """Verify checksums, mmap arrays, build the ranker. Raises `IndexFormatError`.
+
+    An index with fitted blend weights serves the blended ranker (unless `blend=False`,
+    which serves the bare model, for benchmarks and ablations).
+    """
     files = IndexFiles(path, verify=verify)
     labels = LabelIndex(files)
     mpc = MPCRanker(labels)
-    ranker: Ranker
-    if files.model == "mpc":
-        ranker = mpc
-    elif files.model == "xmr":
-        from .xmr_ranker import load_xmr_ranker
-
-        ranker = load_xmr_ranker(files, labels, mpc)
-    else:
-        raise IndexFormatError(f"{files.path}: unknown model {files.model!r} in manifest")
+    model = load_model(files, labels, mpc)
+    ranker: Ranker = model if model is not None else mpc
+    if blend and files.has("blend"):
+        raw = files.json("blend")
+        if not isinstance(raw, dict):
+            raise IndexFormatError(f"{files.path}/blend.json: expected an object of weights")
+        ranker = BlendRanker(generator_for(files, labels), BlendWeights(raw), model)
     return LoadedIndex(ranker, mpc, labels, files)

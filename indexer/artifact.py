@@ -143,6 +143,29 @@ class IndexFiles:
                 raise IndexFormatError(f"{f}: checksum mismatch; the file is corrupt")
         self.manifest: dict[str, Any] = manifest
 
+    def amend(self, name: str, obj: Any, stats: dict[str, Any] | None = None) -> None:
+        """Add a JSON file to a committed index and re-seal the manifest (atomic replace).
+
+        Used for what can only be computed from the loaded index, such as blend weights fitted
+        by the runtime ranker on the dev split. The index version changes with the content.
+        """
+        fname = f"{name}.json"
+        path = self.path / fname
+        tmp = self.path / f".{fname}.tmp"
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+        m = dict(self.manifest)
+        m["files"] = {**m["files"], fname: {"sha256": _sha256(path), "bytes": path.stat().st_size}}
+        m["stats"] = {**m.get("stats", {}), **(stats or {})}
+        digest = hashlib.sha256(
+            "".join(f"{k}:{v['sha256']}" for k, v in sorted(m["files"].items())).encode()
+        ).hexdigest()
+        m["index_version"] = f"{m['model']}-{digest[:12]}"
+        mtmp = self.path / f".{MANIFEST}.tmp"
+        mtmp.write_text(json.dumps(m, indent=1, sort_keys=True))
+        os.replace(mtmp, self.path / MANIFEST)
+        self.manifest = m
+
     @property
     def model(self) -> str:
         return str(self.manifest["model"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ from .dataset import SplitSessions, load_split
 from .labels import LabelTable, write_labels
 from .params import BuildParams
 from .sessions import pairs
+from .tables import endings_table, transitions_table
 
 Progress = Callable[[str], None]
 
@@ -58,6 +60,14 @@ def build_index(
     w = IndexWriter(Path(out))
     try:
         write_labels(w, labels, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k)
+        query_counts = Counter(q for _, q, _, _ in train_pairs)
+        endings = endings_table(query_counts)
+        write_labels(w, endings, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k,
+                     name="endings")
+        transitions = transitions_table((p, q) for p, q, _, _ in train_pairs)
+        write_labels(w, transitions, heavy_threshold=params.heavy_threshold,
+                     heavy_k=params.heavy_k, name="transitions")
+        say(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
         extra: dict[str, Any] = {}
         if params.model == "xmr":
             from .xmr.build import build_xmr  # heavy imports only when asked for

@@ -78,18 +78,25 @@ def _bisect_right_prefix(texts: list[str], p: str, lo: int, hi: int) -> int:
     return bisect.bisect_left(texts, p + _MAX_CHAR, lo, hi)
 
 
-def write_labels(w: IndexWriter, table: LabelTable, *, heavy_threshold: int, heavy_k: int) -> None:
-    """Store the label trie, id maps, counts and precomputed top-k of heavy prefixes."""
+def write_labels(
+    w: IndexWriter, table: LabelTable, *, heavy_threshold: int, heavy_k: int, name: str = "labels"
+) -> None:
+    """Store the label trie, id maps, counts and precomputed top-k of heavy prefixes.
+
+    `name` namespaces the files, so the same structure also serves other sorted string
+    tables (query endings, previous->next transitions).
+    """
     trie = marisa_trie.Trie(table.texts)
     key_of_label = np.fromiter((trie.key_id(t) for t in table.texts), dtype=np.int32, count=len(table.texts))
     label_of_key = np.empty_like(key_of_label)
     label_of_key[key_of_label] = np.arange(len(table.texts), dtype=np.int32)
-    w.trie("labels", trie)
-    w.array("key_of_label", key_of_label)
-    w.array("label_of_key", label_of_key)
-    w.array("counts", table.counts)
+    w.trie(name, trie)
+    w.array(f"{name}_key_of_label", key_of_label)
+    w.array(f"{name}_label_of_key", label_of_key)
+    w.array(f"{name}_counts", table.counts)
+    w.array(f"{name}_cumcounts", np.concatenate([[0], np.cumsum(table.counts)]).astype(np.int64))
     rank = popularity_rank(table.counts)
-    w.array("pop_rank", rank)
+    w.array(f"{name}_pop_rank", rank)
     heavy = heavy_prefixes(table.texts, heavy_threshold)
     top = np.full((max(len(heavy), 1), heavy_k), -1, dtype=np.int32)
     for row, (_, lo, hi) in enumerate(heavy):
@@ -102,29 +109,30 @@ def write_labels(w: IndexWriter, table: LabelTable, *, heavy_threshold: int, hea
     heavy_row = np.zeros(max(len(heavy), 1), dtype=np.int32)
     for row, (p, _, _) in enumerate(heavy):
         heavy_row[heavy_trie.key_id(p)] = row
-    w.trie("heavy", heavy_trie)
-    w.array("heavy_row", heavy_row)
-    w.array("heavy_topk", top)
+    w.trie(f"{name}_heavy", heavy_trie)
+    w.array(f"{name}_heavy_row", heavy_row)
+    w.array(f"{name}_heavy_topk", top)
 
 
 class LabelIndex:
     """Runtime label access: text by id, id by text, prefix range, popularity top-k."""
 
-    def __init__(self, files: IndexFiles) -> None:
-        self.trie = files.trie("labels")
-        self.key_of_label = files.array("key_of_label")
-        self.label_of_key = files.array("label_of_key")
-        self.counts = files.array("counts")
-        self.pop_rank = files.array("pop_rank")
-        self.heavy = files.trie("heavy")
-        self.heavy_row = files.array("heavy_row")
-        self.heavy_topk = files.array("heavy_topk")
+    def __init__(self, files: IndexFiles, name: str = "labels") -> None:
+        self.name = name
+        self.trie = files.trie(name)
+        self.key_of_label = files.array(f"{name}_key_of_label")
+        self.label_of_key = files.array(f"{name}_label_of_key")
+        self.counts = files.array(f"{name}_counts")
+        self.cumcounts = files.array(f"{name}_cumcounts")
+        self.pop_rank = files.array(f"{name}_pop_rank")
+        self.heavy = files.trie(f"{name}_heavy")
+        self.heavy_row = files.array(f"{name}_heavy_row")
+        self.heavy_topk = files.array(f"{name}_heavy_topk")
         self.n = int(self.counts.shape[0])
         if not (len(self.trie) == self.n == self.key_of_label.shape[0] == self.pop_rank.shape[0]):
             raise IndexFormatError(
-                f"{files.path}: label arrays disagree (trie {len(self.trie)}, counts {self.n})"
+                f"{files.path}: {name} arrays disagree (trie {len(self.trie)}, counts {self.n})"
             )
-        # a small heavy-range threshold read back from the table shape keeps one source of truth
         self.heavy_k = int(self.heavy_topk.shape[1])
         self._restore = self.trie.restore_key
         self._kol = self.key_of_label.tolist()  # python ints: hot-path indexing without numpy boxing
@@ -168,6 +176,10 @@ class LabelIndex:
                 return row[:k][row[:k] >= 0]
         lo, hi = self.range(prefix)
         return self.top_in_range(lo, hi, k)
+
+    def total(self, lo: int, hi: int) -> int:
+        """Sum of counts of labels lo..hi-1 in O(1) (prefix sums are stored)."""
+        return int(self.cumcounts[hi] - self.cumcounts[lo])
 
     def top_in_range(self, lo: int, hi: int, k: int) -> np.ndarray:
         if hi <= lo:

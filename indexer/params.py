@@ -23,6 +23,8 @@ class BuildParams:
     use_all: build from every event of the logs (ignore the split); for serving, not evaluating.
     heavy_threshold: prefixes with more labels than this get their MPC top-k precomputed.
     heavy_k: how many completions are precomputed per heavy prefix (>= the largest k served).
+    blend: fit the blended ranker (labels + transitions + generated completions + personal
+        history, one learned scorer) on the dev split and serve it; False serves the bare model.
     """
 
     model: str = "mpc"
@@ -32,6 +34,7 @@ class BuildParams:
     use_all: bool = False
     heavy_threshold: int = 256
     heavy_k: int = 64
+    blend: bool = True
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:

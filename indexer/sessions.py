@@ -110,8 +110,14 @@ def examples(sessions: Iterable[Session], max_context: int = 10) -> Iterator[Exa
     `context` holds up to `max_context` earlier queries of the session, as a server would.
     """
     for s in sessions:
-        for j, (q, t) in enumerate(zip(s.queries, s.times, strict=True)):
-            ctx = s.queries[max(0, j - max_context) : j]
-            prev = ctx[-1] if ctx else ""
-            for i in range(1, len(q)):
-                yield Example(prev, q[:i], q, s.user, t, ctx)
+        for j in range(len(s.queries)):
+            yield from query_examples(s, j, max_context)
+
+
+def query_examples(s: Session, j: int, max_context: int = 10) -> Iterator[Example]:
+    """The keystroke examples of the j-th query of session `s` (see `examples`)."""
+    q, t = s.queries[j], s.times[j]
+    ctx = s.queries[max(0, j - max_context) : j]
+    prev = ctx[-1] if ctx else ""
+    for i in range(1, len(q)):
+        yield Example(prev, q[:i], q, s.user, t, ctx)

@@ -12,7 +12,7 @@ from session_store import SessionStoreUnavailable, StoreConfig
 from session_store.redis_store import RedisStore
 from tests.redis_server import RedisServer, free_port
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 CALLS: dict[str, Callable[[RedisStore], Awaitable[object]]] = {
     "recent": lambda s: s.recent("s"),

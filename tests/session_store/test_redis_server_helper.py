@@ -7,6 +7,8 @@ import redis
 
 from tests.redis_server import RedisServer, ping, require_redis_server
 
+pytestmark = pytest.mark.redis
+
 
 @pytest.fixture(autouse=True)
 def _needs_redis_server() -> None:

@@ -13,7 +13,7 @@ from session_store import StoreConfig, create_store
 from session_store.redis_store import RedisStore
 from tests.redis_server import RedisServer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 CONFIG = StoreConfig(max_recent=3, session_ttl_s=1800, user_ttl_s=7200)
 

@@ -1,0 +1,236 @@
+"""Candidate sources and their features: where the blended ranker's suggestions come from.
+
+Each keystroke gathers a few dozen candidates, all extending the typed prefix:
+    labels       the most popular training queries extending the prefix (MPC)
+    transitions  queries that followed one of the session's previous queries in training
+    generated    typed words + a popular query ending that extends the partial last word,
+                 backing off from the last 3 typed words of context to none
+    session      the session's own earlier queries
+    history      the user's own past queries (personal history)
+and a row of features per candidate. Pure: arrays and strings in, arrays out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from indexer.labels import LabelIndex
+from indexer.tables import SEP
+
+FEATURES: tuple[str, ...] = (
+    "bias_label",        # 1 for a training query (label)
+    "bias_generated",    # 1 for a never-seen query made by generation
+    "label_logp",        # log P(label | prefix) among labels extending the prefix
+    "label_logcount",    # log(1 + count) of the label
+    "trans_logp",        # log P(next = candidate | previous query), with add-one backoff
+    "trans_any",         # log(1 + count) of transitions from older session queries
+    "gen_logp",          # log P(ending | typed context) of the best generation route
+    "gen_context",       # words of typed context the generation route matched (0..3)/3
+    "in_session",        # candidate was issued earlier in this session
+    "prev_overlap",      # share of the completed words that occur in the previous queries
+    "extra_words",       # words added beyond the typed prefix
+    "extra_chars",       # log(1 + characters added)
+    "hist_logcount",     # log(1 + times the user issued it before)
+    "hist_recency",      # exp(-days since the user last issued it / 30)
+    "hist_present",      # 1 when the candidate is in the user's history
+    "model_score",       # the session-aware model's score (0 when no model)
+)
+NF = len(FEATURES)
+F = {name: i for i, name in enumerate(FEATURES)}
+
+class LabelModel(Protocol):
+    """A session-aware label scorer (the XR-Linear ranker) the blend can draw on."""
+
+    def candidates(self, prev_queries: Sequence[str], prefix: str, n: int
+                   ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def score_labels(self, prev_queries: Sequence[str], prefix: str,
+                     label_ids: np.ndarray) -> np.ndarray: ...
+
+
+LOG_FLOOR = -12.0  # stands in for log(0) so weights stay finite
+
+
+@dataclass(frozen=True)
+class CandidateParams:
+    """How many candidates each source contributes per keystroke (bounded work)."""
+
+    n_labels: int = 30
+    n_transitions: int = 15
+    n_generated: int = 15
+    max_context_words: int = 3
+    max_prev_queries: int = 3
+    n_model: int = 20
+
+
+class CandidateSet:
+    """Candidates (text -> feature row) gathered for one keystroke."""
+
+    __slots__ = ("texts", "rows", "_pos")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.rows: list[np.ndarray] = []
+        self._pos: dict[str, int] = {}
+
+    def row(self, text: str) -> np.ndarray:
+        i = self._pos.get(text)
+        if i is None:
+            i = self._pos[text] = len(self.texts)
+            self.texts.append(text)
+            r = np.zeros(NF)
+            r[F["label_logp"]] = r[F["trans_logp"]] = r[F["gen_logp"]] = LOG_FLOOR
+            self.rows.append(r)
+            return r
+        return self.rows[i]
+
+    def __contains__(self, text: str) -> bool:
+        return text in self._pos
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def matrix(self) -> np.ndarray:
+        return np.vstack(self.rows) if self.rows else np.zeros((0, NF))
+
+
+def split_prefix(prefix: str) -> tuple[list[str], str]:
+    """("new york ti") -> (["new", "york"], "ti"); a trailing space leaves the partial word ""."""
+    head, _, partial = prefix.rpartition(" ")
+    return (head.split(" ") if head else []), partial
+
+
+class CandidateGenerator:
+    """Gathers candidates for (context, prefix) from the index's sorted tables."""
+
+    def __init__(self, labels: LabelIndex, endings: LabelIndex, transitions: LabelIndex,
+                 params: CandidateParams | None = None) -> None:
+        self.labels, self.endings, self.transitions = labels, endings, transitions
+        self.p = params or CandidateParams()
+
+    def gather(self, context: Sequence[str], prefix: str,
+               history: Sequence[tuple[str, int, float]] = (), now: float = 0.0,
+               model: LabelModel | None = None) -> CandidateSet:
+        cs = CandidateSet()
+        if not prefix:
+            return cs
+        self._labels(cs, prefix)
+        if model is not None:
+            ids, _ = model.candidates(context, prefix, self.p.n_model)
+            for i in ids.tolist():
+                cs.row(self.labels.text(i))
+        self._transitions(cs, context, prefix)
+        self._generated(cs, prefix)
+        self._session(cs, context, prefix)
+        self._history(cs, history, prefix, now)
+        label_ids = self._label_features(cs, prefix, context)
+        if model is not None and label_ids:
+            rows, ids = zip(*label_ids, strict=True)
+            scores = model.score_labels(context, prefix, np.fromiter(ids, dtype=np.int64))
+            for r, sc in zip(rows, scores.tolist(), strict=True):
+                r[F["model_score"]] = sc
+        return cs
+
+    def _labels(self, cs: CandidateSet, prefix: str) -> None:
+        lab = self.labels
+        for i in lab.top_popular(prefix, self.p.n_labels).tolist():
+            cs.row(lab.text(i))
+
+    def _transitions(self, cs: CandidateSet, context: Sequence[str], prefix: str) -> None:
+        tr = self.transitions
+        recent = list(context[-self.p.max_prev_queries:])[::-1]
+        for age, prev in enumerate(recent):
+            key = prev + SEP
+            lo_all, hi_all = tr.range(key)
+            if hi_all <= lo_all:
+                continue
+            out_total = tr.total(lo_all, hi_all)
+            ids = tr.top_popular(key + prefix, self.p.n_transitions).tolist()
+            cut = len(key)
+            for i in ids:
+                c = int(tr.counts[i])
+                r = cs.row(tr.text(i)[cut:])
+                if age == 0:
+                    r[F["trans_logp"]] = math.log(c / (out_total + 1.0))
+                else:
+                    r[F["trans_any"]] = max(r[F["trans_any"]], math.log1p(c))
+
+    def _generated(self, cs: CandidateSet, prefix: str) -> None:
+        words, partial = split_prefix(prefix)
+        en = self.endings
+        max_c = min(len(words), self.p.max_context_words)
+        budget = self.p.n_generated
+        seen: set[str] = set()
+        for c in range(max_c, -1, -1):
+            if c == 0 and not partial:
+                break  # no typed context and nothing of the word: any ending would do
+            ctx = words[len(words) - c:]
+            key = (" ".join(ctx) + " " + partial) if c else partial
+            lo, hi = en.range(key)
+            if hi <= lo:
+                continue
+            total = en.total(lo, hi)
+            head = " ".join(words[: len(words) - c])
+            for i in en.top_popular(key, budget).tolist():
+                ending = en.text(i)
+                text = f"{head} {ending}" if head else ending
+                if text in seen or _repeats_a_word(text):
+                    continue
+                # contexts are tried longest first, so the first route found is the best one
+                seen.add(text)
+                r = cs.row(text)
+                r[F["gen_logp"]] = math.log(int(en.counts[i]) / total)
+                r[F["gen_context"]] = c / 3
+            budget = max(5, budget // 2)
+
+    def _session(self, cs: CandidateSet, context: Sequence[str], prefix: str) -> None:
+        for q in context:
+            if q.startswith(prefix) and q != prefix:
+                cs.row(q)[F["in_session"]] = 1.0
+
+    def _history(self, cs: CandidateSet, history: Sequence[tuple[str, int, float]],
+                 prefix: str, now: float) -> None:
+        for q, count, last in history:
+            if q.startswith(prefix) and q != prefix:
+                r = cs.row(q)
+                r[F["hist_present"]] = 1.0
+                r[F["hist_logcount"]] = math.log1p(count)
+                days = max(0.0, now - last) / 86400.0
+                r[F["hist_recency"]] = math.exp(-days / 30.0)
+
+    def _label_features(self, cs: CandidateSet, prefix: str, context: Sequence[str]
+                        ) -> list[tuple[np.ndarray, int]]:
+        lab = self.labels
+        lo, hi = lab.range(prefix)
+        total = lab.total(lo, hi) if hi > lo else 0
+        prev_words = {w for q in context[-self.p.max_prev_queries:] for w in q.split()}
+        typed_words = len(prefix.split())
+        found: list[tuple[np.ndarray, int]] = []
+        for text, r in zip(cs.texts, cs.rows, strict=True):
+            i = lab.id_of(text)
+            if i >= 0:
+                found.append((r, i))
+                c = int(lab.counts[i])
+                r[F["bias_label"]] = 1.0
+                r[F["label_logcount"]] = math.log1p(c)
+                if total:
+                    r[F["label_logp"]] = math.log(c / total)
+            else:
+                r[F["bias_generated"]] = 1.0
+            extra = text[len(prefix):]
+            new_words = text.split()[max(typed_words - 1, 0):]
+            r[F["extra_words"]] = len(text.split()) - typed_words + (1 if prefix.endswith(" ") else 0)
+            r[F["extra_chars"]] = math.log1p(len(extra))
+            if prev_words and new_words:
+                r[F["prev_overlap"]] = sum(w in prev_words for w in new_words) / len(new_words)
+        return found
+
+
+def _repeats_a_word(text: str) -> bool:
+    words = text.split()
+    return len(set(words)) < len(words)

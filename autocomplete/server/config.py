@@ -1,0 +1,192 @@
+"""Server settings: one frozen dataclass, read from `QAC_*` environment variables and flags.
+
+Every field `name` has the environment variable `QAC_<NAME>` (e.g. `max_connections` is
+`QAC_MAX_CONNECTIONS`). Flags given to `autocomplete serve` override the environment. The
+same variables carry the settings to uvicorn's worker processes (`to_env`), which build their
+app from them, so one parser serves operators, Docker and workers alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from session_store.base import MAX_QUERY_CHARS
+
+from .errors import ConfigError
+
+ENV_PREFIX = "QAC_"
+#: The largest `k` a client may ask for; indexes precompute at least this many per prefix.
+HARD_MAX_K = 50
+
+
+def default_static_dir() -> str:
+    """`web_demo/` of the source tree this package runs from (a checkout or editable install).
+
+    A plain `pip install .` does not ship the demo files; set `QAC_STATIC_DIR` there (the
+    Dockerfile does).
+    """
+    return str(Path(__file__).resolve().parents[2] / "web_demo")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything `autocomplete serve` can be told.
+
+    index: index directory (required; `QAC_INDEX` or `--index`).
+    redis_url: Redis URL for session state shared by workers and hosts; None (default) uses
+        the embedded in-memory store, which is per worker process.
+    host, port: where to listen (default 127.0.0.1:8000).
+    workers: uvicorn worker processes (>= 1), each mmap-ing the same index files.
+    allowed_origins: browser Origins allowed to open `/ws` (comma-separated in the
+        environment). Empty (default): only the server's own origin (Origin's host equals
+        the Host header). `*`: any origin. Clients that send no Origin (non-browsers) are
+        always allowed: the check protects browsers from cross-site WebSocket hijacking.
+    max_connections: open WebSockets per worker; beyond it the handshake gets HTTP 503.
+    max_frame_bytes: largest client frame; bigger ones close the connection with 1009.
+    max_prefix_chars, max_query_chars: longest prefix / submitted query after
+        normalisation; longer ones get a `bad_request` error. `max_query_chars` is at most
+        the session store's limit.
+    default_k, max_k: completions returned when `k` is absent, and the largest `k` accepted
+        (1 <= default_k <= max_k <= 50).
+    rate_per_s, rate_burst: per-connection token bucket; frames beyond it get `rate_limited`.
+    flood_close_after: rate-limited frames tolerated within ~10 s before closing with 1008.
+    store_read_timeout_s: how long a keystroke waits for session context before completing
+        without it.
+    store_write_timeout_s: how long a `submit` waits for the store before acking
+        `stored: false`.
+    store_retry_after_s: after a store failure, keystrokes skip the store for this long
+        (one probe then tests it again), so a dead Redis does not slow every keystroke.
+    drain_timeout_s: on shutdown, how long connections get to finish in-flight replies and
+        close with 1001 before uvicorn closes the rest with 1012.
+    ws_ping_interval_s: WebSocket keepalive ping interval (0 disables).
+    static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
+    log_level: uvicorn and server log level (critical, error, warning, info, debug).
+    """
+
+    index: str
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    allowed_origins: tuple[str, ...] = ()
+    max_connections: int = 1000
+    max_frame_bytes: int = 65536
+    max_prefix_chars: int = 200
+    max_query_chars: int = 500
+    default_k: int = 10
+    max_k: int = HARD_MAX_K
+    rate_per_s: float = 50.0
+    rate_burst: int = 100
+    flood_close_after: int = 50
+    store_read_timeout_s: float = 0.1
+    store_write_timeout_s: float = 0.5
+    store_retry_after_s: float = 1.0
+    drain_timeout_s: float = 5.0
+    ws_ping_interval_s: float = 20.0
+    static_dir: str = field(default_factory=default_static_dir)
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not self.index:
+            raise ConfigError("no index directory: pass --index DIR or set QAC_INDEX")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, got {self.port}")
+        for name in ("workers", "max_connections", "max_frame_bytes", "max_prefix_chars",
+                     "max_query_chars", "rate_burst", "flood_close_after"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_env(name)} must be >= 1, got {getattr(self, name)}")
+        for name in ("rate_per_s", "store_read_timeout_s", "store_write_timeout_s",
+                     "store_retry_after_s", "drain_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{_env(name)} must be > 0, got {getattr(self, name)}")
+        if self.ws_ping_interval_s < 0:
+            raise ConfigError(f"QAC_WS_PING_INTERVAL_S must be >= 0, got {self.ws_ping_interval_s}")
+        if not 1 <= self.default_k <= self.max_k <= HARD_MAX_K:
+            raise ConfigError(
+                f"need 1 <= QAC_DEFAULT_K <= QAC_MAX_K <= {HARD_MAX_K}, "
+                f"got {self.default_k} and {self.max_k}"
+            )
+        if self.max_query_chars > MAX_QUERY_CHARS:
+            raise ConfigError(
+                f"QAC_MAX_QUERY_CHARS must be <= {MAX_QUERY_CHARS} (the session store's limit), "
+                f"got {self.max_query_chars}"
+            )
+        if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+            raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> ServerConfig:
+        """Read `QAC_*` variables from `env` (default `os.environ`); `overrides` win.
+
+        Overrides whose value is None are ignored, so unset CLI flags fall through to the
+        environment and then to the defaults. Malformed values raise `ConfigError`.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(_env(f.name))
+            if raw is not None and (raw.strip() or f.name == "redis_url"):
+                values[f.name] = _parse(f.name, raw)
+        unknown = set(overrides or ()) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown server settings: {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        values.setdefault("index", "")
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The `QAC_*` variables that make `from_env` rebuild this config exactly."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                out[_env(f.name)] = ",".join(value)
+            else:
+                out[_env(f.name)] = "" if value is None else str(value)
+        return out
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated origins, trimmed, without trailing slashes."""
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "redis_url": lambda raw: raw.strip() or None,
+    "allowed_origins": parse_origins,
+    "log_level": lambda raw: raw.strip().lower(),
+}
+
+
+def _parse(name: str, raw: str) -> Any:
+    """Parse one variable by the type of the field's default (int, float or str)."""
+    parser = _PARSERS.get(name)
+    if parser is None:
+        kind = type(_DEFAULTS.get(name, ""))
+        parser = kind if kind in (int, float) else str.strip
+    try:
+        return parser(raw)
+    except ValueError:
+        raise ConfigError(f"{_env(name)}: cannot read {raw!r} as {_type_name(name)}") from None
+
+
+def _type_name(name: str) -> str:
+    return type(_DEFAULTS.get(name, "")).__name__
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default
+    for f in dataclasses.fields(ServerConfig)
+    if f.default is not dataclasses.MISSING
+}

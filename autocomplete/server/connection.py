@@ -1,0 +1,215 @@
+"""One WebSocket connection: read frames, answer them, close politely.
+
+The reader loop never waits on the session store for a keystroke: each `complete` runs in its
+own task (store read, then ranking inline: ranking is ~30 us - 1 ms of CPU, cheaper than any
+hand-off to a thread), so the reader is free to see the next keystroke. That is what makes
+"newest wins" real: a `complete` still waiting for its session context when a newer one
+arrives is dropped unanswered, before it is ranked. A `submit` is served in the reader itself,
+so the completes that follow it see the query it stored.
+
+Closing: the client leaves (pending work is cancelled), the flood guard gives up on it (1008),
+or the server drains (the reply in flight is finished, then 1001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from autocomplete.ranking import Ranker
+
+from .errors import ProtocolError
+from .handshake import Identity
+from .metrics import ServerMetrics
+from .protocol import (
+    CompleteRequest,
+    Limits,
+    SubmitRequest,
+    ack_frame,
+    completions_frame,
+    error_frame,
+    parse_frame,
+)
+from .ratelimit import FloodGuard, Verdict
+from .store_gateway import StoreGateway
+
+log = logging.getLogger("autocomplete.server")
+
+CLOSE_GOING_AWAY = 1001  # server shutting down
+CLOSE_POLICY = 1008  # flood: rate limit exceeded for too long
+
+
+class Channel(Protocol):
+    """The part of `starlette.websockets.WebSocket` a connection uses (fakes in unit tests)."""
+
+    async def receive(self) -> dict[str, Any]: ...
+    async def send_text(self, data: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every connection of one app shares."""
+
+    ranker: Ranker
+    gateway: StoreGateway
+    metrics: ServerMetrics
+    limits: Limits
+    rate_per_s: float
+    rate_burst: int
+    flood_close_after: int
+    drain_timeout_s: float
+    clock: Callable[[], float] = time.perf_counter
+
+
+class Phase(enum.Enum):
+    READING = "reading"  # waiting for the next frame: safe to interrupt for a drain
+    HANDLING = "handling"  # serving a frame: a drain waits until it is done
+    CLOSED = "closed"
+
+
+class Connection:
+    def __init__(self, channel: Channel, services: Services, identity: Identity) -> None:
+        self.channel = channel
+        self.services = services
+        self.identity = identity
+        self.phase = Phase.HANDLING
+        self.draining = False
+        self._disconnected = False
+        self._guard = FloodGuard(services.rate_per_s, services.rate_burst,
+                                 services.flood_close_after)
+        self._latest = 0  # sequence number of the newest complete request
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[Any] | None = None
+
+    def drain(self) -> None:
+        """Ask the connection to finish its in-flight reply and close with 1001.
+
+        Safe to call from any callback on the event loop, any number of times.
+        """
+        if self.draining or self.phase is Phase.CLOSED:
+            return
+        self.draining = True
+        if self.phase is Phase.READING and self._reader is not None:
+            self._reader.cancel()  # only ever interrupts `receive()`; see `run`
+
+    async def run(self) -> None:
+        """Serve frames until the client leaves, the flood guard closes, or a drain."""
+        self._reader = asyncio.current_task()
+        close: tuple[int, str] | None = None
+        try:
+            while not self.draining and close is None:
+                self.phase = Phase.READING
+                try:
+                    message = await self.channel.receive()
+                except asyncio.CancelledError:
+                    if not self.draining:
+                        raise
+                    self._reader.uncancel()  # our own cancel, from `drain`
+                    break
+                finally:
+                    if self.phase is Phase.READING:
+                        self.phase = Phase.HANDLING
+                if message["type"] == "websocket.disconnect":
+                    self._disconnected = True
+                    break
+                close = await self._on_message(message)
+            if self.draining and close is None:
+                close = (CLOSE_GOING_AWAY, "server shutting down")
+        finally:
+            self.phase = Phase.CLOSED
+            await self._settle()
+        if close is not None and not self._disconnected:
+            try:
+                await self.channel.close(*close)
+            except (RuntimeError, OSError):  # the client left first
+                pass
+
+    async def _settle(self) -> None:
+        """Let in-flight completes finish when draining; cancel them otherwise."""
+        pending = {t for t in self._tasks if not t.done()}
+        if not pending:
+            return
+        if self.draining and not self._disconnected:
+            _, pending = await asyncio.wait(pending, timeout=self.services.drain_timeout_s)
+        for task in pending:
+            task.cancel()
+
+    async def _on_message(self, message: dict[str, Any]) -> tuple[int, str] | None:
+        """Serve one frame; a (code, reason) result closes the connection."""
+        m = self.services.metrics
+        verdict = self._guard.check()
+        if verdict is not Verdict.ALLOW:
+            m.errors.labels("rate_limited").inc()
+            if verdict is Verdict.CLOSE:
+                m.rate_limit_closes.inc()
+                await self._send(error_frame(None, "rate_limited", "too many frames; closing"))
+                return CLOSE_POLICY, "rate limit exceeded"
+            await self._send(error_frame(
+                None, "rate_limited",
+                f"too many frames (limit {self.services.rate_per_s:g}/s); this one was dropped"))
+            return None
+
+        data = message.get("text")
+        if data is None:
+            data = message.get("bytes") or b""
+        try:
+            request = parse_frame(data, self.services.limits)
+        except ProtocolError as exc:
+            m.requests.labels("invalid").inc()
+            m.errors.labels(exc.code).inc()
+            await self._send(error_frame(exc.request_id, exc.code, exc.message))
+            return None if exc.close_code is None else (exc.close_code, exc.code)
+
+        if isinstance(request, CompleteRequest):
+            m.requests.labels("complete").inc()
+            self._start_complete(request)
+        else:
+            m.requests.labels("submit").inc()
+            await self._submit(request)
+        return None
+
+    def _start_complete(self, request: CompleteRequest) -> None:
+        self._latest += 1
+        task = asyncio.create_task(
+            self._complete(request, self._latest, self.services.clock()))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _complete(self, request: CompleteRequest, seq: int, started: float) -> None:
+        s = self.services
+        previous = await s.gateway.recent(self.identity.session)
+        if seq != self._latest:  # a newer keystroke arrived meanwhile: newest wins
+            s.metrics.superseded.inc()
+            return
+        try:
+            items = s.ranker.complete(previous, request.prefix, request.k)
+        except Exception:
+            log.exception("ranker failed on a prefix of %d characters", len(request.prefix))
+            s.metrics.errors.labels("unavailable").inc()
+            await self._send(error_frame(request.id, "unavailable",
+                                         "completions are unavailable for this prefix"))
+            return
+        took = s.clock() - started
+        s.metrics.completion_latency.observe(took)
+        await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
+
+    async def _submit(self, request: SubmitRequest) -> None:
+        stored = await self.services.gateway.remember(
+            self.identity.session, self.identity.user, request.query)
+        await self._send(ack_frame(request.id, stored))
+
+    async def _send(self, text: str) -> bool:
+        if self._disconnected:
+            return False
+        try:
+            await self.channel.send_text(text)
+        except Exception:  # noqa: BLE001 - any failure to write means the client is gone
+            self._disconnected = True
+            return False
+        return True

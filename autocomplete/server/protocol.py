@@ -1,0 +1,204 @@
+"""The `/ws` wire protocol: client frames in, typed requests out; server frames encoded.
+
+Pure functions, no sockets: everything a client can send is validated here, and anything
+wrong becomes a `ProtocolError` whose message says what was expected and what arrived. The
+shapes are those of DESIGN.md ("Wire protocol"):
+
+    -> {"type":"complete","id":7,"prefix":"new yo","k":10}
+    -> {"type":"submit","id":8,"query":"new york times"}
+    <- {"type":"hello","session":"...","index":"..."}
+    <- {"type":"completions","id":7,"prefix":"new yo","items":[...],"took_ms":0.8}
+    <- {"type":"ack","id":8,"stored":true}
+    <- {"type":"error","id":7,"code":"bad_request","message":"..."}
+
+Prefixes and queries are normalised here (`indexer.text`), so the server ranks exactly what
+the indexer indexed: control characters are stripped, case and spaces folded, and a prefix
+keeps one trailing space. Length limits apply after normalisation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from autocomplete.ranking import Completion
+from indexer.text import normalize_prefix, normalize_query
+
+from .errors import ErrorCode, ProtocolError, RequestId
+
+#: Longest string id a client may use; ids are echoed back, so they are kept short.
+MAX_ID_CHARS = 64
+#: Integer ids must survive a JavaScript number (Number.MAX_SAFE_INTEGER).
+MAX_INT_ID = 2**53 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a client may ask for (taken from `ServerConfig`)."""
+
+    max_prefix_chars: int = 200
+    max_query_chars: int = 500
+    default_k: int = 10
+    max_k: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteRequest:
+    """Rank completions of `prefix` (normalised, may be empty) and return at most `k`."""
+
+    id: RequestId
+    prefix: str
+    k: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitRequest:
+    """The user ran `query` (normalised, non-empty): it becomes the session's newest query."""
+
+    id: RequestId
+    query: str
+
+
+ClientRequest = CompleteRequest | SubmitRequest
+
+
+def parse_frame(data: str | bytes, limits: Limits) -> ClientRequest:
+    """Validate one client frame; raise `ProtocolError` (code bad_request) if it is unusable.
+
+    `bytes` means a binary frame, which the protocol does not use: it is refused (whatever it
+    holds) rather than guessed at, so a client bug shows up at once.
+    """
+    if isinstance(data, bytes):
+        raise ProtocolError(
+            f"binary frames are not supported ({len(data)} bytes); send JSON in a text frame"
+        )
+    try:
+        message = json.loads(data)
+    except ValueError as exc:
+        raise ProtocolError(f"frame is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("frame is not valid JSON: nested too deeply") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(
+            f"frame must be a JSON object, got {_json_type(message)}"
+        )
+    request_id = _request_id(message)
+    kind = message.get("type")
+    try:
+        if kind == "complete":
+            return CompleteRequest(request_id, _prefix(message, limits), _k(message, limits))
+        if kind == "submit":
+            return SubmitRequest(request_id, _query(message, limits))
+    except ProtocolError as exc:
+        exc.request_id = request_id
+        raise
+    raise ProtocolError(
+        f"field 'type' must be \"complete\" or \"submit\", got {_show(kind)}",
+        request_id=request_id,
+    )
+
+
+def _request_id(message: dict[str, Any]) -> RequestId:
+    if "id" not in message:
+        raise ProtocolError("field 'id' is missing (an integer or a string)")
+    value = message["id"]
+    # bool is an int in Python but not an id anyone means.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_INT_ID:
+            raise ProtocolError(f"field 'id' must be within +-{MAX_INT_ID}, got {value}")
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_ID_CHARS:
+            raise ProtocolError(
+                f"field 'id' must be at most {MAX_ID_CHARS} characters, got {len(value)}"
+            )
+        return value
+    raise ProtocolError(f"field 'id' must be an integer or a string, got {_json_type(value)}")
+
+
+def _string(message: dict[str, Any], name: str) -> str:
+    if name not in message:
+        raise ProtocolError(f"field '{name}' is missing (a string)")
+    value = message[name]
+    if not isinstance(value, str):
+        raise ProtocolError(f"field '{name}' must be a string, got {_json_type(value)}")
+    return value
+
+
+def _prefix(message: dict[str, Any], limits: Limits) -> str:
+    prefix = normalize_prefix(_string(message, "prefix"))
+    if len(prefix) > limits.max_prefix_chars:
+        raise ProtocolError(
+            f"field 'prefix' is {len(prefix)} characters after normalisation; "
+            f"the limit is {limits.max_prefix_chars}"
+        )
+    return prefix
+
+
+def _query(message: dict[str, Any], limits: Limits) -> str:
+    query = normalize_query(_string(message, "query"))
+    if not query:
+        raise ProtocolError("field 'query' is empty after normalisation")
+    if len(query) > limits.max_query_chars:
+        raise ProtocolError(
+            f"field 'query' is {len(query)} characters after normalisation; "
+            f"the limit is {limits.max_query_chars}"
+        )
+    return query
+
+
+def _k(message: dict[str, Any], limits: Limits) -> int:
+    if "k" not in message:
+        return limits.default_k
+    value = message["k"]
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limits.max_k:
+        raise ProtocolError(
+            f"field 'k' must be an integer from 1 to {limits.max_k}, got {_show(value)}"
+        )
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    """A short rendering of a client value for an error message (never the whole thing)."""
+    text = json.dumps(value) if isinstance(value, str | int | float | bool | None) else None
+    if text is None:
+        return _json_type(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _dump(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def hello_frame(session: str, index_version: str) -> str:
+    return _dump({"type": "hello", "session": session, "index": index_version})
+
+
+def completions_frame(
+    request_id: RequestId, prefix: str, items: Iterable[Completion], took_ms: float
+) -> str:
+    """`prefix` is the normalised prefix every item extends (what a widget highlights)."""
+    return _dump({
+        "type": "completions",
+        "id": request_id,
+        "prefix": prefix,
+        "items": [{"text": c.text, "score": float(c.score), "source": c.source}
+                  for c in items],
+        "took_ms": round(took_ms, 3),
+    })
+
+
+def ack_frame(request_id: RequestId, stored: bool) -> str:
+    return _dump({"type": "ack", "id": request_id, "stored": stored})
+
+
+def error_frame(request_id: RequestId | None, code: ErrorCode, message: str) -> str:
+    return _dump({"type": "error", "id": request_id, "code": code, "message": message})

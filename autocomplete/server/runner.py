@@ -1,0 +1,66 @@
+"""Run the app under uvicorn: one process, or a supervisor with N worker processes.
+
+One worker serves the app built here from the already loaded index. N workers each build
+their own app through `app_from_env` (uvicorn spawns fresh interpreters), reading the same
+`QAC_*` settings this process puts in the environment, and mmap the same index files, so the
+operating system shares their pages.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from autocomplete.loader import LoadedIndex
+from session_store.base import StoreConfig, create_store
+
+from .app import create_app
+from .config import ServerConfig
+from .drain import PROTOCOL_IMPORT
+from .logs import log_config
+
+FACTORY_IMPORT = "autocomplete.server.app:app_from_env"
+#: uvicorn's own deadline runs this long after ours, as a backstop for a wedged connection.
+_BACKSTOP_S = 1.0
+
+
+def uvicorn_config(
+    config: ServerConfig, app: ASGIApp | str, *, configure_logging: bool = True
+) -> uvicorn.Config:
+    """uvicorn settings for `config` serving `app` (an ASGI app, or a factory import string).
+
+    configure_logging: False leaves the process's logging alone (for in-process tests).
+    """
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        ws=PROTOCOL_IMPORT,
+        ws_max_size=config.max_frame_bytes,
+        ws_ping_interval=config.ws_ping_interval_s or None,
+        ws_ping_timeout=config.ws_ping_interval_s or None,
+        lifespan="on",
+        log_config=log_config(config.log_level) if configure_logging else None,
+        log_level=config.log_level,
+        timeout_graceful_shutdown=math.ceil(config.drain_timeout_s + _BACKSTOP_S),
+        server_header=False,
+    )
+
+
+def serve(config: ServerConfig, index: LoadedIndex) -> None:
+    """Serve until SIGINT/SIGTERM; returns after a graceful shutdown."""
+    if config.workers == 1:
+        store = create_store(config.redis_url, StoreConfig())
+        uvicorn.Server(uvicorn_config(config, create_app(config, index, store))).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.update(config.to_env())  # what the worker processes build their apps from
+    uv_config = uvicorn_config(config, FACTORY_IMPORT)
+    sock = uv_config.bind_socket()
+    Multiprocess(uv_config, sockets=[sock]).run()

@@ -1,0 +1,123 @@
+"""The server's only door to the session store: deadlines, a breaker, metrics; never raises.
+
+Session context improves completions but is never required (DESIGN.md), so a failing store
+must not reach the user as an error:
+
+* `recent` gives up after `read_timeout_s` and returns no context; while the store is failing,
+  the `Breaker` lets keystrokes skip it entirely (one probe per cool-down tests it again);
+* `remember` (a submit) always tries, waits up to `write_timeout_s`, and reports whether the
+  query was stored, so the client's `ack` can say `stored: false` instead of dropping it;
+* every outcome updates the store metrics, and a success closes the breaker, so recovery
+  after Redis comes back needs no restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from session_store.base import SessionStore
+from session_store.errors import SessionStoreUnavailable
+
+from .breaker import Breaker, Clock
+from .handshake import redact
+from .metrics import ServerMetrics
+
+log = logging.getLogger("autocomplete.server")
+T = TypeVar("T")
+
+
+class StoreGateway:
+    def __init__(
+        self,
+        store: SessionStore,
+        metrics: ServerMetrics,
+        *,
+        read_timeout_s: float,
+        write_timeout_s: float,
+        retry_after_s: float,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.read_timeout_s = read_timeout_s
+        self.write_timeout_s = write_timeout_s
+        self.breaker = Breaker(retry_after_s, clock)
+
+    @property
+    def name(self) -> str:
+        return self.store.name
+
+    async def recent(self, session_id: str) -> tuple[str, ...]:
+        """The session's previous queries (most recent last); () when the store cannot say."""
+        if not self.breaker.allow():
+            self.metrics.store_skipped.inc()
+            return ()
+        try:
+            queries = await self._call("recent", self.store.recent(session_id),
+                                       self.read_timeout_s)
+        except _Failed:
+            self.breaker.failure()
+            return ()
+        self.breaker.success()
+        return tuple(queries)
+
+    async def remember(self, session_id: str, user_id: str | None, query: str) -> bool:
+        """Make `query` the session's newest query (and count it in the user's history).
+
+        True only when the session store kept it; the personal history is best effort (its
+        failure is counted and logged, but the session context is what `stored` reports).
+        """
+        try:
+            await self._call("append", self.store.append(session_id, query),
+                             self.write_timeout_s)
+        except _Failed:
+            self.breaker.failure()
+            return False
+        self.breaker.success()
+        if user_id is not None:
+            try:
+                await self._call("record_user", self.store.record_user(user_id, query),
+                                 self.write_timeout_s)
+            except _Failed:
+                log.info("personal history not updated for %s", redact(user_id))
+        return True
+
+    async def ping(self) -> bool:
+        """Is the store reachable? Also closes the breaker early when it is."""
+        try:
+            ok = bool(await self._call("ping", self.store.ping(), self.read_timeout_s))
+        except _Failed:
+            ok = False
+        else:
+            if not ok:  # ping reports failure by value, not by raising
+                self.metrics.store_failures.labels("ping").inc()
+        if ok:
+            self.breaker.success()
+            self.metrics.store_available.set(1)
+        else:
+            self.metrics.store_available.set(0)
+        return ok
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def _call(self, op: str, call: Awaitable[T], timeout_s: float) -> T:
+        self.metrics.store_operations.labels(op).inc()
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await call
+        except (SessionStoreUnavailable, TimeoutError) as exc:
+            self.metrics.store_failures.labels(op).inc()
+            self.metrics.store_available.set(0)
+            log.debug("session store %s failed: %s", op, exc or "timed out")
+            raise _Failed from None
+        self.metrics.store_available.set(1)
+        return result
+
+
+class _Failed(Exception):
+    """A store call failed or timed out (already counted and logged)."""

@@ -1,0 +1,109 @@
+"""Fit the blend weights on the dev split: listwise softmax regression, one fit per bucket.
+
+For each dev keystroke whose true next query is among the candidates, maximise its softmax
+probability against the other candidates (a listwise learning-to-rank loss) with L2
+regularisation, by L-BFGS on the exact gradient. Vectorised over all keystrokes at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from indexer.metrics import bucket_of
+from indexer.sessions import Example
+
+from .blend import BUCKET_NAMES, BlendWeights
+from .candidates import NF, CandidateSet
+from .personal import HistoryItems
+
+Gather = Callable[[Example, HistoryItems], CandidateSet]
+
+
+@dataclass(frozen=True)
+class TuneParams:
+    """every: use every n-th dev keystroke; l2: ridge strength per keystroke."""
+
+    every: int = 8
+    l2: float = 1e-3
+    max_iter: int = 300
+
+
+@dataclass
+class _Data:
+    xs: list[np.ndarray]
+    targets: list[int]
+
+
+def collect(examples: Iterable[tuple[Example, HistoryItems]], gather: Gather, every: int) -> tuple[dict[str, _Data], dict[str, int]]:
+    """Candidate matrices and target positions per bucket; also counts of target recall."""
+    data = {b: _Data([], []) for b in BUCKET_NAMES}
+    stats = {"keystrokes": 0, "target_in_candidates": 0}
+    for n, (ex, hist) in enumerate(examples):
+        if n % every:
+            continue
+        cs = gather(ex, hist)
+        stats["keystrokes"] += 1
+        if ex.target not in cs:
+            continue
+        stats["target_in_candidates"] += 1
+        d = data[bucket_of(len(ex.prefix))]
+        d.xs.append(cs.matrix())
+        d.targets.append(cs.texts.index(ex.target))
+    return data, stats
+
+
+def fit_bucket(d: _Data, params: TuneParams, w0: np.ndarray) -> np.ndarray:
+    if not d.xs:
+        return w0
+    x = np.vstack(d.xs)
+    sizes = np.array([m.shape[0] for m in d.xs])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    tgt_rows = starts + np.asarray(d.targets)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(sizes)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = x @ w
+        mx = np.maximum.reduceat(s, starts)
+        e = np.exp(s - mx[group])
+        z = np.add.reduceat(e, starts)
+        lse = np.log(z) + mx
+        nll = float(np.sum(lse - s[tgt_rows])) / n
+        p = e / z[group]
+        g = x.T @ p
+        g -= x[tgt_rows].sum(axis=0)
+        g /= n
+        return nll + params.l2 * float(w @ w), g + 2 * params.l2 * w
+
+    res = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": params.max_iter})
+    return np.asarray(res.x)
+
+
+def fit_mode(examples: Iterable[tuple[Example, HistoryItems]], gather: Gather,
+             params: TuneParams | None = None, start: np.ndarray | None = None
+             ) -> tuple[np.ndarray, dict[str, int]]:
+    """One weight matrix (bucket x feature) fitted on the given keystrokes."""
+    params = params or TuneParams()
+    data, stats = collect(examples, gather, params.every)
+    w = start.copy() if start is not None else BlendWeights.default().matrix("personal")
+    for i, b in enumerate(BUCKET_NAMES):
+        w[i] = fit_bucket(data[b], params, w[i])
+        stats[f"fit_{b}"] = len(data[b].xs)
+    assert w.shape[1] == NF
+    return w, stats
+
+
+def fit(with_history: Callable[[], Iterable[tuple[Example, HistoryItems]]], gather: Gather,
+        params: TuneParams | None = None) -> tuple[BlendWeights, dict[str, dict[str, int]]]:
+    """Both modes: "personal" on keystrokes with the user's history, "anonymous" without.
+
+    `with_history` is called twice (a fresh stream each time).
+    """
+    wp, sp = fit_mode(with_history(), gather, params)
+    wa, sa = fit_mode(((ex, ()) for ex, _ in with_history()), gather, params)
+    return (BlendWeights({"personal": BlendWeights.rows(wp), "anonymous": BlendWeights.rows(wa)}),
+            {"personal": sp, "anonymous": sa})

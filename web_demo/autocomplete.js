@@ -1,0 +1,648 @@
+// Session-aware query autocompletion for any <input>: plain JavaScript, no build step, no
+// dependencies. Drop into a page:
+//
+//   <input name="q" data-autocomplete>      <!-- or data-autocomplete="wss://host/ws" -->
+//   <script type="module" src="https://qac.example.com/static/autocomplete.js"></script>
+//
+// or attach by hand:  import { attachAutocomplete } from ".../autocomplete.js";
+//                      const ac = attachAutocomplete(input, { k: 8 });
+//
+// The input becomes a WAI-ARIA 1.2 combobox with a listbox popup. Server data is rendered
+// with text nodes only. Events (bubbling CustomEvents on the input) are listed in EVENTS.
+
+import { QacConnection, State, newSessionId, toWebSocketUrl } from "./connection.js";
+
+export { State };
+
+/** Every CustomEvent the widget dispatches on its input; `detail` fields in comments. */
+export const EVENTS = Object.freeze({
+  status: "autocomplete:status", // {state, session, index, retryInMs?}
+  results: "autocomplete:results", // {prefix, items, tookMs}
+  select: "autocomplete:select", // {text, item, index, via} cancelable: keeps the value as typed
+  submit: "autocomplete:submit", // {query, id, queued, via}
+  ack: "autocomplete:ack", // {query, id, stored} (or {request, ...} for forget)
+  forget: "autocomplete:forget", // {query}
+  error: "autocomplete:error", // {code, message, id, latest, request}
+  frame: "autocomplete:frame", // {frame}: a message type this version does not know
+});
+
+/** Texts the widget shows or announces; replace any of them via the `messages` option. */
+export const MESSAGES = Object.freeze({
+  count: (n) => (n === 1 ? "1 suggestion" : `${n} suggestions`),
+  none: "no suggestions",
+  offline: "Suggestions offline, retrying…",
+  listLabel: "Suggestions",
+  history: "from your history",
+  remove: "Remove from history",
+  removed: (q) => `removed ${q} from history`,
+});
+
+/**
+ * Options, with defaults. Unknown names throw, so a typo is not silently ignored.
+ * url: WebSocket endpoint (ws:, wss:, http:, https: or relative to the page); default: the
+ *   /ws of the server this module was loaded from.
+ * k: suggestions to ask for and show (1..50). minChars: typed characters before asking
+ *   (0 asks on focus too). debounceMs: wait after a keystroke (0: every keystroke asks; only
+ *   the newest reply is shown).
+ * session: session id to resume (default: remembered in sessionStorage when rememberSession,
+ *   else the server's). user: long-lived user id for personal history.
+ * submitOnPick: picking with the pointer also submits the input's form.
+ * styles: load autocomplete.css from next to this module. notice: show the offline notice
+ *   under the input (true), not at all (false), or write it into the given element.
+ * messages: partial override of MESSAGES. backoff: {baseMs, maxMs, factor} for reconnects.
+ * connectTimeoutMs: give up a connection attempt after this. WebSocketImpl: for tests.
+ */
+export const DEFAULTS = Object.freeze({
+  url: null,
+  k: 10,
+  minChars: 1,
+  debounceMs: 0,
+  session: null,
+  user: null,
+  rememberSession: true,
+  submitOnPick: true,
+  styles: true,
+  notice: true,
+  messages: {},
+  backoff: {},
+  connectTimeoutMs: 5000,
+  WebSocketImpl: null,
+});
+
+/** The protocol's largest k (the server refuses more). */
+const MAX_K = 50;
+const REGISTRY = new WeakMap();
+const SOURCES = new Set(["index", "history", "generated"]);
+let instances = 0;
+
+function normalizeOptions(options) {
+  const unknown = Object.keys(options).filter((key) => !(key in DEFAULTS));
+  if (unknown.length) throw new TypeError(`attachAutocomplete: unknown option(s) ${unknown.join(", ")}`);
+  const o = { ...DEFAULTS, ...options };
+  o.k = Math.trunc(Number(o.k));
+  if (!(o.k >= 1 && o.k <= MAX_K)) throw new RangeError(`attachAutocomplete: k must be 1..${MAX_K}, got ${options.k}`);
+  o.minChars = Math.max(0, Math.trunc(Number(o.minChars) || 0));
+  o.debounceMs = Math.max(0, Number(o.debounceMs) || 0);
+  o.messages = { ...MESSAGES, ...o.messages };
+  o.url = toWebSocketUrl(o.url || new URL("../ws", import.meta.url), globalThis.location?.href).href;
+  return Object.freeze(o);
+}
+
+/** The typed text as the server will read it: NFKC, lowercase, spaces collapsed, no lead. */
+export function normalizeTyped(text) {
+  return text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trimStart();
+}
+
+/**
+ * Split `text` into [{text, typed}] runs: `typed` marks what the user typed (shown plain),
+ * the rest is the completion (emphasised). `match` = [start, end) in code points, as the
+ * server may send; otherwise the typed prefix when `text` extends it.
+ */
+export function highlightSegments(text, typed, match) {
+  const chars = Array.from(text);
+  let start = 0;
+  let end = 0;
+  if (Array.isArray(match) && match.length === 2 && Number.isInteger(match[0]) && Number.isInteger(match[1])
+      && match[0] >= 0 && match[0] <= match[1] && match[1] <= chars.length) {
+    [start, end] = match;
+  } else {
+    const norm = normalizeTyped(typed);
+    if (norm && text.toLowerCase().startsWith(norm)) end = Array.from(text.slice(0, norm.length)).length;
+  }
+  const runs = [
+    { text: chars.slice(0, start).join(""), typed: false },
+    { text: chars.slice(start, end).join(""), typed: true },
+    { text: chars.slice(end).join(""), typed: false },
+  ];
+  return runs.filter((r) => r.text);
+}
+
+function sanitizeItem(raw) {
+  return {
+    ...raw,
+    text: raw.text,
+    source: SOURCES.has(raw.source) ? raw.source : "index",
+    score: typeof raw.score === "number" ? raw.score : null,
+  };
+}
+
+function storageKey(url) {
+  const u = new URL(url);
+  return `qac:session:${u.host}${u.pathname}`;
+}
+
+function readStored(key) {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null; // storage disabled (sandboxed frame, privacy mode)
+  }
+}
+
+function writeStored(key, value) {
+  try {
+    sessionStorage.setItem(key, value);
+  } catch {
+    // storage disabled: the session then lasts as long as the page
+  }
+}
+
+let stylesLoaded = false;
+function loadStyles() {
+  if (stylesLoaded || document.querySelector("link[data-qac-styles]")) return;
+  stylesLoaded = true;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL("./autocomplete.css", import.meta.url).href;
+  link.dataset.qacStyles = "";
+  document.head.append(link);
+}
+
+function hide(el) {
+  // Visually hidden but announced; inline so it holds before the stylesheet arrives.
+  Object.assign(el.style, {
+    position: "absolute", width: "1px", height: "1px", margin: "-1px", padding: "0",
+    overflow: "hidden", clip: "rect(0 0 0 0)", whiteSpace: "nowrap", border: "0",
+  });
+  return el;
+}
+
+class Autocomplete {
+  #input;
+  #opts;
+  #conn;
+  #listbox;
+  #live;
+  #notice;
+  #baseId;
+  #items = [];
+  #active = -1;
+  #typed = "";
+  #open = false;
+  #debounce = null;
+  #announceTimer = null;
+  #lastCommit = { query: null, at: 0 };
+  #storageKey;
+  #saved = {};
+  #off = [];
+
+  constructor(input, opts) {
+    this.#input = input;
+    this.#opts = opts;
+    this.#baseId = `qac-${++instances}`;
+    this.#storageKey = storageKey(opts.url);
+    const session = opts.session || (opts.rememberSession ? readStored(this.#storageKey) : null);
+    this.#conn = new QacConnection(opts.url, {
+      session, user: opts.user, backoff: opts.backoff,
+      connectTimeoutMs: opts.connectTimeoutMs, WebSocketImpl: opts.WebSocketImpl,
+    });
+    if (opts.styles) loadStyles();
+    this.#buildDom();
+    this.#wire();
+    this.#conn.start();
+  }
+
+  get connection() { return this.#conn; }
+  get state() { return this.#conn.state; }
+  get session() { return this.#conn.session; }
+  get index() { return this.#conn.index; }
+  get items() { return this.#items.map((it) => ({ ...it })); }
+  get isOpen() { return this.#open; }
+
+  /** Record `query` as submitted (what Enter or a pick does). */
+  submit(query, via = "api") {
+    return this.#commit(query, via);
+  }
+
+  /** Remove `query` from the user's history, or everything with {all: true}. */
+  forget(arg) {
+    const req = typeof arg === "string" ? { query: arg } : arg;
+    return this.#conn.forget(req);
+  }
+
+  /** Start over under a fresh session id; returns it. */
+  newSession() {
+    this.#reset();
+    const id = this.#conn.newSession(newSessionId());
+    if (this.#opts.rememberSession) writeStored(this.#storageKey, id);
+    return id;
+  }
+
+  destroy() {
+    clearTimeout(this.#debounce);
+    clearTimeout(this.#announceTimer);
+    for (const off of this.#off) off();
+    this.#conn.close();
+    this.#listbox.remove();
+    this.#live.remove();
+    if (this.#notice.dataset.qacOwned === "") this.#notice.remove();
+    for (const [name, value] of Object.entries(this.#saved)) {
+      if (value === null) this.#input.removeAttribute(name);
+      else this.#input.setAttribute(name, value);
+    }
+    REGISTRY.delete(this.#input);
+  }
+
+  #buildDom() {
+    const input = this.#input;
+    const m = this.#opts.messages;
+    const listbox = document.createElement("ul");
+    listbox.id = `${this.#baseId}-listbox`;
+    listbox.className = "qac-listbox";
+    listbox.setAttribute("role", "listbox");
+    listbox.setAttribute("aria-label", m.listLabel);
+    listbox.hidden = true;
+    listbox.style.position = "absolute";
+    this.#listbox = listbox;
+
+    const live = hide(document.createElement("div"));
+    live.className = "qac-live";
+    live.setAttribute("role", "status");
+    live.setAttribute("aria-live", "polite");
+    live.setAttribute("aria-atomic", "true");
+    this.#live = live;
+
+    if (this.#opts.notice instanceof HTMLElement) {
+      this.#notice = this.#opts.notice;
+    } else {
+      this.#notice = document.createElement("div");
+      this.#notice.className = "qac-notice";
+      this.#notice.dataset.qacOwned = "";
+      this.#notice.style.position = "absolute";
+      this.#notice.hidden = true;
+    }
+    input.after(listbox, live, ...(this.#notice.dataset.qacOwned === "" ? [this.#notice] : []));
+
+    const attrs = {
+      role: "combobox", "aria-autocomplete": "list", "aria-expanded": "false",
+      "aria-controls": listbox.id, autocomplete: "off", autocapitalize: "off", spellcheck: "false",
+      "aria-activedescendant": null, "data-qac-state": this.#conn.state,
+    };
+    for (const [name, value] of Object.entries(attrs)) {
+      this.#saved[name] = input.getAttribute(name);
+      if (value === null) input.removeAttribute(name);
+      else input.setAttribute(name, value);
+    }
+  }
+
+  #on(target, type, fn, opts) {
+    target.addEventListener(type, fn, opts);
+    this.#off.push(() => target.removeEventListener(type, fn, opts));
+  }
+
+  #wire() {
+    const input = this.#input;
+    this.#on(input, "input", (e) => { if (!e.isComposing) this.#onInput(); });
+    this.#on(input, "compositionend", () => this.#onInput());
+    this.#on(input, "keydown", (e) => this.#onKeyDown(e));
+    this.#on(input, "focus", () => this.#onFocus());
+    this.#on(input, "blur", () => this.#close());
+    if (input.form) this.#on(input.form, "submit", () => this.#commit(input.value, "form"));
+    // Keep focus in the input while a pointer presses an option (touch taps included).
+    this.#on(this.#listbox, "mousedown", (e) => e.preventDefault());
+    this.#on(this.#listbox, "click", (e) => this.#onClick(e));
+    this.#on(window, "resize", () => this.#open && this.#place());
+
+    const c = this.#conn;
+    this.#on(c, "status", (e) => this.#onStatus(e.detail));
+    this.#on(c, "completions", (e) => this.#onCompletions(e.detail));
+    this.#on(c, "ack", (e) => this.#emit("ack", { ...e.detail }));
+    this.#on(c, "error", (e) => this.#emit("error", { ...e.detail }));
+    this.#on(c, "frame", (e) => this.#emit("frame", { ...e.detail }));
+  }
+
+  #emit(name, detail, cancelable = false) {
+    const ev = new CustomEvent(EVENTS[name], { detail, bubbles: true, composed: true, cancelable });
+    return this.#input.dispatchEvent(ev);
+  }
+
+  #onStatus(detail) {
+    const { state } = detail;
+    this.#input.setAttribute("data-qac-state", state);
+    const offline = state === State.OFFLINE;
+    if (offline) {
+      this.#items = [];
+      this.#close();
+    }
+    if (this.#notice.dataset.qacOwned === "") {
+      this.#notice.hidden = !offline;
+      if (offline) this.#placeNotice();
+    }
+    if (offline && this.#notice.textContent !== this.#opts.messages.offline) {
+      this.#notice.textContent = this.#opts.messages.offline;
+    } else if (!offline && this.#notice.dataset.qacOwned !== "") {
+      this.#notice.textContent = "";
+    }
+    if (state === State.OPEN && detail.hello) {
+      if (this.#opts.rememberSession && detail.session) writeStored(this.#storageKey, detail.session);
+      // Back after an outage (or a new session): refresh what is on screen.
+      if (document.activeElement === this.#input) this.#request();
+    }
+    this.#emit("status", { ...detail });
+  }
+
+  #reset() {
+    this.#items = [];
+    this.#close();
+    this.#conn.cancel();
+    this.#lastCommit = { query: null, at: 0 };
+  }
+
+  #tooShort(value) {
+    return normalizeTyped(value).length < this.#opts.minChars;
+  }
+
+  #onInput() {
+    this.#typed = this.#input.value;
+    this.#active = -1;
+    if (this.#tooShort(this.#typed)) {
+      clearTimeout(this.#debounce);
+      this.#conn.cancel();
+      this.#items = [];
+      this.#close();
+      return;
+    }
+    // Until the reply comes, keep the suggestions that still extend what is typed.
+    const norm = normalizeTyped(this.#typed);
+    this.#items = this.#items.filter((it) => it.text.startsWith(norm));
+    this.#show();
+    this.#request();
+  }
+
+  #onFocus() {
+    this.#typed = this.#input.value;
+    if (!this.#tooShort(this.#typed)) this.#request();
+  }
+
+  #request() {
+    clearTimeout(this.#debounce);
+    if (this.#tooShort(this.#typed)) return;
+    const send = () => this.#conn.complete(this.#typed, this.#opts.k);
+    if (this.#opts.debounceMs > 0) this.#debounce = setTimeout(send, this.#opts.debounceMs);
+    else send();
+  }
+
+  #onCompletions({ prefix, items, tookMs }) {
+    const next = items.slice(0, this.#opts.k).map(sanitizeItem);
+    const activeText = this.#active >= 0 ? this.#items[this.#active]?.text : null;
+    this.#items = next;
+    this.#active = activeText ? next.findIndex((it) => it.text === activeText) : -1;
+    if (activeText && this.#active < 0) this.#input.value = this.#typed;
+    this.#show();
+    this.#announce(next.length ? this.#opts.messages.count(next.length) : this.#opts.messages.none);
+    this.#emit("results", { prefix, items: this.items, tookMs });
+  }
+
+  /** Render the items and open the popup, or close it when there is nothing to show. */
+  #show() {
+    if (!this.#items.length || document.activeElement !== this.#input) {
+      this.#render();
+      this.#close();
+      return;
+    }
+    this.#render();
+    this.#listbox.hidden = false;
+    this.#open = true;
+    this.#input.setAttribute("aria-expanded", "true");
+    this.#place();
+    this.#syncActive();
+  }
+
+  #close() {
+    this.#open = false;
+    this.#active = -1;
+    this.#listbox.hidden = true;
+    this.#input.setAttribute("aria-expanded", "false");
+    this.#syncActive();
+  }
+
+  #render() {
+    const m = this.#opts.messages;
+    const frag = document.createDocumentFragment();
+    this.#items.forEach((item, i) => {
+      const li = document.createElement("li");
+      li.id = `${this.#baseId}-opt-${i}`;
+      li.className = "qac-option";
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.dataset.source = item.source;
+      li.dataset.value = item.text;
+      const text = document.createElement("span");
+      text.className = "qac-text";
+      for (const run of highlightSegments(item.text, this.#typed, item.match)) {
+        const el = document.createElement(run.typed ? "span" : "b");
+        el.className = run.typed ? "qac-typed" : "qac-completion";
+        el.textContent = run.text;
+        text.append(el);
+      }
+      li.append(text);
+      if (item.source === "history") {
+        li.append(hide(document.createElement("span")));
+        li.lastChild.textContent = `, ${m.history}`;
+        const remove = document.createElement("span");
+        remove.className = "qac-remove";
+        remove.setAttribute("aria-hidden", "true"); // keyboard: Shift+Delete on the option
+        remove.title = m.remove;
+        remove.textContent = "×";
+        li.append(remove);
+      }
+      frag.append(li);
+    });
+    this.#listbox.replaceChildren(frag);
+  }
+
+  #place() {
+    const i = this.#input;
+    Object.assign(this.#listbox.style, {
+      top: `${i.offsetTop + i.offsetHeight}px`, left: `${i.offsetLeft}px`, width: `${i.offsetWidth}px`,
+    });
+  }
+
+  #placeNotice() {
+    const i = this.#input;
+    Object.assign(this.#notice.style, {
+      top: `${i.offsetTop + i.offsetHeight + 2}px`, left: `${i.offsetLeft}px`, width: `${i.offsetWidth}px`,
+    });
+  }
+
+  #setActive(index) {
+    this.#active = index;
+    this.#input.value = index >= 0 ? this.#items[index].text : this.#typed;
+    const end = this.#input.value.length;
+    this.#input.setSelectionRange?.(end, end);
+    this.#syncActive();
+  }
+
+  #syncActive() {
+    for (const [i, li] of Array.from(this.#listbox.children).entries()) {
+      li.setAttribute("aria-selected", String(i === this.#active));
+    }
+    const li = this.#active >= 0 ? this.#listbox.children[this.#active] : null;
+    if (li) {
+      this.#input.setAttribute("aria-activedescendant", li.id);
+      li.scrollIntoView?.({ block: "nearest" });
+    } else {
+      this.#input.removeAttribute("aria-activedescendant");
+    }
+  }
+
+  #move(delta) {
+    const n = this.#items.length;
+    if (!this.#open) this.#show();
+    if (!this.#open) return;
+    // -1 is the input itself: stepping past either end returns to what was typed.
+    let next = this.#active + delta;
+    if (next >= n) next = -1;
+    else if (next < -1) next = n - 1;
+    this.#setActive(next);
+  }
+
+  #onKeyDown(e) {
+    if (e.isComposing || e.keyCode === 229) return; // an IME owns the keys
+    const hasActive = this.#open && this.#active >= 0;
+    switch (e.key) {
+      case "ArrowDown":
+      case "ArrowUp":
+        if (!this.#items.length) return;
+        e.preventDefault();
+        if (!this.#open && e.altKey) return this.#show();
+        return this.#move(e.key === "ArrowDown" ? 1 : -1);
+      case "Home":
+      case "End":
+        if (!hasActive) return; // caret movement in the text, as usual
+        e.preventDefault();
+        return this.#setActive(e.key === "Home" ? 0 : this.#items.length - 1);
+      case "ArrowLeft":
+      case "ArrowRight":
+        if (hasActive) this.#keepActiveAsTyped();
+        return;
+      case "Enter": {
+        if (hasActive && !this.#pick(this.#active, "keyboard")) {
+          e.preventDefault();
+          return;
+        }
+        this.#conn.cancel();
+        this.#close();
+        // No preventDefault: the form (if any) submits as a plain input's would.
+        this.#commit(this.#input.value, "enter");
+        return;
+      }
+      case "Escape":
+        if (this.#open) {
+          e.preventDefault();
+          this.#conn.cancel();
+          this.#input.value = this.#typed;
+          this.#close();
+        } else if (this.#input.value) {
+          e.preventDefault();
+          this.#input.value = this.#typed = "";
+          this.#items = [];
+          this.#conn.cancel();
+        }
+        return;
+      case "Tab":
+        if (hasActive) this.#pick(this.#active, "tab");
+        else this.#close();
+        return; // focus moves on as usual
+      case "Delete":
+        if (hasActive && e.shiftKey && this.#items[this.#active].source === "history") {
+          e.preventDefault();
+          this.#remove(this.#active);
+        }
+        return;
+      default:
+    }
+  }
+
+  #keepActiveAsTyped() {
+    this.#typed = this.#input.value;
+    this.#active = -1;
+    this.#syncActive();
+  }
+
+  /** Put option `index` into the input and close; false when the host cancelled the select. */
+  #pick(index, via) {
+    const item = this.#items[index];
+    const ok = this.#emit("select", { text: item.text, item: { ...item }, index, via }, true);
+    if (!ok) {
+      this.#input.value = this.#typed;
+      this.#close();
+      return false;
+    }
+    this.#input.value = this.#typed = item.text;
+    this.#conn.cancel();
+    this.#close();
+    return true;
+  }
+
+  #onClick(e) {
+    const li = e.target.closest?.("[role=option]");
+    if (!li || !this.#listbox.contains(li)) return;
+    const index = Array.prototype.indexOf.call(this.#listbox.children, li);
+    if (e.target.closest(".qac-remove")) return this.#remove(index);
+    if (!this.#pick(index, "pointer")) return;
+    this.#commit(this.#input.value, "pointer");
+    const form = this.#input.form;
+    if (this.#opts.submitOnPick && form) form.requestSubmit ? form.requestSubmit() : form.submit();
+  }
+
+  #remove(index) {
+    const [item] = this.#items.splice(index, 1);
+    this.#conn.forget({ query: item.text });
+    this.#active = -1;
+    this.#input.value = this.#typed;
+    this.#show();
+    this.#announce(this.#opts.messages.removed(item.text));
+    this.#emit("forget", { query: item.text });
+  }
+
+  #commit(raw, via) {
+    const query = String(raw ?? "").trim();
+    const now = Date.now();
+    // Enter, a pick and the form's submit event can all report one search: send it once.
+    if (!query || (query === this.#lastCommit.query && now - this.#lastCommit.at < 1000)) return null;
+    this.#lastCommit = { query, at: now };
+    const { id, queued } = this.#conn.submit(query);
+    this.#emit("submit", { query, id, queued, via });
+    return id;
+  }
+
+  #announce(message) {
+    // Polite and slightly delayed so fast typing is announced once, not per keystroke.
+    clearTimeout(this.#announceTimer);
+    this.#announceTimer = setTimeout(() => { this.#live.textContent = message; }, 150);
+  }
+}
+
+/** Make `input` an autocompleting combobox; returns its controller (one per input). */
+export function attachAutocomplete(input, options = {}) {
+  if (!(input instanceof HTMLInputElement)) throw new TypeError("attachAutocomplete wants an <input> element");
+  const existing = REGISTRY.get(input);
+  if (existing) return existing;
+  const ac = new Autocomplete(input, normalizeOptions(options));
+  REGISTRY.set(input, ac);
+  return ac;
+}
+
+/** The controller attached to `input`, or undefined. */
+export function getAutocomplete(input) {
+  return REGISTRY.get(input);
+}
+
+/** Attach to every `input[data-autocomplete]` under `root` (done once on load). */
+export function autoAttach(root = document) {
+  return Array.from(root.querySelectorAll("input[data-autocomplete]"), (input) => {
+    const d = input.dataset;
+    const options = {};
+    if (d.autocomplete) options.url = d.autocomplete;
+    if (d.autocompleteK) options.k = Number(d.autocompleteK);
+    if (d.autocompleteMinChars) options.minChars = Number(d.autocompleteMinChars);
+    if (d.autocompleteUser) options.user = d.autocompleteUser;
+    return attachAutocomplete(input, options);
+  });
+}
+
+if (typeof document !== "undefined") {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => autoAttach());
+  else autoAttach();
+}
