@@ -42,6 +42,9 @@ FEATURES: tuple[str, ...] = (
 )
 NF = len(FEATURES)
 F = {name: i for i, name in enumerate(FEATURES)}
+(_BIAS_LABEL, _BIAS_GEN, _LABEL_LOGP, _LABEL_LOGCOUNT, _TRANS_LOGP, _TRANS_ANY, _GEN_LOGP,
+ _GEN_CONTEXT, _IN_SESSION, _PREV_OVERLAP, _EXTRA_WORDS, _EXTRA_CHARS, _HIST_LOGCOUNT,
+ _HIST_RECENCY, _HIST_PRESENT, _MODEL_SCORE) = range(NF)
 
 class LabelModel(Protocol):
     """A session-aware label scorer (the XR-Linear ranker) the blend can draw on."""
@@ -69,25 +72,28 @@ class CandidateParams:
 
 
 class CandidateSet:
-    """Candidates (text -> feature row) gathered for one keystroke."""
+    """Candidates (text -> feature row) gathered for one keystroke.
+
+    Rows are plain lists while sources fill them in (element writes on lists are several
+    times cheaper than on small numpy arrays); `matrix()` makes one array at the end.
+    """
 
     __slots__ = ("texts", "rows", "_pos")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
-        self.rows: list[np.ndarray] = []
+        self.rows: list[list[float]] = []
         self._pos: dict[str, int] = {}
 
-    def row(self, text: str) -> np.ndarray:
+    def row(self, text: str) -> list[float]:
         i = self._pos.get(text)
-        if i is None:
-            i = self._pos[text] = len(self.texts)
-            self.texts.append(text)
-            r = np.zeros(NF)
-            r[F["label_logp"]] = r[F["trans_logp"]] = r[F["gen_logp"]] = LOG_FLOOR
-            self.rows.append(r)
-            return r
-        return self.rows[i]
+        if i is not None:
+            return self.rows[i]
+        self._pos[text] = len(self.texts)
+        self.texts.append(text)
+        r = _EMPTY_ROW.copy()
+        self.rows.append(r)
+        return r
 
     def __contains__(self, text: str) -> bool:
         return text in self._pos
@@ -96,7 +102,11 @@ class CandidateSet:
         return len(self.texts)
 
     def matrix(self) -> np.ndarray:
-        return np.vstack(self.rows) if self.rows else np.zeros((0, NF))
+        return np.array(self.rows) if self.rows else np.zeros((0, NF))
+
+
+_EMPTY_ROW = [0.0] * NF
+_EMPTY_ROW[_LABEL_LOGP] = _EMPTY_ROW[_TRANS_LOGP] = _EMPTY_ROW[_GEN_LOGP] = LOG_FLOOR
 
 
 def split_prefix(prefix: str) -> tuple[list[str], str]:
@@ -133,7 +143,7 @@ class CandidateGenerator:
             rows, ids = zip(*label_ids, strict=True)
             scores = model.score_labels(context, prefix, np.fromiter(ids, dtype=np.int64))
             for r, sc in zip(rows, scores.tolist(), strict=True):
-                r[F["model_score"]] = sc
+                r[_MODEL_SCORE] = sc
         return cs
 
     def _labels(self, cs: CandidateSet, prefix: str) -> None:
@@ -156,9 +166,9 @@ class CandidateGenerator:
                 c = int(tr.counts[i])
                 r = cs.row(tr.text(i)[cut:])
                 if age == 0:
-                    r[F["trans_logp"]] = math.log(c / (out_total + 1.0))
+                    r[_TRANS_LOGP] = math.log(c / (out_total + 1.0))
                 else:
-                    r[F["trans_any"]] = max(r[F["trans_any"]], math.log1p(c))
+                    r[_TRANS_ANY] = max(r[_TRANS_ANY], math.log1p(c))
 
     def _generated(self, cs: CandidateSet, prefix: str) -> None:
         words, partial = split_prefix(prefix)
@@ -184,50 +194,51 @@ class CandidateGenerator:
                 # contexts are tried longest first, so the first route found is the best one
                 seen.add(text)
                 r = cs.row(text)
-                r[F["gen_logp"]] = math.log(int(en.counts[i]) / total)
-                r[F["gen_context"]] = c / 3
+                r[_GEN_LOGP] = math.log(int(en.counts[i]) / total)
+                r[_GEN_CONTEXT] = c / 3
             budget = max(5, budget // 2)
 
     def _session(self, cs: CandidateSet, context: Sequence[str], prefix: str) -> None:
         for q in context:
-            if q.startswith(prefix) and q != prefix:
-                cs.row(q)[F["in_session"]] = 1.0
+            if q.startswith(prefix):
+                cs.row(q)[_IN_SESSION] = 1.0
 
     def _history(self, cs: CandidateSet, history: Sequence[tuple[str, int, float]],
                  prefix: str, now: float) -> None:
         for q, count, last in history:
-            if q.startswith(prefix) and q != prefix:
+            if q.startswith(prefix):
                 r = cs.row(q)
-                r[F["hist_present"]] = 1.0
-                r[F["hist_logcount"]] = math.log1p(count)
+                r[_HIST_PRESENT] = 1.0
+                r[_HIST_LOGCOUNT] = math.log1p(count)
                 days = max(0.0, now - last) / 86400.0
-                r[F["hist_recency"]] = math.exp(-days / 30.0)
+                r[_HIST_RECENCY] = math.exp(-days / 30.0)
 
     def _label_features(self, cs: CandidateSet, prefix: str, context: Sequence[str]
-                        ) -> list[tuple[np.ndarray, int]]:
+                        ) -> list[tuple[list[float], int]]:
         lab = self.labels
         lo, hi = lab.range(prefix)
         total = lab.total(lo, hi) if hi > lo else 0
         prev_words = {w for q in context[-self.p.max_prev_queries:] for w in q.split()}
         typed_words = len(prefix.split())
-        found: list[tuple[np.ndarray, int]] = []
+        trailing = 1 if prefix.endswith(" ") else 0
+        found: list[tuple[list[float], int]] = []
         for text, r in zip(cs.texts, cs.rows, strict=True):
             i = lab.id_of(text)
             if i >= 0:
                 found.append((r, i))
                 c = int(lab.counts[i])
-                r[F["bias_label"]] = 1.0
-                r[F["label_logcount"]] = math.log1p(c)
+                r[_BIAS_LABEL] = 1.0
+                r[_LABEL_LOGCOUNT] = math.log1p(c)
                 if total:
-                    r[F["label_logp"]] = math.log(c / total)
+                    r[_LABEL_LOGP] = math.log(c / total)
             else:
-                r[F["bias_generated"]] = 1.0
-            extra = text[len(prefix):]
-            new_words = text.split()[max(typed_words - 1, 0):]
-            r[F["extra_words"]] = len(text.split()) - typed_words + (1 if prefix.endswith(" ") else 0)
-            r[F["extra_chars"]] = math.log1p(len(extra))
+                r[_BIAS_GEN] = 1.0
+            words = text.split()
+            new_words = words[max(typed_words - 1, 0):]
+            r[_EXTRA_WORDS] = len(words) - typed_words + trailing
+            r[_EXTRA_CHARS] = math.log1p(len(text) - len(prefix))
             if prev_words and new_words:
-                r[F["prev_overlap"]] = sum(w in prev_words for w in new_words) / len(new_words)
+                r[_PREV_OVERLAP] = sum(w in prev_words for w in new_words) / len(new_words)
         return found
 
 

@@ -22,6 +22,9 @@ from .errors import IndexFormatError
 #: one past every character: `prefix + _MAX_CHAR` sorts after every extension of prefix
 _MAX_CHAR = "\U0010ffff"
 
+#: bytes of each label kept in the sorted search-key array (UTF-8, code-point order = byte order)
+SORTKEY_BYTES = 24
+
 
 @dataclass(frozen=True)
 class LabelTable:
@@ -91,6 +94,10 @@ def write_labels(
     label_of_key = np.empty_like(key_of_label)
     label_of_key[key_of_label] = np.arange(len(table.texts), dtype=np.int32)
     w.trie(name, trie)
+    # the first bytes of every label, sorted: np.searchsorted finds prefix ranges at C speed
+    # from an mmap'd array; only prefixes longer than this need a refining search
+    w.array(f"{name}_sortkeys", np.array([t.encode()[:SORTKEY_BYTES] for t in table.texts],
+                                         dtype=f"S{SORTKEY_BYTES}"))
     w.array(f"{name}_key_of_label", key_of_label)
     w.array(f"{name}_label_of_key", label_of_key)
     w.array(f"{name}_counts", table.counts)
@@ -119,15 +126,21 @@ class LabelIndex:
 
     def __init__(self, files: IndexFiles, name: str = "labels") -> None:
         self.name = name
+        # np.asarray drops the np.memmap subclass (whose __getitem__ is slow on the hot path)
+        # but keeps the same mmap'd buffer, so workers still share the pages
+        def arr(part: str) -> np.ndarray:
+            return np.asarray(files.array(f"{name}_{part}"))
+
         self.trie = files.trie(name)
-        self.key_of_label = files.array(f"{name}_key_of_label")
-        self.label_of_key = files.array(f"{name}_label_of_key")
-        self.counts = files.array(f"{name}_counts")
-        self.cumcounts = files.array(f"{name}_cumcounts")
-        self.pop_rank = files.array(f"{name}_pop_rank")
+        self.sortkeys = arr("sortkeys")
+        self.key_of_label = arr("key_of_label")
+        self.label_of_key = arr("label_of_key")
+        self.counts = arr("counts")
+        self.cumcounts = arr("cumcounts")
+        self.pop_rank = arr("pop_rank")
         self.heavy = files.trie(f"{name}_heavy")
-        self.heavy_row = files.array(f"{name}_heavy_row")
-        self.heavy_topk = files.array(f"{name}_heavy_topk")
+        self.heavy_row = arr("heavy_row")
+        self.heavy_topk = arr("heavy_topk")
         self.n = int(self.counts.shape[0])
         if not (len(self.trie) == self.n == self.key_of_label.shape[0] == self.pop_rank.shape[0]):
             raise IndexFormatError(
@@ -135,13 +148,12 @@ class LabelIndex:
             )
         self.heavy_k = int(self.heavy_topk.shape[1])
         self._restore = self.trie.restore_key
-        self._kol = self.key_of_label.tolist()  # python ints: hot-path indexing without numpy boxing
 
     def __len__(self) -> int:
         return self.n
 
     def text(self, label: int) -> str:
-        return self._restore(self._kol[label])
+        return self._restore(int(self.key_of_label[label]))
 
     def id_of(self, text: str) -> int:
         """Label id of `text`, or -1 when it is not a label."""
@@ -149,10 +161,10 @@ class LabelIndex:
         return -1 if kid is None else int(self.label_of_key[kid])
 
     def _lower_bound(self, s: str, lo: int, hi: int) -> int:
-        restore, kol = self._restore, self._kol
+        restore, kol = self._restore, self.key_of_label
         while lo < hi:
             mid = (lo + hi) >> 1
-            if restore(kol[mid]) < s:
+            if restore(int(kol[mid])) < s:
                 lo = mid + 1
             else:
                 hi = mid
@@ -162,10 +174,19 @@ class LabelIndex:
         """[lo, hi): the ids of all labels that start with `prefix` (empty when none)."""
         if not prefix:
             return 0, self.n
-        lo = self._lower_bound(prefix, 0, self.n)
-        if lo == self.n or not self._restore(self._kol[lo]).startswith(prefix):
-            return lo, lo
-        return lo, self._lower_bound(prefix + _MAX_CHAR, lo + 1, self.n)
+        b = prefix.encode()
+        key = b[:SORTKEY_BYTES]
+        keys = self.sortkeys
+        lo = int(keys.searchsorted(key, "left"))
+        if len(key) < SORTKEY_BYTES:
+            hi = int(keys.searchsorted(key + b"\xff", "left"))  # 0xff never occurs in UTF-8
+        else:
+            hi = int(keys.searchsorted(key, "right"))
+        if len(b) > SORTKEY_BYTES and hi > lo:
+            # keys tie on their first bytes: finish with exact comparisons inside the range
+            lo = self._lower_bound(prefix, lo, hi)
+            hi = self._lower_bound(prefix + _MAX_CHAR, lo, hi)
+        return lo, hi
 
     def top_popular(self, prefix: str, k: int) -> np.ndarray:
         """Ids of the k most popular labels extending `prefix`, best first."""

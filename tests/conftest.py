@@ -42,3 +42,15 @@ def mpc_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) ->
     out = tmp_path_factory.mktemp("idx") / "mpc"
     build_index([sample_log], out, BuildParams(model="mpc"))
     return out
+
+
+@pytest.fixture(scope="session")
+def blend_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) -> Path:
+    """The blended ranker over an MPC index, fitted on the sample's dev part (as the CLI does)."""
+    from autocomplete.build import build_full
+    from autocomplete.tuning import TuneParams
+    from indexer.params import BuildParams
+
+    out = tmp_path_factory.mktemp("idx") / "blend"
+    build_full([sample_log], out, BuildParams(model="mpc"), tune=TuneParams(every=4))
+    return out

@@ -90,3 +90,21 @@ def test_mpc_with_nonpositive_k_returns_nothing(mpc_index_dir, k):
     from autocomplete.loader import load_index
 
     assert load_index(mpc_index_dir).ranker.complete((), "g", k) == []
+
+
+LONG = ["a" * 30 + s for s in ("", "b", "bc", "c", "é", "日本")] + ["a" * 23, "a" * 24, "a" * 25, "é" * 13,
+                                                                "é" * 12 + "x", "日本語 テキスト", "b"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.one_of(st.sampled_from([t[:i] for t in LONG for i in range(len(t) + 1)]),
+                        st.text(alphabet="abcé日本", max_size=40)))
+def test_range_matches_brute_force_for_long_and_non_ascii_prefixes(tmp_path_factory, prefix):
+    if "long" not in _CACHE:
+        _CACHE["long"] = _index(tmp_path_factory.mktemp("long"), LONG)
+    li = _CACHE["long"]
+    lo, hi = li.range(prefix)
+    texts = [li.text(i) for i in range(len(li))]
+    assert texts == sorted(texts)
+    want = [i for i, t in enumerate(texts) if t.startswith(prefix)]
+    assert list(range(lo, hi)) == want

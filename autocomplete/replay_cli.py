@@ -1,0 +1,173 @@
+"""`autocomplete replay`: arguments in, `autocomplete.replay` called, exit code out.
+
+Registered by `autocomplete.cli` when this module imports. Exit codes: 0 done (and the gate
+passed), 1 the `--baseline` gate failed, 2 a usage error, a bad or unreachable URL, an
+unreadable baseline or index; all with one line on stderr and no traceback.
+
+"seen" figures need the served index's label set: pass `--index DIR` (the same directory the
+server serves; its version must match the server's `hello`). Without it only "all" is
+reported: the wire protocol does not say whether a target is a label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+
+
+def add_replay_parser(subparsers: Any) -> None:
+    from autocomplete.cli import _add_split_args
+
+    r = subparsers.add_parser(
+        "replay",
+        help="replay real sessions keystroke by keystroke over the WebSocket",
+        description="Types every held-out query of each session character by character "
+                    "(one `complete` per proper prefix, then `submit`) against a running "
+                    "server and reports the metrics of `autocomplete evaluate` plus "
+                    "round-trip latency and errors.",
+    )
+    r.add_argument("--url", required=True, help="WebSocket URL, e.g. ws://127.0.0.1:8000/ws")
+    r.add_argument("--log", nargs="+", required=True, help="AOL-format log files")
+    r.add_argument("--part", choices=("train", "dev", "test", "all"), default="test")
+    r.add_argument("--sessions", type=_non_negative, default=None, metavar="N",
+                   help="replay only the first N sessions of the part (log order)")
+    r.add_argument("--concurrency", type=_positive, default=8, metavar="C",
+                   help="sessions replayed at once, one connection each (default 8)")
+    r.add_argument("--typing-delay-ms", type=float, default=0.0, metavar="D",
+                   help="least time between two keystrokes of a session (default 0)")
+    r.add_argument("--k", type=_positive, default=10)
+    r.add_argument("--index", metavar="DIR",
+                   help="the served index, to report the 'seen' set (else 'all' only)")
+    r.add_argument("--timeout-s", type=float, default=10.0,
+                   help="seconds one request waits for its answer before it counts as lost")
+    r.add_argument("--reconnect-s", type=float, default=30.0,
+                   help="seconds to keep reconnecting to a vanished server before giving up")
+    r.add_argument("--session-prefix", default=None,
+                   help="session ids are PREFIX-<n> (default: random per run, so runs "
+                        "never share session context on the server)")
+    r.add_argument("--json", action="store_true", help="print the report as JSON")
+    r.add_argument("--out-jsonl", metavar="FILE", help="per-session breakdown, one JSON a line")
+    r.add_argument("--baseline", metavar="FILE",
+                   help="a saved --json run: exit 1 if this run regressed against it")
+    r.add_argument("--max-mrr-drop", type=float, default=0.005,
+                   help="largest allowed MRR@10 drop vs the baseline (absolute, default 0.005)")
+    r.add_argument("--max-p99-rise", type=float, default=0.5,
+                   help="largest allowed round-trip p99 rise vs the baseline (0.5 = +50%%)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_split_args(r)
+    r.set_defaults(func=run_replay_cmd)
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def _non_negative(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
+def run_replay_cmd(args: argparse.Namespace) -> int:
+    from autocomplete.replay.errors import ReplayError
+    from indexer.errors import IndexerError
+
+    try:
+        return _run(args)
+    except (ReplayError, IndexerError, ValueError) as exc:
+        print(f"autocomplete replay: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from autocomplete.replay.client import ClientSettings, ConnectFailed, check_url
+    from autocomplete.replay.errors import ReplayError
+    from autocomplete.replay.gate import GateLimits, compare, load_baseline
+    from autocomplete.replay.outcome import SessionOutcome, format_report
+    from autocomplete.replay.plan import check_run_id, new_run_id, plan_sessions
+    from autocomplete.replay.retry import RECONNECT
+    from autocomplete.replay.runner import ReplaySettings, probe, run_replay
+    from indexer.dataset import load_split
+
+    # Everything that can be refused is checked before the log is read.
+    try:
+        check_url(args.url)
+    except ConnectFailed as exc:
+        raise ReplayError(exc.reason) from None
+    if args.timeout_s <= 0 or args.reconnect_s < 0 or args.typing_delay_ms < 0:
+        raise ValueError("--timeout-s must be > 0; --reconnect-s and --typing-delay-ms >= 0")
+    limits = GateLimits(args.max_mrr_drop, args.max_p99_rise)
+    baseline = load_baseline(args.baseline) if args.baseline else None
+    client = ClientSettings(k=args.k, reply_timeout_s=args.timeout_s,
+                            typing_delay_s=args.typing_delay_ms / 1000.0,
+                            reconnect=replace(RECONNECT, deadline_s=args.reconnect_s))
+    run_id = check_run_id(args.session_prefix) if args.session_prefix else new_run_id()
+    probe_id = f"{run_id}-probe"
+    hello = asyncio.run(probe(args.url, client.open_timeout_s, probe_id))
+
+    is_seen = _no_labels
+    if args.index:
+        from indexer.artifact import IndexFiles
+        from indexer.labels import LabelIndex
+
+        files = IndexFiles(args.index)
+        if hello.get("index") != files.version:
+            raise ReplayError(f"--index {args.index} is index {files.version} but the server "
+                              f"serves {hello.get('index')}: the 'seen' set would be wrong")
+        labels = LabelIndex(files)
+        is_seen = lambda t: labels.id_of(t) >= 0  # noqa: E731
+    data = load_split(args.log, args.split, args.gap_minutes * 60)
+    plans = plan_sessions(data.part(args.part), run_id, args.sessions)
+    settings = ReplaySettings(args.concurrency, args.part, bool(args.index), client)
+
+    jsonl: TextIO | None = None
+    if args.out_jsonl:
+        try:
+            jsonl = open(args.out_jsonl, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ReplayError(f"cannot write {args.out_jsonl}: {exc.strerror or exc}") from None
+
+    def write(outcome: SessionOutcome) -> None:
+        if jsonl is not None:
+            jsonl.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
+
+    bar = tqdm(total=sum(p.keystrokes for p in plans), desc="replay", unit="kst",
+               disable=args.quiet or args.json or None, leave=False, file=sys.stderr)
+    try:
+        report, _ = run_replay(args.url, plans, settings, is_seen, progress=bar.update,
+                               on_session=write, probe_session=probe_id)
+    finally:
+        bar.close()
+        if jsonl is not None:
+            jsonl.close()
+    out = report.to_dict()
+    gate = compare(out, baseline, limits) if baseline is not None else None
+    if args.json:
+        if gate is not None:
+            out["gate"] = gate.to_dict()
+        print(json.dumps(out, indent=1))
+    else:
+        print(format_report(out))
+    if gate is not None:
+        print(gate.summary(), file=sys.stderr if args.json else sys.stdout)
+        if not gate.passed:
+            return EXIT_GATE_FAILED
+    return 0
+
+
+def _no_labels(target: str) -> bool:
+    return False

@@ -1,0 +1,167 @@
+"""Settings of the session-aware XR-Linear ranker, typed and frozen, split by phase.
+
+`XMRParams` is stored in the index manifest (inside `BuildParams.xmr`): it says how the
+featuriser, the hybrid trie-tree and the per-level rankers were built. `RankParams` says how
+the runtime searches and blends; its defaults are written next to the model at build time
+(`xmr_rank.json`) and may be overridden when loading. The blend weights in `RankParams` were
+tuned on the DEV split of the shared AOL log (`bench/quality.py --tune`), never on test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+LOSSES = ("sqhinge", "logistic")
+COMBINES = ("l3hinge", "sigmoid")
+
+
+@dataclass(frozen=True)
+class XMRParams:
+    """How `build-index --model xmr` builds the featuriser, the index and the rankers.
+
+    Featuriser (also used at serving time, so these fix the model's input space):
+    ngram_max: char n-grams of length 1..ngram_max (1..5; default 3).
+    position_decay: an n-gram starting at char position i gets weight 1/(i+1)**position_decay;
+        1.0 is the paper's prefix weighting, 0.0 turns it off (plain char TF-IDF).
+    word_start_boost: extra multiplier for n-grams that start a word (>= 1; 1 = off).
+    session_weight: weight of the previous-query word block against the prefix block before
+        the joint l2 normalisation (0 = session features off).
+    context_window: how many previous session queries feed the word block (>= 1; the most
+        recent has weight 1, the one before `context_decay`, then `context_decay**2`, ...).
+    context_decay: see context_window (0..1; 0 = previous query only).
+    start_token: a session's first query gets a "<start>" word, so the model can learn which
+        queries begin sessions.
+
+    Index:
+    depth: trie levels on the labels' first characters above the k-means levels (0..3).
+    branching: children per k-means node (power of two >= 2; built by balanced bisection).
+    max_leaf: at most this many labels under one lowest k-means node (>= 2).
+    kmeans_iters: spherical 2-means iterations per bisection.
+    pifa: label embedding = [char TF-IDF of the label ; PIFA (mean input of its examples)]
+        instead of the char TF-IDF alone.
+    seed: seeds k-means and the prefix sampling; a build is deterministic given its inputs.
+
+    Rankers:
+    max_prefix_len: every proper prefix of a training query up to this length is an example
+        (longer prefixes are where the trie alone nearly decides; one more is sampled).
+    loss: "sqhinge" (L2-loss SVM, as PECOS's default) or "logistic".
+    cost: the loss weight C (the L2 regulariser has weight 1/2).
+    newton_iters / cg_iters: the batched Newton-CG solver's outer / inner iterations.
+    hard_negatives: matcher-aware negatives: the model's own top wrong nodes per example
+        at the level above (0 = teacher-forced siblings only).
+    prune: weights with |w| below this are dropped after training (PECOS's threshold 0.1).
+    """
+
+    ngram_max: int = 3
+    position_decay: float = 1.0
+    word_start_boost: float = 2.0
+    session_weight: float = 1.0
+    context_window: int = 1
+    context_decay: float = 0.0
+    start_token: bool = True
+    depth: int = 2
+    branching: int = 16
+    max_leaf: int = 100
+    kmeans_iters: int = 8
+    pifa: bool = True
+    seed: int = 0
+    max_prefix_len: int = 8
+    loss: str = "sqhinge"
+    cost: float = 1.0
+    newton_iters: int = 6
+    cg_iters: int = 12
+    hard_negatives: int = 2
+    prune: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.ngram_max <= 5:
+            raise ValueError(f"ngram_max must be in 1..5, got {self.ngram_max}")
+        if self.position_decay < 0:
+            raise ValueError(f"position_decay must be >= 0, got {self.position_decay}")
+        if self.word_start_boost < 1:
+            raise ValueError(f"word_start_boost must be >= 1, got {self.word_start_boost}")
+        if self.session_weight < 0:
+            raise ValueError(f"session_weight must be >= 0, got {self.session_weight}")
+        if self.context_window < 1 or not 0 <= self.context_decay <= 1:
+            raise ValueError("context_window must be >= 1 and context_decay in [0, 1]")
+        if not 0 <= self.depth <= 3:
+            raise ValueError(f"depth must be in 0..3, got {self.depth}")
+        if self.branching < 2 or self.branching & (self.branching - 1):
+            raise ValueError(f"branching must be a power of two >= 2, got {self.branching}")
+        if self.max_leaf < 2:
+            raise ValueError(f"max_leaf must be >= 2, got {self.max_leaf}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.cost <= 0 or self.prune < 0 or self.hard_negatives < 0:
+            raise ValueError("cost must be > 0, prune >= 0, hard_negatives >= 0")
+        if self.max_prefix_len < 1 or self.newton_iters < 1 or self.cg_iters < 1:
+            raise ValueError("max_prefix_len, newton_iters and cg_iters must be >= 1")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> XMRParams:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in known})
+
+
+#: per prefix-length bucket weights, for lengths 1, 2, 3, 4-5, 6-10, 11+ (see `RankParams`)
+BUCKET_BOUNDS = (1, 2, 3, 5, 10)
+
+
+def bucket_index(prefix_len: int) -> int:
+    """0..5: the `RankParams` weight row used for a prefix of this length (0 chars -> row 0)."""
+    for i, b in enumerate(BUCKET_BOUNDS):
+        if prefix_len <= b:
+            return i
+    return len(BUCKET_BOUNDS)
+
+
+def _row(*v: float) -> tuple[float, ...]:
+    return tuple(float(x) for x in v)
+
+
+@dataclass(frozen=True)
+class RankParams:
+    """How the runtime searches the tree and blends the scores of a candidate label.
+
+    beam: beam width of the tree search (>= 1).
+    exact_threshold: when at most this many labels extend the prefix, all of them are scored
+        exactly instead of beam-searched (0 = always beam search).
+    pool: this many most popular labels extending the prefix, and the previous query's
+        known successors, join the beam's candidates.
+    combine: how a level's raw score s becomes a log-probability along the path:
+        "l3hinge" (-max(0, 1-s)**3, PECOS's post-processor for hinge losses) or "sigmoid".
+    w_model / w_pop / w_trans: per prefix-length bucket (1, 2, 3, 4-5, 6-10, 11+) weights of
+        the path score, log(training count) and log(1 + count of prev -> label transitions);
+        final score = w_model*path + w_pop*log(count) + w_trans*log1p(transitions).
+    """
+
+    beam: int = 20
+    exact_threshold: int = 3000
+    pool: int = 32
+    combine: str = "l3hinge"
+    w_model: tuple[float, ...] = field(default=_row(1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
+    w_pop: tuple[float, ...] = field(default=_row(0.3, 0.3, 0.3, 0.3, 0.3, 0.3))
+    w_trans: tuple[float, ...] = field(default=_row(1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
+
+    def __post_init__(self) -> None:
+        if self.beam < 1 or self.exact_threshold < 0 or self.pool < 0:
+            raise ValueError("beam must be >= 1, exact_threshold and pool >= 0")
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
+        n = len(BUCKET_BOUNDS) + 1
+        for name in ("w_model", "w_pop", "w_trans"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} needs {n} per-bucket weights, got {getattr(self, name)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> RankParams:
+        known = {f.name for f in fields(cls)}
+        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (d or {}).items() if k in known}
+        return cls(**d)
