@@ -93,12 +93,41 @@ class BlendRanker:
         if not len(cs):
             return []
         s = self.score(cs, prefix, bool(history))
-        order = np.argsort(-s, kind="stable")[:k]
+        order = np.argsort(-s, kind="stable")
+        if cs.corrected:
+            order = _corrections_after_exact(order, cs)
+        order = order[:k]
         p = np.exp(s - s.max())
         p /= p.sum()
         out = []
         for i in order.tolist():
             r = cs.rows[i]
-            src = "history" if r[F["hist_present"]] else ("generated" if r[F["bias_generated"]] else "index")
-            out.append(Completion(cs.texts[i], float(p[i]), src))
+            text = cs.texts[i]
+            src = "history" if r[_HIST] else ("generated" if r[_GEN] else "index")
+            fix = cs.corrected.get(text)
+            if fix is None:
+                out.append(Completion(text, float(p[i]), src))
+            else:
+                out.append(Completion(text, float(p[i]), src, len(fix), True))
+        # scores must fall with rank even where a correction was moved down
+        for j in range(1, len(out)):
+            if out[j].score > out[j - 1].score:
+                out[j] = out[j]._replace(score=out[j - 1].score)
         return out
+
+
+_HIST, _GEN, _LABEL = F["hist_present"], F["bias_generated"], F["bias_label"]
+
+
+def _corrections_after_exact(order: np.ndarray, cs: CandidateSet) -> np.ndarray:
+    """No spelling correction ranks above a known query or history item that extends the
+    prefix as typed: what the user actually typed wins over a guess at what they meant."""
+    idx = order.tolist()
+    exact = [i for i in idx if cs.texts[i] not in cs.corrected
+             and (cs.rows[i][_LABEL] or cs.rows[i][_HIST])]
+    if not exact:
+        return order
+    last_exact = max(idx.index(i) for i in exact)
+    head = [i for i in idx[: last_exact + 1] if cs.texts[i] not in cs.corrected]
+    moved = [i for i in idx[: last_exact + 1] if cs.texts[i] in cs.corrected]
+    return np.array(head + moved + idx[last_exact + 1:], dtype=order.dtype)

@@ -22,6 +22,8 @@ import numpy as np
 from indexer.labels import LabelIndex
 from indexer.tables import SEP
 
+from .typo import TypoCorrector
+
 FEATURES: tuple[str, ...] = (
     "bias_label",        # 1 for a training query (label)
     "bias_generated",    # 1 for a never-seen query made by generation
@@ -39,12 +41,13 @@ FEATURES: tuple[str, ...] = (
     "hist_recency",      # exp(-days since the user last issued it / 30)
     "hist_present",      # 1 when the candidate is in the user's history
     "model_score",       # the session-aware model's score (0 when no model)
+    "corrected",         # extends a one-edit spelling variant of the prefix, not the prefix
 )
 NF = len(FEATURES)
 F = {name: i for i, name in enumerate(FEATURES)}
 (_BIAS_LABEL, _BIAS_GEN, _LABEL_LOGP, _LABEL_LOGCOUNT, _TRANS_LOGP, _TRANS_ANY, _GEN_LOGP,
  _GEN_CONTEXT, _IN_SESSION, _PREV_OVERLAP, _EXTRA_WORDS, _EXTRA_CHARS, _HIST_LOGCOUNT,
- _HIST_RECENCY, _HIST_PRESENT, _MODEL_SCORE) = range(NF)
+ _HIST_RECENCY, _HIST_PRESENT, _MODEL_SCORE, _CORRECTED) = range(NF)
 
 class LabelModel(Protocol):
     """A session-aware label scorer (the XR-Linear ranker) the blend can draw on."""
@@ -69,6 +72,7 @@ class CandidateParams:
     max_context_words: int = 3
     max_prev_queries: int = 3
     n_model: int = 20
+    n_typo: int = 5
 
 
 class CandidateSet:
@@ -78,12 +82,14 @@ class CandidateSet:
     times cheaper than on small numpy arrays); `matrix()` makes one array at the end.
     """
 
-    __slots__ = ("texts", "rows", "_pos")
+    __slots__ = ("texts", "rows", "_pos", "corrected")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.rows: list[list[float]] = []
         self._pos: dict[str, int] = {}
+        #: text -> the spelling variant of the prefix it extends (typo candidates only)
+        self.corrected: dict[str, str] = {}
 
     def row(self, text: str) -> list[float]:
         i = self._pos.get(text)
@@ -119,9 +125,10 @@ class CandidateGenerator:
     """Gathers candidates for (context, prefix) from the index's sorted tables."""
 
     def __init__(self, labels: LabelIndex, endings: LabelIndex, transitions: LabelIndex,
-                 params: CandidateParams | None = None) -> None:
+                 params: CandidateParams | None = None, typo: TypoCorrector | None = None) -> None:
         self.labels, self.endings, self.transitions = labels, endings, transitions
         self.p = params or CandidateParams()
+        self.typo = typo
 
     def gather(self, context: Sequence[str], prefix: str,
                history: Sequence[tuple[str, int, float]] = (), now: float = 0.0,
@@ -138,6 +145,7 @@ class CandidateGenerator:
         self._generated(cs, prefix)
         self._session(cs, context, prefix)
         self._history(cs, history, prefix, now)
+        self._typos(cs, prefix)
         label_ids = self._label_features(cs, prefix, context)
         if model is not None and label_ids:
             rows, ids = zip(*label_ids, strict=True)
@@ -213,6 +221,19 @@ class CandidateGenerator:
                 days = max(0.0, now - last) / 86400.0
                 r[_HIST_RECENCY] = math.exp(-days / 30.0)
 
+    def _typos(self, cs: CandidateSet, prefix: str) -> None:
+        """Only where no training query extends the prefix: a cheap hint of a misspelling."""
+        if self.typo is None or len(prefix) < self.typo.min_len:
+            return
+        lo, hi = self.labels.range(prefix)
+        if hi > lo:
+            return
+        for c in self.typo.corrections(prefix, self.p.n_typo):
+            text = self.labels.text(c.label)
+            if text not in cs:
+                cs.row(text)[_CORRECTED] = 1.0
+                cs.corrected[text] = c.corrected_prefix
+
     def _label_features(self, cs: CandidateSet, prefix: str, context: Sequence[str]
                         ) -> list[tuple[list[float], int]]:
         lab = self.labels
@@ -236,7 +257,7 @@ class CandidateGenerator:
             words = text.split()
             new_words = words[max(typed_words - 1, 0):]
             r[_EXTRA_WORDS] = len(words) - typed_words + trailing
-            r[_EXTRA_CHARS] = math.log1p(len(text) - len(prefix))
+            r[_EXTRA_CHARS] = math.log1p(max(len(text) - len(prefix), 0))
             if prev_words and new_words:
                 r[_PREV_OVERLAP] = sum(w in prev_words for w in new_words) / len(new_words)
         return found

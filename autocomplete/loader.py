@@ -14,6 +14,7 @@ from .blend import BlendRanker, BlendWeights
 from .candidates import CandidateGenerator
 from .mpc import MPCRanker
 from .ranking import Ranker
+from .typo import TypoCorrector
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class LoadedIndex:
 
 def generator_for(files: IndexFiles, labels: LabelIndex | None = None) -> CandidateGenerator:
     """The candidate sources over an index's label, ending and transition tables."""
-    return CandidateGenerator(labels or LabelIndex(files), LabelIndex(files, "endings"),
-                              LabelIndex(files, "transitions"))
+    labels = labels or LabelIndex(files)
+    return CandidateGenerator(labels, LabelIndex(files, "endings"),
+                              LabelIndex(files, "transitions"), typo=TypoCorrector(labels))
 
 
 def load_model(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker | None = None) -> Any:

@@ -7,7 +7,6 @@ knows that a session store exists (STYLE.md, "pure core, I/O at the edges").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
 
@@ -15,26 +14,18 @@ class Completion(NamedTuple):
     """One suggestion. A tuple so `(text, score)` unpacking keeps working for simple callers.
 
     `source` is what the wire protocol reports: "index" (a label of the index),
-    "history" (the user's own past query) or "generated" (a never-seen query made from the
-    typed words plus a popular ending).
+    "history" (the user's own past query), "generated" (a never-seen query made from the
+    typed words plus a popular ending) or "fresh" (submitted recently through the server).
+    `typed`: how many leading characters of `text` stand for what the user typed, for
+    highlighting; -1 means all of the prefix (the usual case: text extends the prefix).
+    `corrected`: the text extends a spelling correction of the prefix, not the prefix itself.
     """
 
     text: str
     score: float
     source: str = "index"
-
-
-@dataclass(frozen=True)
-class QueryContext:
-    """Everything a ranker may know about who is typing, besides the prefix.
-
-    prev_queries: the session's previous queries, most recent LAST (may be empty).
-    history: the user's personal past queries as (query, count, last_used_unix) tuples,
-        any order (may be empty). Rankers that do not personalise ignore it.
-    """
-
-    prev_queries: tuple[str, ...] = ()
-    history: tuple[tuple[str, int, float], ...] = field(default=())
+    typed: int = -1
+    corrected: bool = False
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 EXIT_GATE_FAILED = 1
@@ -119,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     probe_id = f"{run_id}-probe"
     hello = asyncio.run(probe(args.url, client.open_timeout_s, probe_id))
 
-    is_seen = _no_labels
+    is_seen: Callable[[str], bool] = _no_labels
     if args.index:
         from indexer.artifact import IndexFiles
         from indexer.labels import LabelIndex
@@ -129,7 +130,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ReplayError(f"--index {args.index} is index {files.version} but the server "
                               f"serves {hello.get('index')}: the 'seen' set would be wrong")
         labels = LabelIndex(files)
-        is_seen = lambda t: labels.id_of(t) >= 0  # noqa: E731
+
+        def is_seen(target: str) -> bool:
+            return labels.id_of(target) >= 0
     data = load_split(args.log, args.split, args.gap_minutes * 60)
     plans = plan_sessions(data.part(args.part), run_id, args.sessions)
     settings = ReplaySettings(args.concurrency, args.part, bool(args.index), client)

@@ -52,5 +52,5 @@ def blend_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) 
     from indexer.params import BuildParams
 
     out = tmp_path_factory.mktemp("idx") / "blend"
-    build_full([sample_log], out, BuildParams(model="mpc"), tune=TuneParams(every=4))
+    build_full([sample_log], out, BuildParams(model="mpc"), tune=TuneParams(every=8))
     return out

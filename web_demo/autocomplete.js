@@ -10,121 +10,18 @@
 // The input becomes a WAI-ARIA 1.2 combobox with a listbox popup. Server data is rendered
 // with text nodes only. Events (bubbling CustomEvents on the input) are listed in EVENTS.
 
-import { QacConnection, State, newSessionId, toWebSocketUrl } from "./connection.js";
+import { QacConnection, State, newSessionId } from "./connection.js";
+import { EVENTS, MAX_PREFIX_CHARS, MAX_QUERY_CHARS, normalizeOptions } from "./options.js";
+import { hide, normalizeTyped, renderOption, sanitizeItem } from "./render.js";
 
 export { State };
+export { DEFAULTS, EVENTS, MESSAGES } from "./options.js";
+export { highlightSegments, normalizeTyped } from "./render.js";
 
-/** Every CustomEvent the widget dispatches on its input; `detail` fields in comments. */
-export const EVENTS = Object.freeze({
-  status: "autocomplete:status", // {state, session, index, retryInMs?}
-  results: "autocomplete:results", // {prefix, items, tookMs}
-  select: "autocomplete:select", // {text, item, index, via} cancelable: keeps the value as typed
-  submit: "autocomplete:submit", // {query, id, queued, via}
-  ack: "autocomplete:ack", // {query, id, stored} (or {request, ...} for forget)
-  forget: "autocomplete:forget", // {query}
-  error: "autocomplete:error", // {code, message, id, latest, request}
-  frame: "autocomplete:frame", // {frame}: a message type this version does not know
-});
-
-/** Texts the widget shows or announces; replace any of them via the `messages` option. */
-export const MESSAGES = Object.freeze({
-  count: (n) => (n === 1 ? "1 suggestion" : `${n} suggestions`),
-  none: "no suggestions",
-  offline: "Suggestions offline, retrying…",
-  listLabel: "Suggestions",
-  history: "from your history",
-  remove: "Remove from history",
-  removed: (q) => `removed ${q} from history`,
-});
-
-/**
- * Options, with defaults. Unknown names throw, so a typo is not silently ignored.
- * url: WebSocket endpoint (ws:, wss:, http:, https: or relative to the page); default: the
- *   /ws of the server this module was loaded from.
- * k: suggestions to ask for and show (1..50). minChars: typed characters before asking
- *   (0 asks on focus too). debounceMs: wait after a keystroke (0: every keystroke asks; only
- *   the newest reply is shown).
- * session: session id to resume (default: remembered in sessionStorage when rememberSession,
- *   else the server's). user: long-lived user id for personal history.
- * submitOnPick: picking with the pointer also submits the input's form.
- * styles: load autocomplete.css from next to this module. notice: show the offline notice
- *   under the input (true), not at all (false), or write it into the given element.
- * messages: partial override of MESSAGES. backoff: {baseMs, maxMs, factor} for reconnects.
- * connectTimeoutMs: give up a connection attempt after this. WebSocketImpl: for tests.
- */
-export const DEFAULTS = Object.freeze({
-  url: null,
-  k: 10,
-  minChars: 1,
-  debounceMs: 0,
-  session: null,
-  user: null,
-  rememberSession: true,
-  submitOnPick: true,
-  styles: true,
-  notice: true,
-  messages: {},
-  backoff: {},
-  connectTimeoutMs: 5000,
-  WebSocketImpl: null,
-});
-
-/** The protocol's largest k (the server refuses more). */
-const MAX_K = 50;
 const REGISTRY = new WeakMap();
-const SOURCES = new Set(["index", "history", "generated"]);
+const COMFORTABLE_WIDTH_PX = 360;
+const VIEWPORT_MARGIN_PX = 8;
 let instances = 0;
-
-function normalizeOptions(options) {
-  const unknown = Object.keys(options).filter((key) => !(key in DEFAULTS));
-  if (unknown.length) throw new TypeError(`attachAutocomplete: unknown option(s) ${unknown.join(", ")}`);
-  const o = { ...DEFAULTS, ...options };
-  o.k = Math.trunc(Number(o.k));
-  if (!(o.k >= 1 && o.k <= MAX_K)) throw new RangeError(`attachAutocomplete: k must be 1..${MAX_K}, got ${options.k}`);
-  o.minChars = Math.max(0, Math.trunc(Number(o.minChars) || 0));
-  o.debounceMs = Math.max(0, Number(o.debounceMs) || 0);
-  o.messages = { ...MESSAGES, ...o.messages };
-  o.url = toWebSocketUrl(o.url || new URL("../ws", import.meta.url), globalThis.location?.href).href;
-  return Object.freeze(o);
-}
-
-/** The typed text as the server will read it: NFKC, lowercase, spaces collapsed, no lead. */
-export function normalizeTyped(text) {
-  return text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trimStart();
-}
-
-/**
- * Split `text` into [{text, typed}] runs: `typed` marks what the user typed (shown plain),
- * the rest is the completion (emphasised). `match` = [start, end) in code points, as the
- * server may send; otherwise the typed prefix when `text` extends it.
- */
-export function highlightSegments(text, typed, match) {
-  const chars = Array.from(text);
-  let start = 0;
-  let end = 0;
-  if (Array.isArray(match) && match.length === 2 && Number.isInteger(match[0]) && Number.isInteger(match[1])
-      && match[0] >= 0 && match[0] <= match[1] && match[1] <= chars.length) {
-    [start, end] = match;
-  } else {
-    const norm = normalizeTyped(typed);
-    if (norm && text.toLowerCase().startsWith(norm)) end = Array.from(text.slice(0, norm.length)).length;
-  }
-  const runs = [
-    { text: chars.slice(0, start).join(""), typed: false },
-    { text: chars.slice(start, end).join(""), typed: true },
-    { text: chars.slice(end).join(""), typed: false },
-  ];
-  return runs.filter((r) => r.text);
-}
-
-function sanitizeItem(raw) {
-  return {
-    ...raw,
-    text: raw.text,
-    source: SOURCES.has(raw.source) ? raw.source : "index",
-    score: typeof raw.score === "number" ? raw.score : null,
-  };
-}
 
 function storageKey(url) {
   const u = new URL(url);
@@ -156,15 +53,6 @@ function loadStyles() {
   link.href = new URL("./autocomplete.css", import.meta.url).href;
   link.dataset.qacStyles = "";
   document.head.append(link);
-}
-
-function hide(el) {
-  // Visually hidden but announced; inline so it holds before the stylesheet arrives.
-  Object.assign(el.style, {
-    position: "absolute", width: "1px", height: "1px", margin: "-1px", padding: "0",
-    overflow: "hidden", clip: "rect(0 0 0 0)", whiteSpace: "nowrap", border: "0",
-  });
-  return el;
 }
 
 class Autocomplete {
@@ -264,6 +152,8 @@ class Autocomplete {
 
     if (this.#opts.notice instanceof HTMLElement) {
       this.#notice = this.#opts.notice;
+    } else if (!this.#opts.notice) {
+      this.#notice = document.createElement("div"); // never shown: the host said no notice
     } else {
       this.#notice = document.createElement("div");
       this.#notice.className = "qac-notice";
@@ -348,14 +238,16 @@ class Autocomplete {
     this.#lastCommit = { query: null, at: 0 };
   }
 
-  #tooShort(value) {
-    return normalizeTyped(value).length < this.#opts.minChars;
+  /** Whether `value` is worth a request: long enough, and within the server's limit. */
+  #askable(value) {
+    const n = normalizeTyped(value).length;
+    return n >= this.#opts.minChars && n <= MAX_PREFIX_CHARS;
   }
 
   #onInput() {
     this.#typed = this.#input.value;
     this.#active = -1;
-    if (this.#tooShort(this.#typed)) {
+    if (!this.#askable(this.#typed)) {
       clearTimeout(this.#debounce);
       this.#conn.cancel();
       this.#items = [];
@@ -371,12 +263,12 @@ class Autocomplete {
 
   #onFocus() {
     this.#typed = this.#input.value;
-    if (!this.#tooShort(this.#typed)) this.#request();
+    if (this.#askable(this.#typed)) this.#request();
   }
 
   #request() {
     clearTimeout(this.#debounce);
-    if (this.#tooShort(this.#typed)) return;
+    if (!this.#askable(this.#typed)) return;
     const send = () => this.#conn.complete(this.#typed, this.#opts.k);
     if (this.#opts.debounceMs > 0) this.#debounce = setTimeout(send, this.#opts.debounceMs);
     else send();
@@ -420,41 +312,19 @@ class Autocomplete {
     const m = this.#opts.messages;
     const frag = document.createDocumentFragment();
     this.#items.forEach((item, i) => {
-      const li = document.createElement("li");
-      li.id = `${this.#baseId}-opt-${i}`;
-      li.className = "qac-option";
-      li.setAttribute("role", "option");
-      li.setAttribute("aria-selected", "false");
-      li.dataset.source = item.source;
-      li.dataset.value = item.text;
-      const text = document.createElement("span");
-      text.className = "qac-text";
-      for (const run of highlightSegments(item.text, this.#typed, item.match)) {
-        const el = document.createElement(run.typed ? "span" : "b");
-        el.className = run.typed ? "qac-typed" : "qac-completion";
-        el.textContent = run.text;
-        text.append(el);
-      }
-      li.append(text);
-      if (item.source === "history") {
-        li.append(hide(document.createElement("span")));
-        li.lastChild.textContent = `, ${m.history}`;
-        const remove = document.createElement("span");
-        remove.className = "qac-remove";
-        remove.setAttribute("aria-hidden", "true"); // keyboard: Shift+Delete on the option
-        remove.title = m.remove;
-        remove.textContent = "×";
-        li.append(remove);
-      }
-      frag.append(li);
+      frag.append(renderOption(item, i === this.#active, `${this.#baseId}-opt-${i}`, this.#typed, m));
     });
     this.#listbox.replaceChildren(frag);
   }
 
   #place() {
     const i = this.#input;
+    // As wide as the input, or wider when the input is narrow (a phone, a box beside a button)
+    // and the viewport has room to its right, so suggestions do not wrap word by word.
+    const room = document.documentElement.clientWidth - i.getBoundingClientRect().left - VIEWPORT_MARGIN_PX;
+    const width = Math.max(i.offsetWidth, Math.min(room, COMFORTABLE_WIDTH_PX));
     Object.assign(this.#listbox.style, {
-      top: `${i.offsetTop + i.offsetHeight}px`, left: `${i.offsetLeft}px`, width: `${i.offsetWidth}px`,
+      top: `${i.offsetTop + i.offsetHeight}px`, left: `${i.offsetLeft}px`, width: `${width}px`,
     });
   }
 
@@ -600,7 +470,8 @@ class Autocomplete {
     const query = String(raw ?? "").trim();
     const now = Date.now();
     // Enter, a pick and the form's submit event can all report one search: send it once.
-    if (!query || (query === this.#lastCommit.query && now - this.#lastCommit.at < 1000)) return null;
+    if (!query || query.length > MAX_QUERY_CHARS) return null; // the server would refuse it
+    if (query === this.#lastCommit.query && now - this.#lastCommit.at < 1000) return null;
     this.#lastCommit = { query, at: now };
     const { id, queued } = this.#conn.submit(query);
     this.#emit("submit", { query, id, queued, via });

@@ -48,11 +48,15 @@ for (const name of ["status", "results", "select", "submit", "ack", "forget", "e
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(
+            f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+        )
         try:
             yield chromium
         finally:
@@ -88,7 +92,7 @@ def page(make_page: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo_server(built_sample_index: Path) -> Iterator[Any]:
+def demo_server(built_sample_index: Path) -> Iterator[Any]:  # noqa: F811
     with LiveServer(built_sample_index) as server:
         yield server
 

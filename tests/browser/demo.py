@@ -29,10 +29,15 @@ class DemoPage:
         return str(self.input.get_attribute("data-qac-state"))
 
     def wait_state(self, state: str, timeout_ms: int = WAIT_MS) -> None:
-        self.page.wait_for_selector(f"#q[data-qac-state={state}]", state="attached", timeout=timeout_ms)
+        self.page.wait_for_selector(
+            f"#q[data-qac-state={state}]", state="attached", timeout=timeout_ms
+        )
 
     def option_texts(self) -> list[str]:
-        return [str(t) for t in self.page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.dataset.value)")]
+        return [
+            str(t)
+            for t in self.page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.dataset.value)")
+        ]
 
     def wait_options_for(self, typed: str) -> list[str]:
         """Wait until the popup shows suggestions answered for exactly `typed`; return them."""
@@ -40,7 +45,8 @@ class DemoPage:
             """(typed) => {
                 const ev = window.__qacEvents.filter((e) => e.type === "results").at(-1);
                 const norm = typed.toLowerCase().replace(/ +/g, " ").trimStart();
-                return ev && ev.detail.prefix === norm && document.querySelector("#q").value === typed
+                const input = document.querySelector("#q");
+                return ev && ev.detail.prefix === norm && input.value === typed
                     && !document.querySelector(".qac-listbox").hidden;
             }""",
             arg=typed,
@@ -65,16 +71,15 @@ class DemoPage:
                 const id = input.getAttribute("aria-activedescendant");
                 if (!id) return null;
                 const el = document.getElementById(id);
-                return { id, text: el && el.dataset.value, selected: el && el.getAttribute("aria-selected") };
+                if (!el) return { id, text: null, selected: null };
+                return { id, text: el.dataset.value, selected: el.getAttribute("aria-selected") };
             }"""
         )
         return result
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [
-            e["detail"]
-            for e in self.page.evaluate("() => window.__qacEvents")
-            if e["type"] == kind
+            e["detail"] for e in self.page.evaluate("() => window.__qacEvents") if e["type"] == kind
         ]
 
     def wait_event(self, kind: str, count: int = 1) -> list[dict[str, Any]]:

@@ -52,7 +52,9 @@ class FakeWebSocket {
     this.readyState = 3;
     setTimeout(() => this.onclose?.({ code: code ?? 1005 }), 0);
   }
-  receive(frame) { this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) }); }
+  receive(frame) {
+    this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+  }
   drop() { this.readyState = 3; this.onclose?.({ code: 1006 }); }
 }
 window.WebSocket = FakeWebSocket;
@@ -77,7 +79,10 @@ class FakeServer:
 
     def wait_sent(self, kind: str, count: int = 1) -> list[dict[str, Any]]:
         self.page.wait_for_function(
-            "([k, n]) => (window.__ws.sockets.at(-1)?.sent || []).filter((f) => f.type === k).length >= n",
+            """([k, n]) => {
+                const sent = window.__ws.sockets.at(-1)?.sent || [];
+                return sent.filter((f) => f.type === k).length >= n;
+            }""",
             arg=[kind, count],
         )
         return self.sent(kind)
@@ -88,9 +93,19 @@ class FakeServer:
         self.page.wait_for_selector("#q[data-qac-state=open]", state="attached")
 
     def complete(self, request: dict[str, Any], texts: list[str], **item_fields: Any) -> None:
-        items = [{"text": t, "score": 1.0 - i / 100, "source": "index", **item_fields} for i, t in enumerate(texts)]
-        self.send({"type": "completions", "id": request["id"], "prefix": request["prefix"], "items": items,
-                   "took_ms": 0.1})
+        items = [
+            {"text": t, "score": 1.0 - i / 100, "source": "index", **item_fields}
+            for i, t in enumerate(texts)
+        ]
+        self.send(
+            {
+                "type": "completions",
+                "id": request["id"],
+                "prefix": request["prefix"],
+                "items": items,
+                "took_ms": 0.1,
+            }
+        )
 
 
 def serve_widget(route: Any) -> None:
@@ -99,11 +114,16 @@ def serve_widget(route: Any) -> None:
         file = WEB_DEMO / Path(path.removeprefix("/static/")).name
         ctype = "text/javascript" if file.suffix == ".js" else "text/css"
         if file.is_file():
-            return route.fulfill(status=200, body=file.read_text(encoding="utf-8"), content_type=ctype)
+            return route.fulfill(
+                status=200, body=file.read_text(encoding="utf-8"), content_type=ctype
+            )
         return route.fulfill(status=404, body="")
     if path.startswith("/shop/search"):
-        return route.fulfill(status=200, body="<!doctype html><title>results</title><h1>Results</h1>",
-                             content_type="text/html")
+        return route.fulfill(
+            status=200,
+            body="<!doctype html><title>results</title><h1>Results</h1>",
+            content_type="text/html",
+        )
     k = route.request.url.partition("k=")[2] or "10"
     return route.fulfill(status=200, body=HOST_PAGE.replace("{k}", k), content_type="text/html")
 
@@ -123,7 +143,9 @@ def open_shop(page: Any, server: FakeServer, k: int = 10, hello: bool = True) ->
 
 
 def shown(page: Any) -> list[str]:
-    return [str(t) for t in page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.dataset.value)")]
+    return [
+        str(t) for t in page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.dataset.value)")
+    ]
 
 
 def test_auto_attach_finds_the_server_that_served_the_script(shop: Any) -> None:
@@ -134,7 +156,9 @@ def test_auto_attach_finds_the_server_that_served_the_script(shop: Any) -> None:
     server.hello(session="abc-123", index="mpc-x", motd="a field from a newer server")
     # A lost connection comes back under the same session id.
     page.evaluate("() => window.__ws.sockets.at(-1).drop()")
-    page.wait_for_function("() => window.__ws.sockets.length === 2 && window.__ws.sockets[1].readyState === 1")
+    page.wait_for_function(
+        "() => window.__ws.sockets.length === 2 && window.__ws.sockets[1].readyState === 1"
+    )
     assert server.url() == "ws://qac.test/ws?session=abc-123"
 
 
@@ -168,7 +192,9 @@ def test_rate_limited_and_other_errors_change_nothing_visible(shop: Any) -> None
     assert shown(page) == ["google"], "the suggestions that still fit stay up"
     assert page.is_hidden(".qac-notice")
     assert page.get_attribute("#q", "data-qac-state") == "open"
-    errors = page.evaluate("() => window.__qacEvents.filter((e) => e.type === 'error').map((e) => e.detail.code)")
+    errors = page.evaluate(
+        "() => window.__qacEvents.filter((e) => e.type === 'error').map((e) => e.detail.code)"
+    )
     assert errors == ["rate_limited", "unavailable"]
     page.keyboard.type("o")
     req = server.wait_sent("complete", 3)[-1]
@@ -196,23 +222,36 @@ def test_history_items_have_a_remove_control_that_sends_forget(shop: Any, shoot:
     page.keyboard.type("ne")
     req = server.wait_sent("complete", 2)[-1]
     items = [
-        {"text": "new york times", "score": 0.9, "source": "history", "seen": "2006-03-01", "match": [0, 2]},
+        {
+            "text": "new york times",
+            "score": 0.9,
+            "source": "history",
+            "seen": "2006-03-01",
+            "match": [0, 2],
+        },
         {"text": "netflix", "score": 0.8, "source": "index", "badge": {"anything": True}},
         {"text": "news of the day", "score": 0.7, "source": "history"},
         {"text": "nevada", "score": 0.6, "source": "brand-new-source"},
     ]
-    server.send({"type": "completions", "id": req["id"], "prefix": "ne", "items": items, "took_ms": 0.2})
+    server.send(
+        {"type": "completions", "id": req["id"], "prefix": "ne", "items": items, "took_ms": 0.2}
+    )
     page.wait_for_selector(OPTIONS)
     assert shown(page) == ["new york times", "netflix", "news of the day", "nevada"]
     sources = page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.dataset.source)")
-    assert sources == ["history", "index", "history", "index"], "unknown sources render as index items"
-    removable = page.eval_on_selector_all(OPTIONS, "els => els.map(e => !!e.querySelector('.qac-remove'))")
+    assert sources == ["history", "index", "history", "index"], (
+        "unknown sources render as index items"
+    )
+    removable = page.eval_on_selector_all(
+        OPTIONS, "els => els.map(e => !!e.querySelector('.qac-remove'))"
+    )
     assert removable == [True, False, True, False]
     shoot(page, "history-items")
 
     page.locator(f"{OPTIONS} .qac-remove").first.click()
-    assert server.wait_sent("forget") == [{"type": "forget", "id": server.sent("forget")[0]["id"],
-                                           "query": "new york times"}]
+    assert server.wait_sent("forget") == [
+        {"type": "forget", "id": server.sent("forget")[0]["id"], "query": "new york times"}
+    ]
     assert shown(page) == ["netflix", "news of the day", "nevada"]
     assert page.evaluate("() => document.activeElement.id") == "q"
     assert server.sent("submit") == [], "removing is not searching"
@@ -224,8 +263,14 @@ def test_history_items_have_a_remove_control_that_sends_forget(shop: Any, shoot:
     assert shown(page) == ["netflix", "nevada"]
     assert page.evaluate("() => document.querySelector('#q').value") == "ne"
     # A server that does not know "forget" yet answers bad_request: nothing breaks.
-    server.send({"type": "error", "id": server.sent("forget")[-1]["id"], "code": "bad_request",
-                 "message": "field 'type' must be \"complete\" or \"submit\""})
+    server.send(
+        {
+            "type": "error",
+            "id": server.sent("forget")[-1]["id"],
+            "code": "bad_request",
+            "message": 'field \'type\' must be "complete" or "submit"',
+        }
+    )
     assert shown(page) == ["netflix", "nevada"]
 
 
@@ -235,14 +280,35 @@ def test_match_offsets_from_the_server_choose_what_is_plain(shop: Any) -> None:
     page.focus("#q")
     page.keyboard.type("new yo")
     req = server.wait_sent("complete", 6)[-1]
-    server.send({"type": "completions", "id": req["id"], "prefix": "new yo", "took_ms": 0.1, "items": [
-        {"text": "the new york times", "score": 1, "source": "index", "match": [4, 10]},
-        {"text": "new york", "score": 1, "source": "index", "match": [5, 999]},  # bad: ignored
-        {"text": "🍕 new york pizza", "score": 1, "source": "index", "match": [2, 8]},  # code points
-    ]})
+    server.send(
+        {
+            "type": "completions",
+            "id": req["id"],
+            "prefix": "new yo",
+            "took_ms": 0.1,
+            "items": [
+                {"text": "the new york times", "score": 1, "source": "index", "match": [4, 10]},
+                {
+                    "text": "new york",
+                    "score": 1,
+                    "source": "index",
+                    "match": [5, 999],
+                },  # bad: ignored
+                {
+                    "text": "🍕 new york pizza",
+                    "score": 1,
+                    "source": "index",
+                    "match": [2, 8],
+                },  # code points
+            ],
+        }
+    )
     page.wait_for_selector(OPTIONS)
     runs = page.eval_on_selector_all(
-        OPTIONS, "els => els.map(e => Array.from(e.querySelector('.qac-text').children, c => [c.className, c.textContent]))"
+        OPTIONS,
+        """els => els.map((e) => Array.from(
+            e.querySelector(".qac-text").children, (c) => [c.className, c.textContent]
+        ))""",
     )
     assert runs == [
         [["qac-completion", "the "], ["qac-typed", "new yo"], ["qac-completion", "rk times"]],
@@ -257,7 +323,9 @@ def test_frames_this_version_does_not_know_reach_the_host_page(shop: Any) -> Non
     server.send({"type": "announcement", "text": "new index"})
     server.send("not json at all")
     server.send(json.dumps([1, 2, 3]))
-    frames = page.evaluate("() => window.__qacEvents.filter((e) => e.type === 'frame').map((e) => e.detail.frame)")
+    frames = page.evaluate(
+        "() => window.__qacEvents.filter((e) => e.type === 'frame').map((e) => e.detail.frame)"
+    )
     assert frames == [{"type": "announcement", "text": "new index"}]
     assert page.get_attribute("#q", "data-qac-state") == "open"
 
@@ -306,7 +374,12 @@ def test_bad_options_are_refused_with_a_clear_message(shop: Any) -> None:
             document.body.append(input);
             const out = [];
             for (const opts of [{ kk: 3 }, { k: 0 }, { k: 51 }, { url: "ftp://x/ws" }]) {
-                try { attachAutocomplete(input, opts); out.push("accepted"); } catch (e) { out.push(e.message); }
+                try {
+                    attachAutocomplete(input, opts);
+                    out.push("accepted");
+                } catch (e) {
+                    out.push(e.message);
+                }
             }
             return out;
         }"""
@@ -317,3 +390,56 @@ def test_bad_options_are_refused_with_a_clear_message(shop: Any) -> None:
         "attachAutocomplete: k must be 1..50, got 51",
         "autocomplete url must be ws:, wss:, http: or https:, got ftp:",
     ]
+
+
+def test_destroy_gives_the_input_back_as_it_was(shop: Any) -> None:
+    page, server = shop
+    open_shop(page, server)
+    after = page.evaluate(
+        """async () => {
+            const { attachAutocomplete, getAutocomplete } = await import("/static/autocomplete.js");
+            const input = document.createElement("input");
+            input.setAttribute("autocomplete", "email");
+            document.body.append(input);
+            const before = input.outerHTML;
+            const ac = attachAutocomplete(input, { notice: false, k: 5 });
+            const again = attachAutocomplete(input) === ac;
+            const attached = input.getAttribute("role");
+            const socket = window.__ws.sockets.at(-1);
+            ac.destroy();
+            return { again, attached,
+                     same: input.outerHTML === before,
+                     siblings: input.nextElementSibling,
+                     registered: getAutocomplete(input) !== undefined,
+                     socketState: socket.readyState };
+        }"""
+    )
+    assert after == {
+        "again": True,
+        "attached": "combobox",
+        "same": True,
+        "siblings": None,
+        "registered": False,
+        "socketState": 3,
+    }
+
+
+def test_a_host_can_veto_a_pick(shop: Any) -> None:
+    page, server = shop
+    open_shop(page, server)
+    page.evaluate(
+        """() => document.querySelector("#q").addEventListener("autocomplete:select", (e) => {
+            if (e.detail.text === "gmail") e.preventDefault();
+        })"""
+    )
+    page.focus("#q")
+    page.keyboard.type("g")
+    (req,) = server.wait_sent("complete")
+    server.complete(req, ["google", "gmail"])
+    page.wait_for_selector(OPTIONS)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # vetoed: no navigation, no submit, the typed text is back
+    assert page.input_value("#q") == "g"
+    assert server.sent("submit") == []
+    assert page.url.startswith(f"{ORIGIN}/shop/")

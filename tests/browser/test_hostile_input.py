@@ -48,16 +48,27 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
 
 
-def test_html_in_suggestions_is_shown_as_text_and_never_runs(page: Any, hostile_server: Any, shoot: Any) -> None:
+def test_html_in_suggestions_is_shown_as_text_and_never_runs(
+    page: Any, hostile_server: Any, shoot: Any
+) -> None:
     demo = DemoPage(page, hostile_server.url).open()
     demo.type("<")
     texts = demo.wait_options_for("<")
     assert sorted(texts) == sorted(HOSTILE)
-    shown = page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.querySelector('.qac-text').textContent)")
+    shown = page.eval_on_selector_all(
+        OPTIONS, "els => els.map(e => e.querySelector('.qac-text').textContent)"
+    )
     assert sorted(shown) == sorted(HOSTILE), "each option reads exactly as the query"
     listbox_html = page.inner_html(".qac-listbox")
-    assert "<img" not in listbox_html and "<script" not in listbox_html and "<i>" not in listbox_html
-    assert page.evaluate("() => document.querySelectorAll('img, .qac-listbox script, .qac-listbox i').length") == 0
+    assert (
+        "<img" not in listbox_html and "<script" not in listbox_html and "<i>" not in listbox_html
+    )
+    assert (
+        page.evaluate(
+            "() => document.querySelectorAll('img, .qac-listbox script, .qac-listbox i').length"
+        )
+        == 0
+    )
     assert page.evaluate("() => window.__pwned") is None, "no handler ran"
     shoot(page, "hostile-suggestions")
 
@@ -70,7 +81,9 @@ def test_html_in_suggestions_is_shown_as_text_and_never_runs(page: Any, hostile_
     assert page.evaluate("() => window.__pwned") is None
 
 
-def test_hostile_text_matching_the_typed_prefix_is_still_highlighted_as_text(page: Any, hostile_server: Any) -> None:
+def test_hostile_text_matching_the_typed_prefix_is_still_highlighted_as_text(
+    page: Any, hostile_server: Any
+) -> None:
     demo = DemoPage(page, hostile_server.url).open()
     demo.type("<img")
     demo.wait_options_for("<img")

@@ -53,7 +53,9 @@ def test_keyboard_only_search_pick_and_new_session(page: Any, demo_server: Any, 
         page.keyboard.press("Tab")
     assert focused_id(page) == "new-session"
     page.keyboard.press("Enter")
-    page.wait_for_function("(old) => window.qacDemo.session && window.qacDemo.session !== old", arg=first_session)
+    page.wait_for_function(
+        "(old) => window.qacDemo.session && window.qacDemo.session !== old", arg=first_session
+    )
     assert "none yet" in demo.previous_query()
     assert focused_id(page) == "q", "after a new session the box has focus again"
 
@@ -66,7 +68,8 @@ def test_typing_is_never_blocked_by_the_network(page: Any, demo_server: Any) -> 
     assert demo.input.input_value() == text
     # The reply shown is the one for the whole text, whatever order the others came in.
     page.wait_for_function(
-        "(t) => window.__qacEvents.filter((e) => e.type === 'results').at(-1)?.detail.prefix === t", arg=text
+        "(t) => window.__qacEvents.filter((e) => e.type === 'results').at(-1)?.detail.prefix === t",
+        arg=text,
     )
     stats = page.evaluate("() => window.qacDemo.connection.stats")
     assert stats["framesOut"] >= len(text) - 1

@@ -46,7 +46,9 @@ def test_killed_server_shows_offline_then_reconnects_and_completes_again(
     demo.type("ogle maps")
     assert demo.input.input_value() == "google maps"
     demo.press("Enter")
-    page.wait_for_function("() => document.querySelector('#searched').textContent.includes('google maps')")
+    page.wait_for_function(
+        "() => document.querySelector('#searched').textContent.includes('google maps')"
+    )
     assert demo.events("submit")[-1]["queued"] is True
     assert "waits to be sent" in demo.previous_query()
     shoot(page, "offline")

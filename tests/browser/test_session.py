@@ -21,14 +21,17 @@ def frequent_session_pair(log: Path) -> tuple[str, str]:
     from indexer.sessions import pairs
 
     counts = Counter(
-        (prev, nxt) for prev, nxt, _, _ in pairs(load_split([log]).train)
+        (prev, nxt)
+        for prev, nxt, _, _ in pairs(load_split([log]).train)
         if prev and prev != nxt and len(nxt) >= 3
     )
     (prev, nxt), _ = counts.most_common(1)[0]
     return prev, nxt
 
 
-def test_a_submitted_query_becomes_the_previous_query_in_the_panel(page: Any, demo_server: Any) -> None:
+def test_a_submitted_query_becomes_the_previous_query_in_the_panel(
+    page: Any, demo_server: Any
+) -> None:
     demo = DemoPage(page, demo_server.url).open()
     assert "none yet" in demo.previous_query()
     session = demo.session_id()
@@ -39,7 +42,8 @@ def test_a_submitted_query_becomes_the_previous_query_in_the_panel(page: Any, de
     demo.submit_query("google maps")
     demo.wait_previous_query("google maps")
     assert page.eval_on_selector_all("#history li", "els => els.map(e => e.textContent)") == [
-        "google maps", "weather"
+        "google maps",
+        "weather",
     ]
     assert demo.session_id() == session, "submits stay in one session"
 
@@ -50,12 +54,16 @@ def test_new_session_gets_a_fresh_id_and_clears_the_panel(page: Any, demo_server
     demo.submit_query("weather")
     demo.wait_previous_query("weather")
     page.click("#new-session")
-    page.wait_for_function("(old) => window.qacDemo.session && window.qacDemo.session !== old", arg=old)
+    page.wait_for_function(
+        "(old) => window.qacDemo.session && window.qacDemo.session !== old", arg=old
+    )
     demo.wait_state("open")
     assert "none yet" in demo.previous_query()
     assert page.eval_on_selector_all("#history li", "els => els.length") == 0
     new = demo.session_id()
-    page.wait_for_function("(s) => document.querySelector('#session-id').textContent === s", arg=new)
+    page.wait_for_function(
+        "(s) => document.querySelector('#session-id').textContent === s", arg=new
+    )
     # The new id is what the server announced in hello for the new socket.
     hellos = [e for e in demo.events("status") if e.get("hello")]
     assert hellos[-1]["hello"]["session"] == new

@@ -11,7 +11,9 @@ from .demo import OPTIONS, DemoPage
 pytestmark = pytest.mark.browser
 
 
-def test_typing_a_prefix_shows_suggestions_that_extend_it(page: Any, demo_server: Any, shoot: Any) -> None:
+def test_typing_a_prefix_shows_suggestions_that_extend_it(
+    page: Any, demo_server: Any, shoot: Any
+) -> None:
     demo = DemoPage(page, demo_server.url).open()
     demo.type("go")
     texts = demo.wait_options_for("go")
@@ -19,8 +21,12 @@ def test_typing_a_prefix_shows_suggestions_that_extend_it(page: Any, demo_server
     assert 1 <= len(texts) <= 10
     assert all(t.startswith("go") for t in texts), texts
     # The typed part is plain and the completion emphasised, per option.
-    typed = page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.querySelector('.qac-typed')?.textContent)")
-    rest = page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.querySelector('.qac-completion')?.textContent ?? '')")
+    typed = page.eval_on_selector_all(
+        OPTIONS, "els => els.map(e => e.querySelector('.qac-typed')?.textContent)"
+    )
+    rest = page.eval_on_selector_all(
+        OPTIONS, "els => els.map(e => e.querySelector('.qac-completion')?.textContent ?? '')"
+    )
     assert typed == ["go"] * len(texts)
     assert [t + r for t, r in zip(typed, rest, strict=True)] == texts
     assert page.get_attribute("#q", "aria-expanded") == "true"
@@ -39,7 +45,9 @@ def test_each_keystroke_refines_the_suggestions(page: Any, demo_server: Any) -> 
     assert page.evaluate("() => window.qacDemo.connection.stats.framesIn") >= 2
 
 
-def test_arrow_keys_and_enter_pick_a_suggestion_and_submit_it(page: Any, demo_server: Any, shoot: Any) -> None:
+def test_arrow_keys_and_enter_pick_a_suggestion_and_submit_it(
+    page: Any, demo_server: Any, shoot: Any
+) -> None:
     demo = DemoPage(page, demo_server.url).open()
     demo.type("go")
     texts = demo.wait_options_for("go")
@@ -83,14 +91,20 @@ def test_escape_closes_the_popup_and_restores_what_was_typed(page: Any, demo_ser
 def test_enter_without_a_suggestion_submits_what_was_typed(page: Any, demo_server: Any) -> None:
     demo = DemoPage(page, demo_server.url).open()
     demo.submit_query("goats and boats")
-    assert demo.events("submit")[-1] == {"query": "goats and boats", "id": demo.events("submit")[-1]["id"],
-                                         "queued": False, "via": "enter"}
+    assert demo.events("submit")[-1] == {
+        "query": "goats and boats",
+        "id": demo.events("submit")[-1]["id"],
+        "queued": False,
+        "via": "enter",
+    }
     demo.wait_previous_query("goats and boats")
     # Enter, the native form submit event and the widget report one search: one submit frame.
     assert len(demo.events("submit")) == 1
 
 
-def test_a_prefix_nobody_typed_closes_the_popup_and_says_no_suggestions(page: Any, demo_server: Any) -> None:
+def test_a_prefix_nobody_typed_closes_the_popup_and_says_no_suggestions(
+    page: Any, demo_server: Any
+) -> None:
     demo = DemoPage(page, demo_server.url).open()
     demo.type("go")
     demo.wait_options_for("go")
@@ -123,7 +137,9 @@ def test_tapping_a_suggestion_on_a_touch_screen_picks_it(make_page: Any, demo_se
     assert demo.input.input_value() == texts[1]
 
 
-def test_narrow_viewport_keeps_the_popup_inside_the_screen(make_page: Any, demo_server: Any, shoot: Any) -> None:
+def test_narrow_viewport_keeps_the_popup_inside_the_screen(
+    make_page: Any, demo_server: Any, shoot: Any
+) -> None:
     page = make_page(viewport={"width": 320, "height": 640})
     demo = DemoPage(page, demo_server.url).open()
     demo.type("go")
@@ -131,12 +147,16 @@ def test_narrow_viewport_keeps_the_popup_inside_the_screen(make_page: Any, demo_
     demo.press("ArrowDown")
     box = page.locator(".qac-listbox").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320, box
-    assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 320, "no sideways scrolling"
+    assert page.evaluate("() => document.scrollingElement.scrollWidth") <= 320, (
+        "no sideways scrolling"
+    )
     shoot(page, "narrow-320")
     shoot(page, "narrow-320-full", full_page=True)
 
 
-def test_dark_mode_follows_the_system_preference(make_page: Any, demo_server: Any, shoot: Any) -> None:
+def test_dark_mode_follows_the_system_preference(
+    make_page: Any, demo_server: Any, shoot: Any
+) -> None:
     page = make_page(color_scheme="dark")
     demo = DemoPage(page, demo_server.url).open()
     demo.type("go")

@@ -1,0 +1,78 @@
+// Options, events and texts of the autocomplete widget: one frozen, validated settings object.
+
+import { toWebSocketUrl } from "./connection.js";
+
+/** Every CustomEvent the widget dispatches on its input; `detail` fields in comments. */
+export const EVENTS = Object.freeze({
+  status: "autocomplete:status", // {state, session, index, retryInMs?}
+  results: "autocomplete:results", // {prefix, items, tookMs}
+  select: "autocomplete:select", // {text, item, index, via} cancelable: keeps the value as typed
+  submit: "autocomplete:submit", // {query, id, queued, via}
+  ack: "autocomplete:ack", // {query, id, stored} (or {request, ...} for forget)
+  forget: "autocomplete:forget", // {query}
+  error: "autocomplete:error", // {code, message, id, latest, request}
+  frame: "autocomplete:frame", // {frame}: a message type this version does not know
+});
+
+/** Texts the widget shows or announces; replace any of them via the `messages` option. */
+export const MESSAGES = Object.freeze({
+  count: (n) => (n === 1 ? "1 suggestion" : `${n} suggestions`),
+  none: "no suggestions",
+  offline: "Suggestions offline, retrying…",
+  listLabel: "Suggestions",
+  history: "from your history",
+  remove: "Remove from history",
+  removed: (q) => `removed ${q} from history`,
+});
+
+/**
+ * Options, with defaults. Unknown names throw, so a typo is not silently ignored.
+ * url: WebSocket endpoint (ws:, wss:, http:, https: or relative to the page); default: the
+ *   /ws of the server this module was loaded from.
+ * k: suggestions to ask for and show (1..50). minChars: typed characters before asking
+ *   (0 asks on focus too). debounceMs: wait after a keystroke (0: every keystroke asks; only
+ *   the newest reply is shown).
+ * session: session id to resume (default: remembered in sessionStorage when rememberSession,
+ *   else the server's). user: long-lived user id for personal history.
+ * submitOnPick: picking with the pointer also submits the input's form.
+ * styles: load autocomplete.css from next to this module. notice: show the offline notice
+ *   under the input (true), not at all (false), or write it into the given element.
+ * messages: partial override of MESSAGES. backoff: {baseMs, maxMs, factor} for reconnects.
+ * connectTimeoutMs: give up a connection attempt after this. WebSocketImpl: for tests.
+ */
+export const DEFAULTS = Object.freeze({
+  url: null,
+  k: 10,
+  minChars: 1,
+  debounceMs: 0,
+  session: null,
+  user: null,
+  rememberSession: true,
+  submitOnPick: true,
+  styles: true,
+  notice: true,
+  messages: {},
+  backoff: {},
+  connectTimeoutMs: 5000,
+  WebSocketImpl: null,
+});
+
+/** The protocol's largest k (the server refuses more). */
+export const MAX_K = 50;
+/** The server's default limits on a prefix and a submitted query (normalised characters). */
+export const MAX_PREFIX_CHARS = 200;
+export const MAX_QUERY_CHARS = 500;
+
+/** `options` checked and completed with DEFAULTS; throws on unknown names or bad values. */
+export function normalizeOptions(options) {
+  const unknown = Object.keys(options).filter((key) => !(key in DEFAULTS));
+  if (unknown.length) throw new TypeError(`attachAutocomplete: unknown option(s) ${unknown.join(", ")}`);
+  const o = { ...DEFAULTS, ...options };
+  o.k = Math.trunc(Number(o.k));
+  if (!(o.k >= 1 && o.k <= MAX_K)) throw new RangeError(`attachAutocomplete: k must be 1..${MAX_K}, got ${options.k}`);
+  o.minChars = Math.max(0, Math.trunc(Number(o.minChars) || 0));
+  o.debounceMs = Math.max(0, Number(o.debounceMs) || 0);
+  o.messages = { ...MESSAGES, ...o.messages };
+  o.url = toWebSocketUrl(o.url || new URL("../ws", import.meta.url), globalThis.location?.href).href;
+  return Object.freeze(o);
+}
