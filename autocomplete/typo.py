@@ -18,9 +18,11 @@ import numpy as np
 from indexer.labels import SORTKEY_BYTES, LabelIndex
 
 
-def edits1(s: str, alphabet: str) -> set[str]:
-    """Every string one Damerau-Levenshtein edit away from `s` (s itself excluded)."""
-    splits = [(s[:i], s[i:]) for i in range(len(s) + 1)]
+def edits1(s: str, alphabet: str, lo: int = 0, hi: int | None = None) -> set[str]:
+    """Every string one Damerau-Levenshtein edit away from `s` (s itself excluded), with the
+    edit at a position in [lo, hi] (default: anywhere)."""
+    hi = len(s) if hi is None else min(hi, len(s))
+    splits = [(s[:i], s[i:]) for i in range(max(lo, 0), hi + 1)]
     out = {a + b[1:] for a, b in splits if b}
     out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
     out |= {a + c + b[1:] for a, b in splits if b for c in alphabet if c != b[0]}
@@ -38,10 +40,12 @@ class Correction:
 class TypoCorrector:
     """Finds popular labels extending one-edit variants of a prefix."""
 
-    def __init__(self, labels: LabelIndex, min_len: int = 4, per_variant: int = 3) -> None:
+    def __init__(self, labels: LabelIndex, min_len: int = 4, per_variant: int = 3,
+                 max_past_falloff: int = 4) -> None:
         self.labels = labels
         self.min_len = min_len
         self.per_variant = per_variant
+        self.max_past_falloff = max_past_falloff
         # the alphabet of the labels' leading bytes: characters that can occur in a prefix
         chars: set[str] = set()
         for key in np.unique(labels.sortkeys.view(np.uint8)).tolist():
@@ -49,11 +53,32 @@ class TypoCorrector:
                 chars.add(chr(key))
         self.alphabet = "".join(sorted(chars))
 
+    def falloff(self, prefix: str) -> int:
+        """Length of the longest leading part of `prefix` that some label extends."""
+        lo, hi = 0, len(prefix)
+        while lo < hi:  # binary search: extendable prefixes are closed under shortening
+            mid = (lo + hi + 1) >> 1
+            a, b = self.labels.range(prefix[:mid])
+            if b > a:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
     def corrections(self, prefix: str, n: int) -> list[Correction]:
-        """Up to n labels, most popular first, extending some variant of `prefix`."""
+        """Up to n labels, most popular first, extending some variant of `prefix`.
+
+        A variant can only extend a label if the edit sits at or just before the point where
+        the prefix falls off the label trie (everything before it matched), so edits are tried
+        around that point only; and only while the user is at most `max_past_falloff`
+        characters past it (further on they are typing something new, not mistyping).
+        """
         if len(prefix) < self.min_len:
             return []
-        variants = sorted(edits1(prefix, self.alphabet))
+        m = self.falloff(prefix)
+        if m == len(prefix) or len(prefix) - m > self.max_past_falloff:
+            return []
+        variants = sorted(edits1(prefix, self.alphabet, m - 1, m + 1))
         enc = [v.encode() for v in variants]
         short = [len(b) < SORTKEY_BYTES for b in enc]
         if not any(short):

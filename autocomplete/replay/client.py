@@ -1,0 +1,342 @@
+"""Replay one session over one WebSocket: type each query, wait for each answer, submit.
+
+The server answers only the newest `complete` of a connection, so a keystroke is sent only
+after the previous one was answered (or given up on): the replay measures every keystroke,
+as `autocomplete evaluate` scores every keystroke. What can go wrong, and what is counted:
+
+* `rate_limited` (the server's per-connection token bucket): back off, send it again, and
+  pace later frames (`Pacer`); every refusal is counted under errors["rate_limited"].
+* the connection closes (server restart, crash, drain): the keystroke in flight is lost
+  (errors["disconnected"], scored as a miss); the client reconnects with the same session id
+  under the `RECONNECT` backoff and types on. An unacknowledged submit is sent again after the
+  reconnect: the session store ignores a repeat of the newest query, so this is safe.
+* no reply within `reply_timeout_s`: lost (errors["timeout"]); a late reply is dropped by id.
+* any other error frame: counted by its code, the keystroke scored as a miss.
+Whether the session context survives a server restart is the session store's business (the
+in-memory store loses it, Redis keeps it); the client does not re-send earlier queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from .errors import ServerGone
+from .outcome import QueryOutcome, SessionOutcome
+from .plan import SessionPlan
+from .retry import RATE_LIMITED, RECONNECT, Backoff, Pacer
+
+#: HTTP answers to a handshake that waiting will not fix.
+_PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 426})
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """k: completions asked for per keystroke (10 for MRR@10).
+    reply_timeout_s: how long one request waits for its answer before it counts as lost.
+    open_timeout_s: how long one connection attempt (TCP + handshake + hello) may take.
+    typing_delay_s: least time between two keystrokes of a session (0: as fast as answered).
+    reconnect, rate_limited: backoff policies for a closed connection and a refused frame.
+    submit_attempts: sends of one submit across reconnects before it counts as not stored.
+    """
+
+    k: int = 10
+    reply_timeout_s: float = 10.0
+    open_timeout_s: float = 10.0
+    typing_delay_s: float = 0.0
+    reconnect: Backoff = RECONNECT
+    rate_limited: Backoff = RATE_LIMITED
+    submit_attempts: int = 3
+
+
+class ConnectFailed(Exception):
+    """One connection attempt failed; `permanent` when retrying cannot help."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class _Closed(Exception):
+    """The connection closed before the answer came."""
+
+
+def session_url(url: str, session_id: str) -> str:
+    """`url` with its `session` query parameter set to `session_id` (others kept)."""
+    parts = urlsplit(url)
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "session"]
+    params.append(("session", session_id))
+    return urlunsplit(parts._replace(query=urlencode(params)))
+
+
+def check_url(url: str) -> str:
+    """`url` if it looks like a WebSocket URL, else `ConnectFailed` (permanent)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConnectFailed(f"bad URL {url!r}: {exc}", permanent=True) from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConnectFailed(f"bad URL {url!r}: expected ws://HOST:PORT/ws or wss://...",
+                            permanent=True)
+    return url
+
+
+def _describe(exc: BaseException, open_timeout_s: float) -> ConnectFailed:
+    if isinstance(exc, InvalidURI):
+        return ConnectFailed(f"bad URL: {exc}", permanent=True)
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return ConnectFailed(f"handshake refused with HTTP {status}",
+                             permanent=status in _PERMANENT_STATUS)
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectFailed("connection refused")
+    if isinstance(exc, socket.gaierror):
+        return ConnectFailed(f"cannot resolve host ({exc.strerror})")
+    if isinstance(exc, TimeoutError):
+        return ConnectFailed(f"no answer within {open_timeout_s:g}s")
+    if isinstance(exc, OSError) and exc.strerror:
+        return ConnectFailed(exc.strerror.lower())
+    return ConnectFailed(str(exc) or type(exc).__name__)
+
+
+def _decode(raw: str | bytes) -> dict[str, Any] | None:
+    try:
+        msg = json.loads(raw)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) else None
+
+
+async def open_link(url: str, session_id: str, open_timeout_s: float
+                    ) -> tuple[ClientConnection, dict[str, Any]]:
+    """Connect as `session_id` and read the `hello` frame; raises `ConnectFailed`."""
+    check_url(url)
+    try:
+        ws = await connect(session_url(url, session_id), open_timeout=open_timeout_s,
+                           ping_interval=None, close_timeout=2)
+    except (OSError, TimeoutError, InvalidURI, InvalidHandshake) as exc:
+        raise _describe(exc, open_timeout_s) from None
+    try:
+        async with asyncio.timeout(open_timeout_s):
+            hello = _decode(await ws.recv())
+    except (ConnectionClosed, TimeoutError, OSError) as exc:
+        await ws.close()
+        raise ConnectFailed(f"no hello frame after the handshake ({type(exc).__name__})") from None
+    if hello is None or hello.get("type") != "hello":
+        await ws.close()
+        raise ConnectFailed(f"expected a hello frame first, got {hello!r}"[:200], permanent=True)
+    if hello.get("session") != session_id:
+        await ws.close()
+        raise ConnectFailed(f"server did not accept session id {session_id!r}", permanent=True)
+    return ws, hello
+
+
+class SessionReplay:
+    """Replays one `SessionPlan`; `run()` returns its `SessionOutcome`.
+
+    is_seen: whether a target is a label of the served index (for the "seen" set).
+    progress: called with the number of keystrokes of each query once it is typed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        plan: SessionPlan,
+        settings: ClientSettings,
+        is_seen: Callable[[str], bool],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.plan = plan
+        self.settings = settings
+        self.is_seen = is_seen
+        self.progress = progress
+        self.outcome = SessionOutcome(plan.index, plan.session_id, plan.user, settings.k)
+        self._ws: ClientConnection | None = None
+        self._connected_once = False
+        self._request_id = 0
+        self._pacer = Pacer()
+        self._last_send = 0.0
+
+    async def run(self) -> SessionOutcome:
+        try:
+            for q in self.plan.queries:
+                self.outcome.queries.append(QueryOutcome(q.query))
+                seen = self.is_seen(q.query)
+                for ex in q.keystrokes:
+                    suggestions = await self._complete(ex.prefix)
+                    self.outcome.score(ex.prefix, ex.target, suggestions or (), seen)
+                await self._submit(q.query)
+                if self.progress is not None and q.keystrokes:
+                    self.progress(len(q.keystrokes))
+        finally:
+            if self._ws is not None:
+                await self._ws.close()
+                self._ws = None
+        return self.outcome
+
+    # -- connection -------------------------------------------------------------------------
+
+    async def _ensure_open(self) -> ClientConnection:
+        if self._ws is not None:
+            return self._ws
+        delays = self.settings.reconnect.delays()
+        while True:
+            try:
+                ws, hello = await open_link(self.url, self.plan.session_id,
+                                            self.settings.open_timeout_s)
+            except ConnectFailed as exc:
+                delay = None if exc.permanent else next(delays, None)
+                if delay is None:
+                    raise ServerGone(
+                        f"{self.url}: {exc.reason}"
+                        + ("" if exc.permanent else
+                           f" (still, after retrying for {self.settings.reconnect.deadline_s:g}s)")
+                    ) from None
+                await asyncio.sleep(delay)
+                continue
+            if self._connected_once:
+                self.outcome.reconnects += 1
+            self._connected_once = True
+            self.outcome.index_versions.add(str(hello.get("index")))
+            self._ws = ws
+            return ws
+
+    async def _exchange(self, frame: dict[str, Any]) -> tuple[dict[str, Any], float]:
+        """Send `frame`, return (its answer, round trip ms). Raises `_Closed`, `TimeoutError`.
+
+        The answer is the frame with the same id, or an error without id (the server sends
+        `rate_limited` before reading the frame's id); anything else is a stale answer to an
+        earlier request that timed out, and is dropped.
+        """
+        ws = await self._ensure_open()
+        t0 = time.perf_counter()
+        try:
+            await ws.send(json.dumps(frame, separators=(",", ":")))
+            async with asyncio.timeout(self.settings.reply_timeout_s):
+                while True:
+                    msg = _decode(await ws.recv())
+                    if msg is None:
+                        self.outcome.errors["protocol"] += 1
+                        continue
+                    rid = msg.get("id")
+                    if rid == frame["id"] or (rid is None and msg.get("type") == "error"):
+                        return msg, (time.perf_counter() - t0) * 1000.0
+        except TimeoutError:  # an OSError too, but the connection may still be fine
+            raise
+        except (ConnectionClosed, OSError):
+            self._ws = None
+            await ws.close()
+            raise _Closed from None
+
+    def _next_id(self) -> int:
+        self._request_id += 1
+        return self._request_id
+
+    async def _pace(self, keystroke: bool) -> None:
+        """Wait out the typing delay (keystrokes only) and the rate-limit pacing."""
+        gap = max(self.settings.typing_delay_s if keystroke else 0.0, self._pacer.interval_s)
+        if gap > 0:
+            wait = self._last_send + gap - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        self._last_send = time.monotonic()
+
+    async def _refused(self, waits: Iterator[float]) -> bool:
+        """After a `rate_limited` answer: back off and say whether to send again."""
+        self._pacer.refused()
+        delay = next(waits, None)
+        if delay is None:
+            return False
+        await asyncio.sleep(delay)
+        self._last_send = time.monotonic()
+        return True
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def _complete(self, prefix: str) -> list[str] | None:
+        """The suggestions for one keystroke, or None when none came (counted)."""
+        o = self.outcome
+        waits = self.settings.rate_limited.delays()
+        await self._pace(keystroke=True)
+        while True:
+            frame = {"type": "complete", "id": self._next_id(), "prefix": prefix,
+                     "k": self.settings.k}
+            try:
+                msg, rtt_ms = await self._exchange(frame)
+            except _Closed:
+                o.errors["disconnected"] += 1
+                o.lost += 1
+                return None
+            except TimeoutError:
+                o.errors["timeout"] += 1
+                o.lost += 1
+                return None
+            kind = msg.get("type")
+            if kind == "completions" and isinstance(msg.get("items"), list):
+                self._pacer.served()
+                o.answered += 1
+                o.rtt_ms.append(rtt_ms)
+                took = msg.get("took_ms")
+                if isinstance(took, int | float):
+                    o.server_ms.append(float(took))
+                if msg.get("prefix") != prefix:
+                    o.errors["prefix_mismatch"] += 1  # server normalised it differently
+                return [str(it.get("text")) for it in msg["items"] if isinstance(it, dict)]
+            if kind == "error":
+                code = str(msg.get("code") or "unknown")
+                o.errors[code] += 1
+                if code == "rate_limited" and await self._refused(waits):
+                    continue
+                return None
+            o.errors["protocol"] += 1
+            return None
+
+    async def _submit(self, query: str) -> None:
+        o = self.outcome
+        o.submits += 1
+        waits = self.settings.rate_limited.delays()
+        sends = 0
+        await self._pace(keystroke=False)
+        while True:
+            sends += 1
+            try:
+                msg, _ = await self._exchange({"type": "submit", "id": self._next_id(),
+                                               "query": query})
+            except _Closed:
+                o.errors["disconnected"] += 1
+                if sends < self.settings.submit_attempts:
+                    continue  # sent again on the next connection
+                o.not_stored += 1
+                return
+            except TimeoutError:
+                o.errors["timeout"] += 1
+                o.not_stored += 1
+                return
+            kind = msg.get("type")
+            if kind == "ack":
+                self._pacer.served()
+                if msg.get("stored") is not True:
+                    o.not_stored += 1
+                return
+            if kind == "error":
+                code = str(msg.get("code") or "unknown")
+                o.errors[code] += 1
+                if code == "rate_limited" and await self._refused(waits):
+                    sends -= 1  # refused unread: not an attempt
+                    continue
+            else:
+                o.errors["protocol"] += 1
+            o.not_stored += 1
+            return
