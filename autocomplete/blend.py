@@ -100,8 +100,9 @@ class BlendRanker:
         p = np.exp(s - s.max())
         p /= p.sum()
         out = []
+        x = cs.matrix()
         for i in order.tolist():
-            r = cs.rows[i]
+            r = x[i]
             text = cs.texts[i]
             src = "history" if r[_HIST] else ("generated" if r[_GEN] else "index")
             fix = cs.corrected.get(text)
@@ -123,8 +124,8 @@ def _corrections_after_exact(order: np.ndarray, cs: CandidateSet) -> np.ndarray:
     """No spelling correction ranks above a known query or history item that extends the
     prefix as typed: what the user actually typed wins over a guess at what they meant."""
     idx = order.tolist()
-    exact = [i for i in idx if cs.texts[i] not in cs.corrected
-             and (cs.rows[i][_LABEL] or cs.rows[i][_HIST])]
+    x = cs.matrix()
+    exact = [i for i in idx if cs.texts[i] not in cs.corrected and (x[i, _LABEL] or x[i, _HIST])]
     if not exact:
         return order
     last_exact = max(idx.index(i) for i in exact)

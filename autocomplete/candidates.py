@@ -82,12 +82,13 @@ class CandidateSet:
     times cheaper than on small numpy arrays); `matrix()` makes one array at the end.
     """
 
-    __slots__ = ("texts", "rows", "_pos", "corrected")
+    __slots__ = ("texts", "rows", "_pos", "corrected", "_x")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.rows: list[list[float]] = []
         self._pos: dict[str, int] = {}
+        self._x: np.ndarray | None = None
         #: text -> the spelling variant of the prefix it extends (typo candidates only)
         self.corrected: dict[str, str] = {}
 
@@ -108,6 +109,9 @@ class CandidateSet:
         return len(self.texts)
 
     def matrix(self) -> np.ndarray:
+        """The feature matrix (candidates x FEATURES); final once the generator filled it."""
+        if self._x is not None:
+            return self._x
         return np.array(self.rows) if self.rows else np.zeros((0, NF))
 
 
@@ -146,12 +150,7 @@ class CandidateGenerator:
         self._session(cs, context, prefix)
         self._history(cs, history, prefix, now)
         self._typos(cs, prefix)
-        label_ids = self._label_features(cs, prefix, context)
-        if model is not None and label_ids:
-            rows, ids = zip(*label_ids, strict=True)
-            scores = model.score_labels(context, prefix, np.fromiter(ids, dtype=np.int64))
-            for r, sc in zip(rows, scores.tolist(), strict=True):
-                r[_MODEL_SCORE] = sc
+        self._finish(cs, prefix, context, model)
         return cs
 
     def _labels(self, cs: CandidateSet, prefix: str) -> None:
@@ -234,33 +233,42 @@ class CandidateGenerator:
                 cs.row(text)[_CORRECTED] = 1.0
                 cs.corrected[text] = c.corrected_prefix
 
-    def _label_features(self, cs: CandidateSet, prefix: str, context: Sequence[str]
-                        ) -> list[tuple[list[float], int]]:
+    def _finish(self, cs: CandidateSet, prefix: str, context: Sequence[str],
+                model: LabelModel | None) -> None:
+        """Per-candidate label, length, overlap and model features, vectorised over the set."""
+        if not cs.rows:
+            return
         lab = self.labels
-        lo, hi = lab.range(prefix)
-        total = lab.total(lo, hi) if hi > lo else 0
-        prev_words = {w for q in context[-self.p.max_prev_queries:] for w in q.split()}
+        x = np.array(cs.rows)
+        texts = cs.texts
+        ids = np.fromiter((lab.id_of(t) for t in texts), dtype=np.int64, count=len(texts))
+        is_lab = ids >= 0
+        x[:, _BIAS_LABEL] = is_lab
+        x[:, _BIAS_GEN] = ~is_lab
+        if is_lab.any():
+            lab_ids = ids[is_lab]
+            c = lab.counts[lab_ids].astype(np.float64)
+            x[is_lab, _LABEL_LOGCOUNT] = np.log1p(c)
+            lo, hi = lab.range(prefix)
+            total = lab.total(lo, hi) if hi > lo else 0
+            if total:
+                x[is_lab, _LABEL_LOGP] = np.log(c / total)
+            if model is not None:
+                x[is_lab, _MODEL_SCORE] = model.score_labels(context, prefix, lab_ids)
+        lens = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
+        x[:, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
         typed_words = len(prefix.split())
         trailing = 1 if prefix.endswith(" ") else 0
-        found: list[tuple[list[float], int]] = []
-        for text, r in zip(cs.texts, cs.rows, strict=True):
-            i = lab.id_of(text)
-            if i >= 0:
-                found.append((r, i))
-                c = int(lab.counts[i])
-                r[_BIAS_LABEL] = 1.0
-                r[_LABEL_LOGCOUNT] = math.log1p(c)
-                if total:
-                    r[_LABEL_LOGP] = math.log(c / total)
-            else:
-                r[_BIAS_GEN] = 1.0
-            words = text.split()
-            new_words = words[max(typed_words - 1, 0):]
-            r[_EXTRA_WORDS] = len(words) - typed_words + trailing
-            r[_EXTRA_CHARS] = math.log1p(max(len(text) - len(prefix), 0))
-            if prev_words and new_words:
-                r[_PREV_OVERLAP] = sum(w in prev_words for w in new_words) / len(new_words)
-        return found
+        n_words = np.fromiter((t.count(" ") + 1 for t in texts), dtype=np.float64, count=len(texts))
+        x[:, _EXTRA_WORDS] = n_words - typed_words + trailing
+        prev_words = {w for q in context[-self.p.max_prev_queries:] for w in q.split()}
+        if prev_words:
+            skip = max(typed_words - 1, 0)
+            for j, t in enumerate(texts):
+                new_words = t.split()[skip:]
+                if new_words:
+                    x[j, _PREV_OVERLAP] = sum(w in prev_words for w in new_words) / len(new_words)
+        cs._x = x
 
 
 def _repeats_a_word(text: str) -> bool:

@@ -17,24 +17,37 @@ def add_serve_parser(subparsers: Any) -> None:
         "serve",
         help="serve completions over WebSocket (/ws), plus /healthz, /metrics and the demo",
         description="Every setting can also come from a QAC_* environment variable "
-                    "(e.g. QAC_INDEX, QAC_REDIS_URL, QAC_ALLOWED_ORIGINS, QAC_MAX_CONNECTIONS, "
-                    "QAC_RATE_PER_S); flags win over the environment.",
+        "(e.g. QAC_INDEX, QAC_REDIS_URL, QAC_ALLOWED_ORIGINS, QAC_MAX_CONNECTIONS, "
+        "QAC_RATE_PER_S); flags win over the environment.",
     )
     s.add_argument("--index", help="index directory (QAC_INDEX)")
-    s.add_argument("--redis", dest="redis_url", metavar="URL",
-                   help="Redis URL for session state (QAC_REDIS_URL); "
-                        "default: in-memory, per process")
+    s.add_argument(
+        "--redis",
+        dest="redis_url",
+        metavar="URL",
+        help="Redis URL for session state (QAC_REDIS_URL); default: in-memory, per process",
+    )
     s.add_argument("--host", help="listen address (QAC_HOST, default 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (QAC_PORT, default 8000)")
     s.add_argument("--workers", type=int, help="worker processes (QAC_WORKERS, default 1)")
-    s.add_argument("--allowed-origins", metavar="LIST", type=parse_origins,
-                   help="comma-separated browser origins allowed on /ws, or * "
-                        "(QAC_ALLOWED_ORIGINS; default: same origin only)")
-    s.add_argument("--max-connections", type=int,
-                   help="open WebSockets per worker (QAC_MAX_CONNECTIONS, default 1000)")
+    s.add_argument(
+        "--allowed-origins",
+        metavar="LIST",
+        type=parse_origins,
+        help="comma-separated browser origins allowed on /ws, or * "
+        "(QAC_ALLOWED_ORIGINS; default: same origin only)",
+    )
+    s.add_argument(
+        "--max-connections",
+        type=int,
+        help="open WebSockets per worker (QAC_MAX_CONNECTIONS, default 1000)",
+    )
     s.add_argument("--static-dir", help="demo files served at / and /static (QAC_STATIC_DIR)")
-    s.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"),
-                   help="QAC_LOG_LEVEL, default info")
+    s.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="QAC_LOG_LEVEL, default info",
+    )
     s.set_defaults(func=run_serve)
 
 

@@ -98,8 +98,20 @@ class LiveServer:
         return self.process is not None and self.process.poll() is None
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "autocomplete.cli", "serve", "--index", str(self.index_dir),
-               "--host", self.host, "--port", str(self.port), "--workers", str(self.workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "autocomplete.cli",
+            "serve",
+            "--index",
+            str(self.index_dir),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
         if self.redis_url is not None:
             cmd += ["--redis", self.redis_url]
         return cmd
@@ -202,8 +214,14 @@ class LiveServer:
             log.flush()
             start_of_run = log.tell()
             # A process group of its own, so `kill` reaches the worker processes too.
-            process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.process = process
         deadline = time.monotonic() + self.startup_timeout_s
         while not self._ready():
@@ -223,7 +241,7 @@ class LiveServer:
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=1.0) as resp:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=0.5) as resp:
                 return bool(resp.status == 200)
         except (OSError, urllib.error.URLError):
             return False

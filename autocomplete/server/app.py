@@ -47,7 +47,8 @@ class CompletionServer:
         self.index = index
         self.metrics = ServerMetrics(index.version, index.model, store.name)
         self.gateway = StoreGateway(
-            store, self.metrics,
+            store,
+            self.metrics,
             read_timeout_s=config.store_read_timeout_s,
             write_timeout_s=config.store_write_timeout_s,
             retry_after_s=config.store_retry_after_s,
@@ -56,8 +57,9 @@ class CompletionServer:
             ranker=index.ranker,
             gateway=self.gateway,
             metrics=self.metrics,
-            limits=Limits(config.max_prefix_chars, config.max_query_chars, config.default_k,
-                          config.max_k),
+            limits=Limits(
+                config.max_prefix_chars, config.max_query_chars, config.default_k, config.max_k
+            ),
             rate_per_s=config.rate_per_s,
             rate_burst=config.rate_burst,
             flood_close_after=config.flood_close_after,
@@ -72,7 +74,7 @@ class CompletionServer:
         if refusal is not None:
             reason, response = refusal
             m.refused_connections.labels(reason).inc()
-            log.info("refused WebSocket from %s: %s", _peer(ws), reason)
+            log.debug("refused WebSocket from %s: %s", _peer(ws), reason)
             await ws.send_denial_response(response)
             return
         self.open_slots += 1  # reserved before the first await, so the limit is exact
@@ -103,26 +105,35 @@ class CompletionServer:
 
     def _refusal(self, ws: WebSocket) -> tuple[str, Response] | None:
         """Why this handshake must be refused (reason label, HTTP response), or None."""
-        if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"),
-                              self.config.allowed_origins):
+        if not origin_allowed(
+            ws.headers.get("origin"), ws.headers.get("host"), self.config.allowed_origins
+        ):
             return "origin", PlainTextResponse("origin not allowed\n", status_code=403)
         if self.open_slots >= self.config.max_connections:
             return "capacity", PlainTextResponse(
-                "too many connections; try again later\n", status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_S)})
+                "too many connections; try again later\n",
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         return None
 
     async def healthz(self, request: Request) -> Response:
         """200 "ok", or 200 "degraded" when the store is down (completions still work)."""
         reachable = await self.gateway.ping()
-        return JSONResponse({
-            "status": "ok" if reachable else "degraded",
-            "index": {"loaded": True, "version": self.index.version, "model": self.index.model,
-                      "labels": len(self.index.labels.counts)},
-            "store": {"name": self.gateway.name, "reachable": reachable},
-            "connections": len(self.connections),
-            "pid": os.getpid(),
-        })
+        return JSONResponse(
+            {
+                "status": "ok" if reachable else "degraded",
+                "index": {
+                    "loaded": True,
+                    "version": self.index.version,
+                    "model": self.index.model,
+                    "labels": len(self.index.labels.counts),
+                },
+                "store": {"name": self.gateway.name, "reachable": reachable},
+                "connections": len(self.connections),
+                "pid": os.getpid(),
+            }
+        )
 
     async def metrics_endpoint(self, request: Request) -> Response:
         body, content_type = self.metrics.render()
@@ -132,14 +143,19 @@ class CompletionServer:
         page = Path(self.config.static_dir) / "index.html"
         if not page.is_file():
             return PlainTextResponse(
-                f"demo page not found at {page}; set QAC_STATIC_DIR\n", status_code=404)
+                f"demo page not found at {page}; set QAC_STATIC_DIR\n", status_code=404
+            )
         return FileResponse(page)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        log.info("serving index %s (%s, %d labels) with the %s session store",
-                 self.index.version, self.index.model, len(self.index.labels.counts),
-                 self.gateway.name)
+        log.info(
+            "serving index %s (%s, %d labels) with the %s session store",
+            self.index.version,
+            self.index.model,
+            len(self.index.labels.counts),
+            self.gateway.name,
+        )
         try:
             yield
         finally:
@@ -179,8 +195,9 @@ def _static_files(directory: str) -> ASGIApp:
     """The demo's files, or a clear 404 when this install has none (e.g. a plain wheel)."""
     if os.path.isdir(directory):
         return StaticFiles(directory=directory)
-    return PlainTextResponse(f"no static files at {directory}; set QAC_STATIC_DIR\n",
-                             status_code=404)
+    return PlainTextResponse(
+        f"no static files at {directory}; set QAC_STATIC_DIR\n", status_code=404
+    )
 
 
 def _peer(ws: WebSocket) -> str:

@@ -7,8 +7,9 @@ is quick, a hung Redis costs the whole read timeout). After a failure the breake
 one caller probe (*half-open*); that caller's `success` closes it, its `failure` opens it again.
 Recovery needs no restart: the first good answer closes the breaker.
 
-Pure: the clock is injected. Every `allow() -> True` must be followed by `success()` or
-`failure()`, or the half-open probe is never released.
+Pure: the clock is injected. Every `allow() -> True` must be followed by `success()`,
+`failure()` or (for a call abandoned without an answer) `abandon()`, or the half-open probe is
+never released.
 """
 
 from __future__ import annotations
@@ -50,3 +51,9 @@ class Breaker:
     def failure(self) -> None:
         self.state = BreakerState.OPEN
         self._open_until = self._clock() + self.retry_after_s
+
+    def abandon(self) -> None:
+        """The call ended without an answer (cancelled): the next caller may probe at once."""
+        if self.state is BreakerState.PROBING:
+            self.state = BreakerState.OPEN
+            self._open_until = self._clock()

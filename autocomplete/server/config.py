@@ -96,12 +96,24 @@ class ServerConfig:
             raise ConfigError("no index directory: pass --index DIR or set QAC_INDEX")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port must be 0..65535, got {self.port}")
-        for name in ("workers", "max_connections", "max_frame_bytes", "max_prefix_chars",
-                     "max_query_chars", "rate_burst", "flood_close_after"):
+        for name in (
+            "workers",
+            "max_connections",
+            "max_frame_bytes",
+            "max_prefix_chars",
+            "max_query_chars",
+            "rate_burst",
+            "flood_close_after",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env(name)} must be >= 1, got {getattr(self, name)}")
-        for name in ("rate_per_s", "store_read_timeout_s", "store_write_timeout_s",
-                     "store_retry_after_s", "drain_timeout_s"):
+        for name in (
+            "rate_per_s",
+            "store_read_timeout_s",
+            "store_write_timeout_s",
+            "store_retry_after_s",
+            "drain_timeout_s",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{_env(name)} must be > 0, got {getattr(self, name)}")
         if self.ws_ping_interval_s < 0:

@@ -7,6 +7,10 @@ hand-off to a thread), so the reader is free to see the next keystroke. That is 
 arrives is dropped unanswered, before it is ranked. A `submit` is served in the reader itself,
 so the completes that follow it see the query it stored.
 
+Personal history: when the ranker takes it (`supports_history`) and the client named a user,
+the user's history is read once per connection (next to the first keystroke's session read)
+and again after each submit, which is when it changes; keystrokes in between reuse it.
+
 Closing: the client leaves (pending work is cancelled), the flood guard gives up on it (1008),
 or the server drains (the reply in flight is finished, then 1001).
 """
@@ -17,7 +21,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,7 +40,7 @@ from .protocol import (
     parse_frame,
 )
 from .ratelimit import FloodGuard, Verdict
-from .store_gateway import StoreGateway
+from .store_gateway import HistoryItem, StoreGateway
 
 log = logging.getLogger("autocomplete.server")
 
@@ -47,7 +51,7 @@ CLOSE_POLICY = 1008  # flood: rate limit exceeded for too long
 class Channel(Protocol):
     """The part of `starlette.websockets.WebSocket` a connection uses (fakes in unit tests)."""
 
-    async def receive(self) -> dict[str, Any]: ...
+    async def receive(self) -> MutableMapping[str, Any]: ...
     async def send_text(self, data: str) -> None: ...
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
@@ -66,6 +70,11 @@ class Services:
     drain_timeout_s: float
     clock: Callable[[], float] = time.perf_counter
 
+    @property
+    def personal(self) -> bool:
+        """Does the ranker take a user's history (`complete(..., history=...)`)?"""
+        return bool(getattr(self.ranker, "supports_history", False))
+
 
 class Phase(enum.Enum):
     READING = "reading"  # waiting for the next frame: safe to interrupt for a drain
@@ -81,11 +90,13 @@ class Connection:
         self.phase = Phase.HANDLING
         self.draining = False
         self._disconnected = False
-        self._guard = FloodGuard(services.rate_per_s, services.rate_burst,
-                                 services.flood_close_after)
+        self._guard = FloodGuard(
+            services.rate_per_s, services.rate_burst, services.flood_close_after
+        )
         self._latest = 0  # sequence number of the newest complete request
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[Any] | None = None
+        self._history: tuple[HistoryItem, ...] | None = None  # None: (re)load it
 
     def drain(self) -> None:
         """Ask the connection to finish its in-flight reply and close with 1001.
@@ -140,7 +151,7 @@ class Connection:
         for task in pending:
             task.cancel()
 
-    async def _on_message(self, message: dict[str, Any]) -> tuple[int, str] | None:
+    async def _on_message(self, message: MutableMapping[str, Any]) -> tuple[int, str] | None:
         """Serve one frame; a (code, reason) result closes the connection."""
         m = self.services.metrics
         verdict = self._guard.check()
@@ -150,9 +161,13 @@ class Connection:
                 m.rate_limit_closes.inc()
                 await self._send(error_frame(None, "rate_limited", "too many frames; closing"))
                 return CLOSE_POLICY, "rate limit exceeded"
-            await self._send(error_frame(
-                None, "rate_limited",
-                f"too many frames (limit {self.services.rate_per_s:g}/s); this one was dropped"))
+            await self._send(
+                error_frame(
+                    None,
+                    "rate_limited",
+                    f"too many frames (limit {self.services.rate_per_s:g}/s); this one was dropped",
+                )
+            )
             return None
 
         data = message.get("text")
@@ -176,32 +191,51 @@ class Connection:
 
     def _start_complete(self, request: CompleteRequest) -> None:
         self._latest += 1
-        task = asyncio.create_task(
-            self._complete(request, self._latest, self.services.clock()))
+        task = asyncio.create_task(self._complete(request, self._latest, self.services.clock()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _complete(self, request: CompleteRequest, seq: int, started: float) -> None:
         s = self.services
-        previous = await s.gateway.recent(self.identity.session)
+        previous, history = await self._context()
         if seq != self._latest:  # a newer keystroke arrived meanwhile: newest wins
             s.metrics.superseded.inc()
             return
         try:
-            items = s.ranker.complete(previous, request.prefix, request.k)
+            if history:
+                items = s.ranker.complete(previous, request.prefix, request.k, history=history)  # type: ignore[call-arg]
+            else:
+                items = s.ranker.complete(previous, request.prefix, request.k)
         except Exception:
             log.exception("ranker failed on a prefix of %d characters", len(request.prefix))
             s.metrics.errors.labels("unavailable").inc()
-            await self._send(error_frame(request.id, "unavailable",
-                                         "completions are unavailable for this prefix"))
+            await self._send(
+                error_frame(
+                    request.id, "unavailable", "completions are unavailable for this prefix"
+                )
+            )
             return
         took = s.clock() - started
         s.metrics.completion_latency.observe(took)
         await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
 
+    async def _context(self) -> tuple[tuple[str, ...], tuple[HistoryItem, ...]]:
+        """(the session's previous queries, the user's history); empty where unknown."""
+        gateway, user = self.services.gateway, self.identity.user
+        if user is None or not self.services.personal or self._history is not None:
+            return await gateway.recent(self.identity.session), self._history or ()
+        previous, history = await asyncio.gather(
+            gateway.recent(self.identity.session), gateway.user_history(user)
+        )
+        if history is not None:
+            self._history = history
+        return previous, history or ()
+
     async def _submit(self, request: SubmitRequest) -> None:
         stored = await self.services.gateway.remember(
-            self.identity.session, self.identity.user, request.query)
+            self.identity.session, self.identity.user, request.query
+        )
+        self._history = None  # the submit changed it
         await self._send(ack_frame(request.id, stored))
 
     async def _send(self, text: str) -> bool:

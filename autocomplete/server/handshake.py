@@ -52,8 +52,9 @@ class Identity:
     new_session: bool
 
 
-def _first_present(params: Mapping[str, str], cookies: Mapping[str, str],
-                    param: str, cookie: str) -> str | None:
+def _first_present(
+    params: Mapping[str, str], cookies: Mapping[str, str], param: str, cookie: str
+) -> str | None:
     """The parameter when given (even if malformed: an explicit id is never silently
     swapped for the cookie's), else the cookie."""
     if param in params:

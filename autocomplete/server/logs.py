@@ -38,5 +38,8 @@ def log_config(level: str) -> dict[str, Any]:
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_user")
     config["loggers"]["autocomplete"] = {
-        "handlers": ["default"], "level": level.upper(), "propagate": False}
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
     return config

@@ -21,12 +21,25 @@ from prometheus_client import (
 
 REQUEST_TYPES = ("complete", "submit", "invalid")
 ERROR_CODES = ("bad_request", "rate_limited", "unavailable")
-STORE_OPS = ("recent", "append", "record_user", "ping")
+STORE_OPS = ("recent", "user_history", "append", "record_user", "ping")
 REFUSAL_REASONS = ("origin", "capacity")
 
 # Ranking is ~30 us - 1 ms; a store round trip adds ~0.1-1 ms; a timed-out store read ~100 ms.
-_LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                    0.25, 0.5, 1.0)
+_LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
 
 
 class ServerMetrics:
@@ -36,42 +49,62 @@ class ServerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "qac_requests", "Client frames received, by type (invalid: unparseable or unknown)",
-            ["type"], registry=r)
+            "qac_requests",
+            "Client frames received, by type (invalid: unparseable or unknown)",
+            ["type"],
+            registry=r,
+        )
         self.errors = Counter(
-            "qac_errors", "Error frames sent to clients, by code", ["code"], registry=r)
+            "qac_errors", "Error frames sent to clients, by code", ["code"], registry=r
+        )
         self.completion_latency = Histogram(
             "qac_completion_latency_seconds",
             "Time from a complete frame being read to its reply being sent (store read + ranking)",
-            buckets=_LATENCY_BUCKETS, registry=r)
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.superseded = Counter(
             "qac_superseded",
             "Complete requests dropped unanswered because a newer one arrived on the connection",
-            registry=r)
+            registry=r,
+        )
         self.open_connections = Gauge(
-            "qac_open_connections", "WebSocket connections open now", registry=r)
+            "qac_open_connections", "WebSocket connections open now", registry=r
+        )
         self.refused_connections = Counter(
-            "qac_refused_connections", "WebSocket handshakes refused, by reason", ["reason"],
-            registry=r)
+            "qac_refused_connections",
+            "WebSocket handshakes refused, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.rate_limit_closes = Counter(
             "qac_rate_limit_closes",
             "Connections closed (1008) because they kept sending faster than the rate limit",
-            registry=r)
+            registry=r,
+        )
         self.store_available = Gauge(
             "qac_store_available",
-            "1 when the session store's last operation succeeded, else 0", registry=r)
+            "1 when the session store's last operation succeeded, else 0",
+            registry=r,
+        )
         self.store_operations = Counter(
-            "qac_store_operations", "Session store calls attempted, by operation", ["op"],
-            registry=r)
+            "qac_store_operations",
+            "Session store calls attempted, by operation",
+            ["op"],
+            registry=r,
+        )
         self.store_failures = Counter(
             "qac_store_failures",
-            "Session store calls that failed or timed out, by operation", ["op"], registry=r)
+            "Session store calls that failed or timed out, by operation",
+            ["op"],
+            registry=r,
+        )
         self.store_skipped = Counter(
             "qac_store_skipped_reads",
             "Keystrokes completed without session context because the store was failing",
-            registry=r)
-        info = Gauge("qac_index_info", "The index being served", ["version", "model"],
-                     registry=r)
+            registry=r,
+        )
+        info = Gauge("qac_index_info", "The index being served", ["version", "model"], registry=r)
         info.labels(index_version, index_model).set(1)
         worker = Gauge("qac_worker_info", "This worker process", ["pid", "store"], registry=r)
         worker.labels(str(os.getpid()), store_name).set(1)

@@ -6,6 +6,7 @@ shapes are those of DESIGN.md ("Wire protocol"):
 
     -> {"type":"complete","id":7,"prefix":"new yo","k":10}
     -> {"type":"submit","id":8,"query":"new york times"}
+    -> {"type":"forget","id":9,"query":"new york times"}   (or "all":true)
     <- {"type":"hello","session":"...","index":"..."}
     <- {"type":"completions","id":7,"prefix":"new yo","items":[...],"took_ms":0.8}
     <- {"type":"ack","id":8,"stored":true}
@@ -61,7 +62,16 @@ class SubmitRequest:
     query: str
 
 
-ClientRequest = CompleteRequest | SubmitRequest
+@dataclass(frozen=True, slots=True)
+class ForgetRequest:
+    """Remove `query` (normalised) from the session's recent queries and the user's history;
+    `query` None forgets everything (`"all": true`)."""
+
+    id: RequestId
+    query: str | None
+
+
+ClientRequest = CompleteRequest | SubmitRequest | ForgetRequest
 
 
 def parse_frame(data: str | bytes, limits: Limits) -> ClientRequest:
@@ -81,9 +91,7 @@ def parse_frame(data: str | bytes, limits: Limits) -> ClientRequest:
     except RecursionError:
         raise ProtocolError("frame is not valid JSON: nested too deeply") from None
     if not isinstance(message, dict):
-        raise ProtocolError(
-            f"frame must be a JSON object, got {_json_type(message)}"
-        )
+        raise ProtocolError(f"frame must be a JSON object, got {_json_type(message)}")
     request_id = _request_id(message)
     kind = message.get("type")
     try:
@@ -91,11 +99,13 @@ def parse_frame(data: str | bytes, limits: Limits) -> ClientRequest:
             return CompleteRequest(request_id, _prefix(message, limits), _k(message, limits))
         if kind == "submit":
             return SubmitRequest(request_id, _query(message, limits))
+        if kind == "forget":
+            return _forget(request_id, message, limits)
     except ProtocolError as exc:
         exc.request_id = request_id
         raise
     raise ProtocolError(
-        f"field 'type' must be \"complete\" or \"submit\", got {_show(kind)}",
+        f'field \'type\' must be "complete", "submit" or "forget", got {_show(kind)}',
         request_id=request_id,
     )
 
@@ -149,6 +159,20 @@ def _query(message: dict[str, Any], limits: Limits) -> str:
     return query
 
 
+def _forget(request_id: RequestId, message: dict[str, Any], limits: Limits) -> ForgetRequest:
+    """Exactly one of `"query": "..."` and `"all": true`."""
+    everything = message.get("all", False)
+    if everything is not True and everything is not False:
+        raise ProtocolError(f"field 'all' must be true or false, got {_show(everything)}")
+    if everything:
+        if "query" in message:
+            raise ProtocolError("a forget takes either 'query' or '\"all\": true', not both")
+        return ForgetRequest(request_id, None)
+    if "query" not in message:
+        raise ProtocolError("a forget needs field 'query' (a string) or '\"all\": true'")
+    return ForgetRequest(request_id, _query(message, limits))
+
+
 def _k(message: dict[str, Any], limits: Limits) -> int:
     if "k" not in message:
         return limits.default_k
@@ -161,8 +185,15 @@ def _k(message: dict[str, Any], limits: Limits) -> int:
 
 
 def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-             int: "a number", float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -185,15 +216,37 @@ def hello_frame(session: str, index_version: str) -> str:
 def completions_frame(
     request_id: RequestId, prefix: str, items: Iterable[Completion], took_ms: float
 ) -> str:
-    """`prefix` is the normalised prefix every item extends (what a widget highlights)."""
-    return _dump({
-        "type": "completions",
-        "id": request_id,
-        "prefix": prefix,
-        "items": [{"text": c.text, "score": float(c.score), "source": c.source}
-                  for c in items],
-        "took_ms": round(took_ms, 3),
-    })
+    """`prefix` is the normalised prefix the items extend (what a widget highlights).
+
+    An item that extends a spelling correction of the prefix instead also carries
+    `"corrected": true`, and `"typed": n` when its first n characters stand for what was
+    typed; plain items omit both.
+
+    Every item carries `"match": [start, end]`: the characters of `text` that stand for what
+    was typed (`[0, len(prefix)]`, or `[0, typed]` for a correction), so a widget highlights
+    the rest as the completed part without recomputing anything. An empty prefix (recent
+    searches) matches `[0, 0]`.
+    """
+    return _dump(
+        {
+            "type": "completions",
+            "id": request_id,
+            "prefix": prefix,
+            "items": [_item(c, len(prefix)) for c in items],
+            "took_ms": round(took_ms, 3),
+        }
+    )
+
+
+def _item(c: Completion, prefix_chars: int) -> dict[str, Any]:
+    item: dict[str, Any] = {"text": c.text, "score": float(c.score), "source": c.source}
+    if c.corrected:
+        item["corrected"] = True
+    if c.typed >= 0:
+        item["typed"] = c.typed
+    typed = c.typed if c.typed >= 0 else prefix_chars
+    item["match"] = [0, min(typed, len(c.text))]
+    return item
 
 
 def ack_frame(request_id: RequestId, stored: bool) -> str:

@@ -8,6 +8,7 @@ operating system shares their pages.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 
@@ -25,6 +26,8 @@ from .logs import log_config
 FACTORY_IMPORT = "autocomplete.server.app:app_from_env"
 #: uvicorn's own deadline runs this long after ours, as a backstop for a wedged connection.
 _BACKSTOP_S = 1.0
+
+log = logging.getLogger("autocomplete.server")
 
 
 def uvicorn_config(
@@ -60,7 +63,14 @@ def serve(config: ServerConfig, index: LoadedIndex) -> None:
         return
     from uvicorn.supervisors import Multiprocess
 
+    create_store(config.redis_url, StoreConfig())  # a malformed URL fails here, not per worker
     os.environ.update(config.to_env())  # what the worker processes build their apps from
-    uv_config = uvicorn_config(config, FACTORY_IMPORT)
+    uv_config = uvicorn_config(config, FACTORY_IMPORT)  # also sets up logging
+    if config.redis_url is None:
+        log.warning(
+            "%d workers without --redis: each worker keeps its own sessions, so a "
+            "reconnect may lose its session context",
+            config.workers,
+        )
     sock = uv_config.bind_socket()
     Multiprocess(uv_config, sockets=[sock]).run()

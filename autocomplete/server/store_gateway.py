@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from session_store.base import SessionStore
@@ -28,6 +28,8 @@ from .metrics import ServerMetrics
 
 log = logging.getLogger("autocomplete.server")
 T = TypeVar("T")
+#: One personal-history entry as rankers take it: (query, count, last used unix time).
+HistoryItem = tuple[str, int, float]
 
 
 class StoreGateway:
@@ -53,17 +55,16 @@ class StoreGateway:
 
     async def recent(self, session_id: str) -> tuple[str, ...]:
         """The session's previous queries (most recent last); () when the store cannot say."""
-        if not self.breaker.allow():
-            self.metrics.store_skipped.inc()
-            return ()
-        try:
-            queries = await self._call("recent", self.store.recent(session_id),
-                                       self.read_timeout_s)
-        except _Failed:
-            self.breaker.failure()
-            return ()
-        self.breaker.success()
-        return tuple(queries)
+        queries = await self._read("recent", lambda: self.store.recent(session_id))
+        return () if queries is None else tuple(queries)
+
+    async def user_history(self, user_id: str) -> tuple[HistoryItem, ...] | None:
+        """The user's personal history as (query, count, last_used) tuples, most recently
+        used first; None when the store cannot say (so callers do not cache the gap)."""
+        entries = await self._read("user_history", lambda: self.store.user_history(user_id))
+        if entries is None:
+            return None
+        return tuple((e.query, e.count, e.last_used) for e in entries)
 
     async def remember(self, session_id: str, user_id: str | None, query: str) -> bool:
         """Make `query` the session's newest query (and count it in the user's history).
@@ -72,16 +73,16 @@ class StoreGateway:
         failure is counted and logged, but the session context is what `stored` reports).
         """
         try:
-            await self._call("append", self.store.append(session_id, query),
-                             self.write_timeout_s)
+            await self._call("append", self.store.append(session_id, query), self.write_timeout_s)
         except _Failed:
             self.breaker.failure()
             return False
         self.breaker.success()
         if user_id is not None:
             try:
-                await self._call("record_user", self.store.record_user(user_id, query),
-                                 self.write_timeout_s)
+                await self._call(
+                    "record_user", self.store.record_user(user_id, query), self.write_timeout_s
+                )
             except _Failed:
                 log.info("personal history not updated for %s", redact(user_id))
         return True
@@ -104,6 +105,22 @@ class StoreGateway:
 
     async def close(self) -> None:
         await self.store.close()
+
+    async def _read(self, op: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """A read behind the breaker: None when skipped, failed or timed out."""
+        if not self.breaker.allow():
+            self.metrics.store_skipped.inc()
+            return None
+        try:
+            result = await self._call(op, call(), self.read_timeout_s)
+        except _Failed:
+            self.breaker.failure()
+            return None
+        except BaseException:  # cancelled (the client left): no verdict on the store
+            self.breaker.abandon()
+            raise
+        self.breaker.success()
+        return result
 
     async def _call(self, op: str, call: Awaitable[T], timeout_s: float) -> T:
         self.metrics.store_operations.labels(op).inc()

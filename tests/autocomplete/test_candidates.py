@@ -31,7 +31,7 @@ def test_every_candidate_extends_the_prefix_and_repeats_no_word(gen, prefix, ctx
     assert len(set(cs.texts)) == len(cs.texts)
     for t in cs.texts:
         assert t.startswith(prefix)
-        gen_route = cs.rows[cs.texts.index(t)][F["gen_logp"]] > LOG_FLOOR
+        gen_route = cs.matrix()[cs.texts.index(t)][F["gen_logp"]] > LOG_FLOOR
         if gen_route:
             assert len(set(t.split())) == len(t.split())
 
@@ -41,13 +41,13 @@ def test_generation_completes_the_partial_last_word_of_an_unseen_query(gen):
     prefix = "pictures of ki"
     assert gen.labels.range(prefix)[0] == gen.labels.range(prefix)[1]
     cs = gen.gather((), prefix)
-    generated = [t for t, r in zip(cs.texts, cs.rows, strict=True) if r[F["bias_generated"]]]
+    generated = [t for t, r in zip(cs.texts, cs.matrix(), strict=True) if r[F["bias_generated"]]]
     assert generated and all(t.startswith(prefix) for t in generated)
 
 
 def test_a_generated_candidate_that_is_a_label_counts_as_the_label(gen):
     cs = gen.gather((), "new y")
-    for t, r in zip(cs.texts, cs.rows, strict=True):
+    for t, r in zip(cs.texts, cs.matrix(), strict=True):
         assert r[F["bias_label"]] == (gen.labels.id_of(t) >= 0)
         assert r[F["bias_label"]] + r[F["bias_generated"]] == 1
 
@@ -57,16 +57,16 @@ def test_transition_from_the_previous_query_brings_its_successor(gen):
     plain = gen.gather((), "d")
     ctx = gen.gather(("silverdaddies",), "d")
     assert "daddyhunt" in ctx.texts
-    row = ctx.rows[ctx.texts.index("daddyhunt")]
+    row = ctx.matrix()[ctx.texts.index("daddyhunt")]
     assert row[F["trans_logp"]] > np.log(0.05)
     if "daddyhunt" in plain.texts:
-        assert plain.rows[plain.texts.index("daddyhunt")][F["trans_logp"]] == LOG_FLOOR
+        assert plain.matrix()[plain.texts.index("daddyhunt")][F["trans_logp"]] == LOG_FLOOR
 
 
 def test_history_entries_extending_the_prefix_join_with_their_counts(gen):
     hist = (("my own rare query", 3, 1000.0), ("other thing", 1, 1000.0))
     cs = gen.gather((), "my o", hist, now=1000.0 + 86400 * 30)
-    row = cs.rows[cs.texts.index("my own rare query")]
+    row = cs.matrix()[cs.texts.index("my own rare query")]
     assert row[F["hist_present"]] == 1 and row[F["hist_logcount"]] == pytest.approx(np.log(4))
     assert row[F["hist_recency"]] == pytest.approx(np.exp(-1))
     assert "other thing" not in cs.texts

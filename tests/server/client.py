@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 #: Generous upper bound for one reply on a loaded 2-core machine; a deadline, not a timing.
 DEADLINE_S = 10.0
@@ -64,3 +64,14 @@ async def still_serves(url: str) -> None:
     async with ws_session(url) as (ws, _):
         reply = await complete(ws, "goo", request_id=99)
         assert reply["items"], reply
+
+
+async def still_serves_eventually(url: str) -> None:
+    """Like `still_serves`, retrying while the handshake is refused (a slot not yet freed)."""
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            try:
+                await still_serves(url)
+                return
+            except InvalidStatus:
+                await asyncio.sleep(0.02)

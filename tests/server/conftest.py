@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from autocomplete.loader import LoadedIndex, load_index
-from tests.live_server import built_sample_index  # noqa: F401 - a fixture, used by name
+from autocomplete.server.app import create_app
+from autocomplete.server.config import ServerConfig
+from tests.live_server import (
+    built_sample_index,  # noqa: F401 - a fixture, used by name
+    free_port,
+)
 from tests.redis_server import redis_server_fixture
+
+from .fakes import GatedStore
+from .inprocess import InProcessServer
 
 own_redis_server = redis_server_fixture(scope="function")
 own_persistent_redis = redis_server_fixture(scope="function", persistent=True)
@@ -22,3 +31,13 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def sample_index(built_sample_index: Path) -> LoadedIndex:  # noqa: F811
     return load_index(built_sample_index)
+
+
+@pytest.fixture
+def held_server(sample_index: LoadedIndex) -> Iterator[tuple[InProcessServer, GatedStore]]:
+    """The app on a real socket, with a session store that answers when the test says so."""
+    store = GatedStore()
+    config = ServerConfig(index="unused", port=free_port())
+    with InProcessServer(create_app(config, sample_index, store), config) as server:
+        yield server, store
+    store.release.set()

@@ -104,3 +104,24 @@ class ContextEchoRanker:
 class BrokenRanker:
     def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10) -> list[Completion]:
         raise RuntimeError("ranker bug")
+
+
+class HistoryEchoRanker(ContextEchoRanker):
+    """A ranker that takes personal history and shows the most recent entry it got."""
+
+    supports_history = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.histories: list[tuple[tuple[str, int, float], ...]] = []
+
+    def complete(
+        self,
+        prev_queries: Sequence[str],
+        prefix: str,
+        k: int = 10,
+        history: Sequence[tuple[str, int, float]] = (),
+    ) -> list[Completion]:
+        self.histories.append(tuple(history))
+        mine = history[0][0] if history else "(none)"
+        return [Completion(f"{prefix} mine {mine}", 1.0, "history" if history else "index")]

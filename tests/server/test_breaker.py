@@ -67,6 +67,23 @@ def test_a_failed_probe_starts_a_new_cool_down() -> None:
     assert breaker.allow()
 
 
+def test_an_abandoned_probe_lets_the_next_caller_probe() -> None:
+    clock = Clock()
+    breaker = Breaker(1.0, clock)
+    breaker.failure()
+    clock.now = 1.0
+    assert breaker.allow()
+    breaker.abandon()  # e.g. the connection closed while the probe was waiting
+    assert breaker.allow(), "the probe slot is not lost"
+
+
+def test_abandoning_a_call_of_a_healthy_store_changes_nothing() -> None:
+    breaker = Breaker(1.0, Clock())
+    assert breaker.allow()
+    breaker.abandon()
+    assert breaker.state is BreakerState.CLOSED
+
+
 def test_cool_down_must_be_positive() -> None:
     with pytest.raises(ValueError, match="retry_after_s must be > 0"):
         Breaker(0)

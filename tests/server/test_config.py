@@ -9,17 +9,19 @@ from autocomplete.server.errors import ConfigError
 
 
 def test_every_setting_is_read_from_its_qac_variable() -> None:
-    config = ServerConfig.from_env({
-        "QAC_INDEX": "/srv/index",
-        "QAC_REDIS_URL": "redis://cache:6379/0",
-        "QAC_HOST": "0.0.0.0",
-        "QAC_PORT": "9000",
-        "QAC_WORKERS": "4",
-        "QAC_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
-        "QAC_MAX_CONNECTIONS": "20",
-        "QAC_RATE_PER_S": "12.5",
-        "QAC_LOG_LEVEL": "WARNING",
-    })
+    config = ServerConfig.from_env(
+        {
+            "QAC_INDEX": "/srv/index",
+            "QAC_REDIS_URL": "redis://cache:6379/0",
+            "QAC_HOST": "0.0.0.0",
+            "QAC_PORT": "9000",
+            "QAC_WORKERS": "4",
+            "QAC_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
+            "QAC_MAX_CONNECTIONS": "20",
+            "QAC_RATE_PER_S": "12.5",
+            "QAC_LOG_LEVEL": "WARNING",
+        }
+    )
     assert config.index == "/srv/index"
     assert config.redis_url == "redis://cache:6379/0"
     assert (config.host, config.port, config.workers) == ("0.0.0.0", 9000, 4)
@@ -42,9 +44,14 @@ def test_empty_variables_mean_the_default() -> None:
 
 
 def test_to_env_round_trips_for_worker_processes() -> None:
-    config = ServerConfig(index="/srv/i", redis_url="redis://r/1", workers=2,
-                          allowed_origins=("https://a.example", "http://b:81"),
-                          store_read_timeout_s=0.25, static_dir="/srv/web")
+    config = ServerConfig(
+        index="/srv/i",
+        redis_url="redis://r/1",
+        workers=2,
+        allowed_origins=("https://a.example", "http://b:81"),
+        store_read_timeout_s=0.25,
+        static_dir="/srv/web",
+    )
     assert ServerConfig.from_env(config.to_env()) == config
     assert ServerConfig.from_env(ServerConfig(index="x").to_env()) == ServerConfig(index="x")
 

@@ -75,8 +75,9 @@ def test_clients_without_origin_are_allowed() -> None:
         ("http://127.0.0.1:8000", None, False),
     ],
 )
-def test_by_default_only_the_same_origin_is_allowed(origin: str, host: str | None,
-                                                     allowed: bool) -> None:
+def test_by_default_only_the_same_origin_is_allowed(
+    origin: str, host: str | None, allowed: bool
+) -> None:
     assert origin_allowed(origin, host, ()) is allowed
 
 
@@ -87,7 +88,9 @@ def test_an_allow_list_admits_exactly_its_origins() -> None:
     assert origin_allowed("http://localhost:3000", "api.example", allowed)
     assert not origin_allowed("http://app.example", "api.example", allowed)
     assert not origin_allowed("https://app.example.evil.com", "api.example", allowed)
-    assert not origin_allowed("https://api.example", "api.example", allowed), "list replaces same-origin"
+    assert not origin_allowed("https://api.example", "api.example", allowed), (
+        "a list replaces the same-origin default"
+    )
 
 
 def test_a_star_admits_any_origin() -> None:

@@ -9,7 +9,10 @@ from autocomplete.server.logs import RedactUserFilter, log_config, redact_user_p
 
 def test_user_parameters_are_redacted_anywhere_in_a_line() -> None:
     line = '127.0.0.1:5 - "WebSocket /ws?session=s1&user=secretbob" [accepted]'
-    assert redact_user_params(line) == '127.0.0.1:5 - "WebSocket /ws?session=s1&user=<redacted>" [accepted]'
+    assert (
+        redact_user_params(line)
+        == '127.0.0.1:5 - "WebSocket /ws?session=s1&user=<redacted>" [accepted]'
+    )
     assert redact_user_params("/ws?user=bob&k=1") == "/ws?user=<redacted>&k=1"
 
 
@@ -18,8 +21,15 @@ def test_other_parameters_that_end_in_user_are_left_alone() -> None:
 
 
 def test_the_filter_rewrites_formatted_records() -> None:
-    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1,
-                               '%s - "WebSocket %s" [accepted]', ("1.2.3.4:5", "/ws?user=bob"), None)
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("1.2.3.4:5", "/ws?user=bob"),
+        None,
+    )
     assert RedactUserFilter().filter(record)
     assert record.getMessage() == '1.2.3.4:5 - "WebSocket /ws?user=<redacted>" [accepted]'
 

@@ -38,8 +38,9 @@ def refused(frame: object, limits: Limits = LIMITS) -> ProtocolError:
 
 
 def test_complete_is_parsed_with_its_prefix_normalised() -> None:
-    assert parse({"type": "complete", "id": 7, "prefix": "  New  YO", "k": 3}) == \
-        CompleteRequest(7, "new yo", 3)
+    assert parse({"type": "complete", "id": 7, "prefix": "  New  YO", "k": 3}) == CompleteRequest(
+        7, "new yo", 3
+    )
 
 
 def test_prefix_keeps_one_trailing_space() -> None:
@@ -64,8 +65,9 @@ def test_control_characters_are_stripped_from_prefixes_and_queries() -> None:
 
 
 def test_submit_is_parsed_with_its_query_normalised() -> None:
-    assert parse({"type": "submit", "id": "q-8", "query": " New York  Times "}) == \
-        SubmitRequest("q-8", "new york times")
+    assert parse({"type": "submit", "id": "q-8", "query": " New York  Times "}) == SubmitRequest(
+        "q-8", "new york times"
+    )
 
 
 @pytest.mark.parametrize("text", ["{", "nope", "", "{'type': 'complete'}", "[1,"])
@@ -77,9 +79,16 @@ def test_deeply_nested_json_is_a_bad_request_not_a_crash() -> None:
     assert "not valid JSON" in refused("[" * 100_000 + "]" * 100_000).message
 
 
-@pytest.mark.parametrize(("text", "kind"), [("[]", "an array"), ('"hi"', "a string"),
-                                            ("3", "a number"), ("null", "null"),
-                                            ("true", "a boolean")])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("[]", "an array"),
+        ('"hi"', "a string"),
+        ("3", "a number"),
+        ("null", "null"),
+        ("true", "a boolean"),
+    ],
+)
 def test_json_that_is_not_an_object_is_a_bad_request(text: str, kind: str) -> None:
     assert refused(text).message == f"frame must be a JSON object, got {kind}"
 
@@ -129,8 +138,9 @@ def test_k_must_be_an_integer_from_1_to_the_limit(k: object) -> None:
 
 def test_prefix_over_the_limit_after_normalisation_is_a_bad_request() -> None:
     error = refused({"type": "complete", "id": 9, "prefix": "a" * 201})
-    assert error.message == ("field 'prefix' is 201 characters after normalisation; "
-                             "the limit is 200")
+    assert error.message == (
+        "field 'prefix' is 201 characters after normalisation; the limit is 200"
+    )
     # Spaces and control characters that normalisation folds away do not count (the
     # trailing run of spaces becomes the one kept space).
     request = parse({"type": "complete", "id": 9, "prefix": "\x00" * 500 + "a" * 199 + " " * 500})
@@ -144,7 +154,8 @@ def test_ten_thousand_character_prefix_gets_a_clear_answer() -> None:
 
 @pytest.mark.parametrize("query", ["", "   ", "\x00\x01", "-"])
 def test_submit_of_an_empty_query_is_a_bad_request(query: str) -> None:
-    assert "empty after normalisation" in refused({"type": "submit", "id": 1, "query": query}).message
+    error = refused({"type": "submit", "id": 1, "query": query})
+    assert "empty after normalisation" in error.message
 
 
 def test_submit_over_the_limit_is_a_bad_request() -> None:
@@ -156,15 +167,21 @@ def test_long_client_values_are_shortened_in_error_messages() -> None:
     assert len(error.message) < 120
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
 def test_any_json_value_parses_or_is_a_protocol_error(value: object) -> None:
-    for frame in (value, {"type": "complete", "id": 1, "prefix": value},
-                  {"type": "submit", "id": value, "query": value}):
+    for frame in (
+        value,
+        {"type": "complete", "id": 1, "prefix": value},
+        {"type": "submit", "id": value, "query": value},
+    ):
         try:
             parse_frame(json.dumps(frame), LIMITS)
         except ProtocolError:
@@ -182,12 +199,38 @@ def test_any_frame_parses_or_is_a_protocol_error(data: bytes | str) -> None:
 def test_server_frames_have_the_documented_shapes() -> None:
     assert json.loads(hello_frame("s1", "v1")) == {"type": "hello", "session": "s1", "index": "v1"}
     frame = json.loads(completions_frame(7, "new yo", [Completion("new york", 0.91, "index")], 0.8))
-    assert frame == {"type": "completions", "id": 7, "prefix": "new yo",
-                     "items": [{"text": "new york", "score": 0.91, "source": "index"}],
-                     "took_ms": 0.8}
+    assert frame == {
+        "type": "completions",
+        "id": 7,
+        "prefix": "new yo",
+        "items": [{"text": "new york", "score": 0.91, "source": "index"}],
+        "took_ms": 0.8,
+    }
     assert json.loads(ack_frame("a", False)) == {"type": "ack", "id": "a", "stored": False}
     assert json.loads(error_frame(None, "rate_limited", "slow down")) == {
-        "type": "error", "id": None, "code": "rate_limited", "message": "slow down"}
+        "type": "error",
+        "id": None,
+        "code": "rate_limited",
+        "message": "slow down",
+    }
+
+
+def test_spelling_corrections_are_marked_and_plain_items_are_not() -> None:
+    frame = json.loads(
+        completions_frame(
+            1,
+            "goggle",
+            [
+                Completion("google maps", 0.6, "index", typed=6, corrected=True),
+                Completion("goggles", 0.4, "index"),
+            ],
+            0.1,
+        )
+    )
+    assert frame["items"] == [
+        {"text": "google maps", "score": 0.6, "source": "index", "corrected": True, "typed": 6},
+        {"text": "goggles", "score": 0.4, "source": "index"},
+    ]
 
 
 def test_non_ascii_text_is_sent_as_is() -> None:

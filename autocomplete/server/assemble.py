@@ -1,0 +1,73 @@
+"""What a reply holds: ranked items minus blocked and duplicate ones; recent searches.
+
+Pure functions (no sockets, no store): the connection hands them the ranker call, the
+blocklist test and the store's answers.
+
+* `allowed_completions` keeps users at `k` items when a blocklist removes some: it asks the
+  ranker for `k + EXTRA` and, if too few survive while the ranker had more, for `3k + EXTRA`.
+  Without a blocklist it asks for exactly `k`, as before.
+* `recent_searches` answers an empty prefix (a focused, empty search box): the session's
+  queries, newest first, then the user's personal history by last use, each query once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from autocomplete.ranking import Completion
+from indexer.text import normalize_query
+
+#: Extra items asked of the ranker when a blocklist may drop some.
+EXTRA = 10
+
+Blocks = Callable[[str], bool]
+#: One personal-history entry: (query, count, last used unix time), most recent first.
+HistoryItem = tuple[str, int, float]
+
+
+def unique(items: Iterable[Completion], blocks: Blocks | None = None) -> list[Completion]:
+    """`items` in order, without blocked ones and without repeats of a normalised text."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = normalize_query(item.text)
+        if key in seen or (blocks is not None and blocks(item.text)):
+            continue
+        seen.add(key)
+        out.append(item)
+    return out
+
+
+def allowed_completions(
+    rank: Callable[[int], list[Completion]], k: int, blocks: Blocks | None
+) -> list[Completion]:
+    """At most `k` unblocked, distinct items of `rank(n)` (the ranker asked for n items)."""
+    if blocks is None:
+        return unique(rank(k))[:k]
+    kept: list[Completion] = []
+    for want in (k + EXTRA, 3 * k + EXTRA):
+        got = rank(want)
+        kept = unique(got, blocks)
+        if len(kept) >= k or len(got) < want:  # enough, or the ranker has no more
+            break
+    return kept[:k]
+
+
+def recent_searches(
+    recent: Sequence[str],
+    history: Sequence[HistoryItem],
+    k: int,
+    *,
+    hidden: frozenset[str] | set[str] = frozenset(),
+    blocks: Blocks | None = None,
+) -> list[Completion]:
+    """Up to `k` history items: `recent` (oldest first, as the store keeps them) newest
+    first, then `history` entries by last use; `hidden` queries (forgotten) are left out.
+
+    Scores fall with rank (1, 1/2, 1/3, ...): they order the list, nothing more.
+    """
+    texts = list(reversed(recent))
+    texts += [q for q, _, _ in sorted(history, key=lambda e: e[2], reverse=True)]
+    items = (Completion(t, 0.0, "history", typed=0) for t in texts if t not in hidden)
+    kept = unique(items, blocks)[:k]
+    return [c._replace(score=1.0 / (i + 1)) for i, c in enumerate(kept)]

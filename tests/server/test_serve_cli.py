@@ -1,0 +1,90 @@
+"""`autocomplete serve` argument handling: mistakes are one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autocomplete.cli import build_parser
+from tests.live_server import ROOT
+
+
+def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QAC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "autocomplete.cli", "serve", *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_is_a_subcommand_with_the_documented_flags() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--index",
+            "i",
+            "--redis",
+            "redis://r:6379/0",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9",
+            "--workers",
+            "2",
+            "--allowed-origins",
+            "https://a.example/, *",
+        ]
+    )
+    assert (args.index, args.redis_url, args.host, args.port, args.workers) == (
+        "i",
+        "redis://r:6379/0",
+        "0.0.0.0",
+        9,
+        2,
+    )
+    assert args.allowed_origins == ("https://a.example", "*")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ((), {}, "no index directory: pass --index DIR or set QAC_INDEX"),
+        (("--index", "/nonexistent/index"), {}, "/nonexistent/index"),
+        ((), {"QAC_INDEX": "/nonexistent/index"}, "/nonexistent/index"),
+        (("--index", "x"), {"QAC_MAX_CONNECTIONS": "lots"}, "QAC_MAX_CONNECTIONS"),
+        (("--index", "x", "--workers", "0"), {}, "QAC_WORKERS must be >= 1"),
+    ],
+)
+def test_mistakes_exit_2_with_one_line(
+    args: tuple[str, ...], env: dict[str, str], message: str
+) -> None:
+    result = serve(*args, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("autocomplete: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_malformed_redis_url_is_refused_before_serving(
+    built_sample_index: Path, workers: str
+) -> None:
+    result = serve(
+        "--index",
+        str(built_sample_index),
+        "--redis",
+        "not-a-url",
+        "--workers",
+        workers,
+        "--port",
+        "0",
+    )
+    assert result.returncode == 2
+    assert "Redis URL must specify" in result.stderr
