@@ -23,7 +23,7 @@ index: install
 	$(BIN)/autocomplete build-index --log $(SAMPLE) --out $(INDEX) --model $(MODEL) --all
 
 demo: index
-	$(BIN)/autocomplete complete --index $(INDEX) "go" "new y" "www."
+	$(BIN)/autocomplete complete --index $(INDEX) --k 3 "go" "new y" "amazom"
 	$(BIN)/autocomplete serve --index $(INDEX) --host $(HOST) --port $(PORT)
 
 test: install

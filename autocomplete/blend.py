@@ -48,8 +48,10 @@ class BlendWeights:
 
     @staticmethod
     def rows(w: np.ndarray) -> dict[str, dict[str, float]]:
-        return {b: {f: float(w[i, j]) for j, f in enumerate(FEATURES)}
-                for i, b in enumerate(BUCKET_NAMES)}
+        return {
+            b: {f: float(w[i, j]) for j, f in enumerate(FEATURES)}
+            for i, b in enumerate(BUCKET_NAMES)
+        }
 
     @classmethod
     def default(cls) -> BlendWeights:
@@ -68,25 +70,36 @@ class BlendRanker:
 
     supports_history = True
 
-    def __init__(self, gen: CandidateGenerator, weights: BlendWeights,
-                 model: LabelModel | None = None) -> None:
+    def __init__(
+        self, gen: CandidateGenerator, weights: BlendWeights, model: LabelModel | None = None
+    ) -> None:
         self.gen = gen
         self.w = {m: weights.matrix(m) for m in MODES}
         self.model = model  # optional session-aware label scorer (adds "model_score")
 
-    def gather(self, prev_queries: Sequence[str], prefix: str,
-               history: Sequence[tuple[str, int, float]] = (), now: float | None = None
-               ) -> CandidateSet:
-        return self.gen.gather(prev_queries, prefix, history, time.time() if now is None else now,
-                               self.model)
+    def gather(
+        self,
+        prev_queries: Sequence[str],
+        prefix: str,
+        history: Sequence[tuple[str, int, float]] = (),
+        now: float | None = None,
+    ) -> CandidateSet:
+        return self.gen.gather(
+            prev_queries, prefix, history, time.time() if now is None else now, self.model
+        )
 
     def score(self, cs: CandidateSet, prefix: str, personal: bool) -> np.ndarray:
         w = self.w["personal" if personal else "anonymous"]
         return cs.matrix() @ w[BUCKET_NAMES.index(bucket_of(len(prefix)))]
 
-    def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10,
-                 history: Sequence[tuple[str, int, float]] = (), now: float | None = None
-                 ) -> list[Completion]:
+    def complete(
+        self,
+        prev_queries: Sequence[str],
+        prefix: str,
+        k: int = 10,
+        history: Sequence[tuple[str, int, float]] = (),
+        now: float | None = None,
+    ) -> list[Completion]:
         if k <= 0 or not prefix:
             return []
         cs = self.gather(prev_queries, prefix, history, now)
@@ -131,4 +144,4 @@ def _corrections_after_exact(order: np.ndarray, cs: CandidateSet) -> np.ndarray:
     last_exact = max(idx.index(i) for i in exact)
     head = [i for i in idx[: last_exact + 1] if cs.texts[i] not in cs.corrected]
     moved = [i for i in idx[: last_exact + 1] if cs.texts[i] in cs.corrected]
-    return np.array(head + moved + idx[last_exact + 1:], dtype=order.dtype)
+    return np.array(head + moved + idx[last_exact + 1 :], dtype=order.dtype)

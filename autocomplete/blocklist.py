@@ -74,8 +74,12 @@ EMPTY = Blocklist(None, 0)
 class ReloadingBlocklist:
     """A blocklist file watched by mtime; `current()` is cheap enough to call per keystroke."""
 
-    def __init__(self, path: str | os.PathLike[str], check_every_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        check_every_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = os.fspath(path)
         self.check_every_s = check_every_s
         self._clock = clock

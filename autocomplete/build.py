@@ -14,7 +14,6 @@ from indexer.artifact import IndexFiles
 from indexer.build import BuildReport, _peak_rss_mb, build_index
 from indexer.dataset import load_split
 from indexer.params import BuildParams
-
 from indexer.sessions import Example
 
 from .candidates import CandidateSet

@@ -25,38 +25,57 @@ from indexer.tables import SEP
 from .typo import TypoCorrector
 
 FEATURES: tuple[str, ...] = (
-    "bias_label",        # 1 for a training query (label)
-    "bias_generated",    # 1 for a never-seen query made by generation
-    "label_logp",        # log P(label | prefix) among labels extending the prefix
-    "label_logcount",    # log(1 + count) of the label
-    "trans_logp",        # log P(next = candidate | previous query), with add-one backoff
-    "trans_any",         # log(1 + count) of transitions from older session queries
-    "gen_logp",          # log P(ending | typed context) of the best generation route
-    "gen_context",       # words of typed context the generation route matched (0..3)/3
-    "in_session",        # candidate was issued earlier in this session
-    "prev_overlap",      # share of the completed words that occur in the previous queries
-    "extra_words",       # words added beyond the typed prefix
-    "extra_chars",       # log(1 + characters added)
-    "hist_logcount",     # log(1 + times the user issued it before)
-    "hist_recency",      # exp(-days since the user last issued it / 30)
-    "hist_present",      # 1 when the candidate is in the user's history
-    "model_score",       # the session-aware model's score (0 when no model)
-    "corrected",         # extends a one-edit spelling variant of the prefix, not the prefix
+    "bias_label",  # 1 for a training query (label)
+    "bias_generated",  # 1 for a never-seen query made by generation
+    "label_logp",  # log P(label | prefix) among labels extending the prefix
+    "label_logcount",  # log(1 + count) of the label
+    "trans_logp",  # log P(next = candidate | previous query), with add-one backoff
+    "trans_any",  # log(1 + count) of transitions from older session queries
+    "gen_logp",  # log P(ending | typed context) of the best generation route
+    "gen_context",  # words of typed context the generation route matched (0..3)/3
+    "in_session",  # candidate was issued earlier in this session
+    "prev_overlap",  # share of the completed words that occur in the previous queries
+    "extra_words",  # words added beyond the typed prefix
+    "extra_chars",  # log(1 + characters added)
+    "hist_logcount",  # log(1 + times the user issued it before)
+    "hist_recency",  # exp(-days since the user last issued it / 30)
+    "hist_present",  # 1 when the candidate is in the user's history
+    "model_score",  # the session-aware model's score (0 when no model)
+    "corrected",  # extends a one-edit spelling variant of the prefix, not the prefix
 )
 NF = len(FEATURES)
 F = {name: i for i, name in enumerate(FEATURES)}
-(_BIAS_LABEL, _BIAS_GEN, _LABEL_LOGP, _LABEL_LOGCOUNT, _TRANS_LOGP, _TRANS_ANY, _GEN_LOGP,
- _GEN_CONTEXT, _IN_SESSION, _PREV_OVERLAP, _EXTRA_WORDS, _EXTRA_CHARS, _HIST_LOGCOUNT,
- _HIST_RECENCY, _HIST_PRESENT, _MODEL_SCORE, _CORRECTED) = range(NF)
+(
+    _BIAS_LABEL,
+    _BIAS_GEN,
+    _LABEL_LOGP,
+    _LABEL_LOGCOUNT,
+    _TRANS_LOGP,
+    _TRANS_ANY,
+    _GEN_LOGP,
+    _GEN_CONTEXT,
+    _IN_SESSION,
+    _PREV_OVERLAP,
+    _EXTRA_WORDS,
+    _EXTRA_CHARS,
+    _HIST_LOGCOUNT,
+    _HIST_RECENCY,
+    _HIST_PRESENT,
+    _MODEL_SCORE,
+    _CORRECTED,
+) = range(NF)
+
 
 class LabelModel(Protocol):
     """A session-aware label scorer (the XR-Linear ranker) the blend can draw on."""
 
-    def candidates(self, prev_queries: Sequence[str], prefix: str, n: int
-                   ) -> tuple[np.ndarray, np.ndarray]: ...
+    def candidates(
+        self, prev_queries: Sequence[str], prefix: str, n: int
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def score_labels(self, prev_queries: Sequence[str], prefix: str,
-                     label_ids: np.ndarray) -> np.ndarray: ...
+    def score_labels(
+        self, prev_queries: Sequence[str], prefix: str, label_ids: np.ndarray
+    ) -> np.ndarray: ...
 
 
 LOG_FLOOR = -12.0  # stands in for log(0) so weights stay finite
@@ -128,15 +147,26 @@ def split_prefix(prefix: str) -> tuple[list[str], str]:
 class CandidateGenerator:
     """Gathers candidates for (context, prefix) from the index's sorted tables."""
 
-    def __init__(self, labels: LabelIndex, endings: LabelIndex, transitions: LabelIndex,
-                 params: CandidateParams | None = None, typo: TypoCorrector | None = None) -> None:
+    def __init__(
+        self,
+        labels: LabelIndex,
+        endings: LabelIndex,
+        transitions: LabelIndex,
+        params: CandidateParams | None = None,
+        typo: TypoCorrector | None = None,
+    ) -> None:
         self.labels, self.endings, self.transitions = labels, endings, transitions
         self.p = params or CandidateParams()
         self.typo = typo
 
-    def gather(self, context: Sequence[str], prefix: str,
-               history: Sequence[tuple[str, int, float]] = (), now: float = 0.0,
-               model: LabelModel | None = None) -> CandidateSet:
+    def gather(
+        self,
+        context: Sequence[str],
+        prefix: str,
+        history: Sequence[tuple[str, int, float]] = (),
+        now: float = 0.0,
+        model: LabelModel | None = None,
+    ) -> CandidateSet:
         cs = CandidateSet()
         if not prefix:
             return cs
@@ -160,7 +190,7 @@ class CandidateGenerator:
 
     def _transitions(self, cs: CandidateSet, context: Sequence[str], prefix: str) -> None:
         tr = self.transitions
-        recent = list(context[-self.p.max_prev_queries:])[::-1]
+        recent = list(context[-self.p.max_prev_queries :])[::-1]
         for age, prev in enumerate(recent):
             key = prev + SEP
             lo_all, hi_all = tr.range(key)
@@ -186,7 +216,7 @@ class CandidateGenerator:
         for c in range(max_c, -1, -1):
             if c == 0 and not partial:
                 break  # no typed context and nothing of the word: any ending would do
-            ctx = words[len(words) - c:]
+            ctx = words[len(words) - c :]
             key = (" ".join(ctx) + " " + partial) if c else partial
             lo, hi = en.range(key)
             if hi <= lo:
@@ -210,8 +240,9 @@ class CandidateGenerator:
             if q.startswith(prefix):
                 cs.row(q)[_IN_SESSION] = 1.0
 
-    def _history(self, cs: CandidateSet, history: Sequence[tuple[str, int, float]],
-                 prefix: str, now: float) -> None:
+    def _history(
+        self, cs: CandidateSet, history: Sequence[tuple[str, int, float]], prefix: str, now: float
+    ) -> None:
         for q, count, last in history:
             if q.startswith(prefix):
                 r = cs.row(q)
@@ -233,8 +264,9 @@ class CandidateGenerator:
                 cs.row(text)[_CORRECTED] = 1.0
                 cs.corrected[text] = c.corrected_prefix
 
-    def _finish(self, cs: CandidateSet, prefix: str, context: Sequence[str],
-                model: LabelModel | None) -> None:
+    def _finish(
+        self, cs: CandidateSet, prefix: str, context: Sequence[str], model: LabelModel | None
+    ) -> None:
         """Per-candidate label, length, overlap and model features, vectorised over the set."""
         if not cs.rows:
             return
@@ -261,7 +293,7 @@ class CandidateGenerator:
         trailing = 1 if prefix.endswith(" ") else 0
         n_words = np.fromiter((t.count(" ") + 1 for t in texts), dtype=np.float64, count=len(texts))
         x[:, _EXTRA_WORDS] = n_words - typed_words + trailing
-        prev_words = {w for q in context[-self.p.max_prev_queries:] for w in q.split()}
+        prev_words = {w for q in context[-self.p.max_prev_queries :] for w in q.split()}
         if prev_words:
             skip = max(typed_words - 1, 0)
             for j, t in enumerate(texts):

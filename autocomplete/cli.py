@@ -23,17 +23,27 @@ def _split(text: str) -> TimeSplit:
     try:
         dev, test = (date.fromisoformat(p) for p in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--split wants DEV_START,TEST_START dates, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--split wants DEV_START,TEST_START dates, got {text!r}"
+        ) from None
     if not dev <= test:
         raise argparse.ArgumentTypeError("--split: DEV_START must not be after TEST_START")
     return TimeSplit(dev, test)
 
 
 def _add_split_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split", type=_split, default=TimeSplit(),
-                   help="DEV_START,TEST_START (UTC dates; default 2006-05-01,2006-05-09)")
-    p.add_argument("--gap-minutes", type=float, default=DEFAULT_GAP_S / 60,
-                   help="session gap in minutes (default 30)")
+    p.add_argument(
+        "--split",
+        type=_split,
+        default=TimeSplit(),
+        help="DEV_START,TEST_START (UTC dates; default 2006-05-01,2006-05-09)",
+    )
+    p.add_argument(
+        "--gap-minutes",
+        type=float,
+        default=DEFAULT_GAP_S / 60,
+        help="session gap in minutes (default 30)",
+    )
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -41,8 +51,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     from autocomplete.build import build_full
 
-    params = BuildParams(model=args.model, min_count=args.min_count, gap_s=args.gap_minutes * 60,
-                         split=args.split, use_all=args.all, blend=not args.no_blend)
+    params = BuildParams(
+        model=args.model,
+        min_count=args.min_count,
+        gap_s=args.gap_minutes * 60,
+        split=args.split,
+        use_all=args.all,
+        blend=not args.no_blend,
+    )
     bar = tqdm(desc="build-index", unit="step", disable=args.quiet or None, leave=False)
 
     def say(msg: str) -> None:
@@ -54,8 +70,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     m = report.manifest
-    print(f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
-          f"in {report.seconds:.1f}s (peak RSS {report.peak_rss_mb:.0f} MB) -> {args.out}")
+    print(
+        f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
+        f"in {report.seconds:.1f}s (peak RSS {report.peak_rss_mb:.0f} MB) -> {args.out}"
+    )
     cov = m["stats"].get("dev_label_coverage")
     if cov is not None:
         print(f"dev queries that are labels: {cov:.1%}")
@@ -76,28 +94,54 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     total = sum(len(q) - 1 for s in sessions for q in s.queries)
     if args.limit:
         total = min(total, args.limit)
-    bar = tqdm(total=total, desc="evaluate", unit="kst", disable=args.quiet or args.json or None, leave=False)
+    bar = tqdm(
+        total=total,
+        desc="evaluate",
+        unit="kst",
+        disable=args.quiet or args.json or None,
+        leave=False,
+    )
     labels = idx.labels
     try:
         past = None
         if args.personal:
             order = ("train", "dev", "test")
-            past = [s for part in order[: order.index(args.part)] for s in data.part(part)] \
-                if args.part in order else []
-        res = evaluate(idx.ranker, sessions, lambda t: labels.id_of(t) >= 0, k=args.k,
-                       limit=args.limit, progress=bar.update, past=past)
+            past = (
+                [s for part in order[: order.index(args.part)] for s in data.part(part)]
+                if args.part in order
+                else []
+            )
+        res = evaluate(
+            idx.ranker,
+            sessions,
+            lambda t: labels.id_of(t) >= 0,
+            k=args.k,
+            limit=args.limit,
+            progress=bar.update,
+            past=past,
+        )
     finally:
         bar.close()
-    out = {"index": idx.version, "model": idx.model, "part": args.part,
-           "personal": bool(args.personal), **res.to_dict()}
+    out = {
+        "index": idx.version,
+        "model": idx.model,
+        "part": args.part,
+        "personal": bool(args.personal),
+        **res.to_dict(),
+    }
     if args.json:
         print(json.dumps(out, indent=1))
     else:
-        print(format_table(res.quality, f"{idx.model} index {idx.version} on {args.part}: "
-                                        f"{res.examples} keystrokes{' with personal history' if args.personal else ''}, "
-                                        f"{res.examples / res.seconds:.0f}/s, "
-                                        f"ranking p50 {res.latency_us['p50']:.0f}us "
-                                        f"p99 {res.latency_us['p99']:.0f}us"))
+        print(
+            format_table(
+                res.quality,
+                f"{idx.model} index {idx.version} on {args.part}: "
+                f"{res.examples} keystrokes{' with personal history' if args.personal else ''}, "
+                f"{res.examples / res.seconds:.0f}/s, "
+                f"ranking p50 {res.latency_us['p50']:.0f}us "
+                f"p99 {res.latency_us['p99']:.0f}us",
+            )
+        )
     return 0
 
 
@@ -127,8 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", choices=MODELS, default="mpc")
     b.add_argument("--min-count", type=int, default=1)
     b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
-    b.add_argument("--no-blend", action="store_true",
-                   help="serve the bare model (no generated completions, history or learned blend)")
+    b.add_argument(
+        "--no-blend",
+        action="store_true",
+        help="serve the bare model (no generated completions, history or learned blend)",
+    )
     b.add_argument("--quiet", action="store_true")
     _add_split_args(b)
     b.set_defaults(func=_cmd_build)
@@ -139,8 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--part", choices=("train", "dev", "test", "all"), default="test")
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--limit", type=int, default=None, help="score at most this many keystrokes")
-    e.add_argument("--personal", action="store_true",
-                   help="replay each user's history in time order (earlier parts are their past)")
+    e.add_argument(
+        "--personal",
+        action="store_true",
+        help="replay each user's history in time order (earlier parts are their past)",
+    )
     e.add_argument("--json", action="store_true")
     e.add_argument("--quiet", action="store_true")
     _add_split_args(e)

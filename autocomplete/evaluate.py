@@ -1,4 +1,4 @@
-"""Offline evaluation: replay the test part of a log through any `Ranker`, keystroke by keystroke."""
+"""Offline evaluation: replay a log's test part through any `Ranker`, keystroke by keystroke."""
 
 from __future__ import annotations
 
@@ -24,9 +24,13 @@ class EvalResult:
     latency_us: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"quality": self.quality, "examples": self.examples, "seconds": self.seconds,
-                "examples_per_s": self.examples / self.seconds if self.seconds else 0.0,
-                "latency_us": self.latency_us}
+        return {
+            "quality": self.quality,
+            "examples": self.examples,
+            "seconds": self.seconds,
+            "examples_per_s": self.examples / self.seconds if self.seconds else 0.0,
+            "latency_us": self.latency_us,
+        }
 
 
 def evaluate(
@@ -48,7 +52,8 @@ def evaluate(
     n = 0
     personal = past is not None and getattr(ranker, "supports_history", False)
     stream: Iterable[tuple[Example, HistoryItems]] = (
-        examples_with_history(past, sessions) if personal and past is not None
+        examples_with_history(past, sessions)
+        if personal and past is not None
         else ((ex, ()) for ex in examples(sessions))
     )
     t0 = time.perf_counter()
@@ -68,6 +73,9 @@ def evaluate(
             progress(1000)
     secs = time.perf_counter() - t0
     arr = np.asarray(lat) * 1e6 if lat else np.zeros(1)
-    latency = {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99)),
-               "mean": float(arr.mean())}
+    latency = {
+        "p50": float(np.percentile(arr, 50)),
+        "p99": float(np.percentile(arr, 99)),
+        "mean": float(arr.mean()),
+    }
     return EvalResult(report.to_dict(), n, secs, latency)

@@ -42,8 +42,12 @@ class LoadedIndex:
 def generator_for(files: IndexFiles, labels: LabelIndex | None = None) -> CandidateGenerator:
     """The candidate sources over an index's label, ending and transition tables."""
     labels = labels or LabelIndex(files)
-    return CandidateGenerator(labels, LabelIndex(files, "endings"),
-                              LabelIndex(files, "transitions"), typo=TypoCorrector(labels))
+    return CandidateGenerator(
+        labels,
+        LabelIndex(files, "endings"),
+        LabelIndex(files, "transitions"),
+        typo=TypoCorrector(labels),
+    )
 
 
 def load_model(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker | None = None) -> Any:
@@ -57,7 +61,9 @@ def load_model(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker | None = No
     raise IndexFormatError(f"{files.path}: unknown model {files.model!r} in manifest")
 
 
-def load_index(path: str | os.PathLike[str], *, verify: bool = True, blend: bool = True) -> LoadedIndex:
+def load_index(
+    path: str | os.PathLike[str], *, verify: bool = True, blend: bool = True
+) -> LoadedIndex:
     """Verify checksums, mmap arrays, build the ranker. Raises `IndexFormatError`.
 
     An index with fitted blend weights serves the blended ranker (unless `blend=False`,

@@ -42,6 +42,12 @@ def add_serve_parser(subparsers: Any) -> None:
         type=int,
         help="open WebSockets per worker (QAC_MAX_CONNECTIONS, default 1000)",
     )
+    s.add_argument(
+        "--blocklist",
+        metavar="FILE",
+        help="completions matching this file's words or re: patterns are never sent; "
+        "edits apply without a restart (QAC_BLOCKLIST)",
+    )
     s.add_argument("--static-dir", help="demo files served at / and /static (QAC_STATIC_DIR)")
     s.add_argument(
         "--log-level",
@@ -64,10 +70,20 @@ def run_serve(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "allowed_origins": args.allowed_origins,
         "max_connections": args.max_connections,
+        "blocklist": args.blocklist,
         "static_dir": args.static_dir,
         "log_level": args.log_level,
     }
     config = ServerConfig.from_env(overrides=overrides)
+    if config.blocklist is not None:
+        # Checked once here, like the index: a bad file is one clear line before workers start.
+        from autocomplete.blocklist import Blocklist, BlocklistError
+        from autocomplete.server.errors import ConfigError
+
+        try:
+            Blocklist.load(config.blocklist)
+        except BlocklistError as exc:
+            raise ConfigError(f"QAC_BLOCKLIST: {exc}") from None
     # Verified once here (checksums), so a bad index is one line and exit 2, before any
     # worker starts; workers then only map the files.
     index = load_index(config.index)

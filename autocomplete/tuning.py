@@ -38,7 +38,9 @@ class _Data:
     targets: list[int]
 
 
-def collect(examples: Iterable[tuple[Example, HistoryItems]], gather: Gather, every: int) -> tuple[dict[str, _Data], dict[str, int]]:
+def collect(
+    examples: Iterable[tuple[Example, HistoryItems]], gather: Gather, every: int
+) -> tuple[dict[str, _Data], dict[str, int]]:
     """Candidate matrices and target positions per bucket; also counts of target recall."""
     data = {b: _Data([], []) for b in BUCKET_NAMES}
     stats = {"keystrokes": 0, "target_in_candidates": 0}
@@ -83,9 +85,12 @@ def fit_bucket(d: _Data, params: TuneParams, w0: np.ndarray) -> np.ndarray:
     return np.asarray(res.x)
 
 
-def fit_mode(examples: Iterable[tuple[Example, HistoryItems]], gather: Gather,
-             params: TuneParams | None = None, start: np.ndarray | None = None
-             ) -> tuple[np.ndarray, dict[str, int]]:
+def fit_mode(
+    examples: Iterable[tuple[Example, HistoryItems]],
+    gather: Gather,
+    params: TuneParams | None = None,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, int]]:
     """One weight matrix (bucket x feature) fitted on the given keystrokes."""
     params = params or TuneParams()
     data, stats = collect(examples, gather, params.every)
@@ -97,13 +102,18 @@ def fit_mode(examples: Iterable[tuple[Example, HistoryItems]], gather: Gather,
     return w, stats
 
 
-def fit(with_history: Callable[[], Iterable[tuple[Example, HistoryItems]]], gather: Gather,
-        params: TuneParams | None = None) -> tuple[BlendWeights, dict[str, dict[str, int]]]:
+def fit(
+    with_history: Callable[[], Iterable[tuple[Example, HistoryItems]]],
+    gather: Gather,
+    params: TuneParams | None = None,
+) -> tuple[BlendWeights, dict[str, dict[str, int]]]:
     """Both modes: "personal" on keystrokes with the user's history, "anonymous" without.
 
     `with_history` is called twice (a fresh stream each time).
     """
     wp, sp = fit_mode(with_history(), gather, params)
     wa, sa = fit_mode(((ex, ()) for ex, _ in with_history()), gather, params)
-    return (BlendWeights({"personal": BlendWeights.rows(wp), "anonymous": BlendWeights.rows(wa)}),
-            {"personal": sp, "anonymous": sa})
+    return (
+        BlendWeights({"personal": BlendWeights.rows(wp), "anonymous": BlendWeights.rows(wa)}),
+        {"personal": sp, "anonymous": sa},
+    )

@@ -40,8 +40,9 @@ class Correction:
 class TypoCorrector:
     """Finds popular labels extending one-edit variants of a prefix."""
 
-    def __init__(self, labels: LabelIndex, min_len: int = 4, per_variant: int = 3,
-                 max_past_falloff: int = 4) -> None:
+    def __init__(
+        self, labels: LabelIndex, min_len: int = 4, per_variant: int = 3, max_past_falloff: int = 4
+    ) -> None:
         self.labels = labels
         self.min_len = min_len
         self.per_variant = per_variant

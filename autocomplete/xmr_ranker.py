@@ -26,7 +26,7 @@ from indexer.errors import IndexFormatError
 from indexer.labels import LabelIndex
 from indexer.params import BuildParams
 from indexer.xmr.features import Featurizer
-from indexer.xmr.params import RankParams, bucket_index
+from indexer.xmr.params import COMBINE_OF_LOSS, RankParams, bucket_index
 from indexer.xmr.tree import HybridTree
 
 from .mpc import MPCRanker
@@ -50,107 +50,233 @@ def combine(s: np.ndarray, how: str) -> np.ndarray:
 
 
 class LevelWeights:
-    """One level's linear rankers, node-major CSR: w[node] . x for any set of nodes."""
+    """One level's linear rankers: bias + w[node] . x, for any set of nodes.
 
-    __slots__ = ("indptr", "indices", "data", "n")
+    Node-major CSR rows (`gather` for scattered nodes, `span` for a contiguous run) and,
+    for the levels above the labels, a feature-major copy (`full`: every node of the level
+    in one pass over the input's few features). The bias is a dense vector, so the
+    always-present bias feature never costs a gather.
+    """
 
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> None:
-        self.indptr, self.indices, self.data = indptr, indices, data
-        self.n = int(indptr.shape[0]) - 1
+    __slots__ = ("ip", "ix", "dt", "bias", "tip", "tix", "tdt", "n", "avg")
 
-    def scores(self, nodes: np.ndarray, xd: np.ndarray) -> np.ndarray:
-        """Raw scores of `nodes` against the dense input `xd`."""
-        ip = self.indptr
+    def __init__(self, ip: np.ndarray, ix: np.ndarray, dt: np.ndarray, bias: np.ndarray,
+                 t: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+        self.ip, self.ix, self.dt = ip, ix, dt
+        self.bias = bias.astype(np.float64)
+        self.n = int(ip.shape[0]) - 1
+        self.avg = float(ip[-1]) / max(self.n, 1)
+        self.tip, self.tix, self.tdt = t if t is not None else (None, None, None)
+
+    def gather(self, nodes: np.ndarray, xd: np.ndarray) -> np.ndarray:
+        ip = self.ip
         a = ip[nodes]
         lens = ip[nodes + 1] - a
-        if not len(nodes):
-            return _EMPTY_F
+        out = self.bias[nodes]
+        if len(nodes):
+            flat = _spans(a, lens)
+            if len(flat):
+                v = self.dt[flat] * xd[self.ix[flat]]
+                out += np.bincount(np.repeat(np.arange(len(nodes)), lens), v, minlength=len(nodes))
+        return out
+
+    def span(self, lo: int, hi: int, xd: np.ndarray) -> np.ndarray:
+        ip = self.ip
+        a, b = int(ip[lo]), int(ip[hi])
+        cs = np.zeros(b - a + 1)
+        np.cumsum(self.dt[a:b] * xd[self.ix[a:b]], out=cs[1:])
+        off = ip[lo : hi + 1] - a
+        return self.bias[lo:hi] + (cs[off[1:]] - cs[off[:-1]])
+
+    def full_cost(self, cols: np.ndarray) -> float:
+        if self.tip is None:
+            return float("inf")
+        return float((self.tip[cols + 1] - self.tip[cols]).sum()) + 0.25 * self.n
+
+    def full(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        assert self.tip is not None and self.tix is not None and self.tdt is not None
+        a = self.tip[cols]
+        lens = self.tip[cols + 1] - a
         flat = _spans(a, lens)
-        v = self.data[flat] * xd[self.indices[flat]]
-        return np.bincount(np.repeat(np.arange(len(nodes)), lens), v, minlength=len(nodes))
+        v = self.tdt[flat] * np.repeat(vals, lens)
+        return self.bias + np.bincount(self.tix[flat], v, minlength=self.n)
+
+
+class Query:
+    """One keystroke's input: sparse x (bias excluded), its dense copy, per-level caches."""
+
+    __slots__ = ("cols", "vals", "xd", "full")
+
+    def __init__(self, cols: np.ndarray, vals: np.ndarray, xd: np.ndarray) -> None:
+        self.cols, self.vals, self.xd = cols, vals, xd
+        self.full: dict[int, np.ndarray] = {}
 
 
 class XMRModel:
-    """Featuriser + hybrid tree + level rankers: path scores by beam search or exactly."""
+    """Featuriser + hybrid tree + level rankers: path scores by beam search or exactly.
+
+    levels[l - 1] scores level l; the label level (l = height) is indexed by label id, the
+    tree's own arrays at that level by tree position. With combine "softmax" a level term is
+    the node's log-softmax among its valid siblings (those holding a label that extends the
+    prefix), so every caller hands `_terms` complete sibling groups, parent by parent.
+    """
 
     def __init__(self, feat: Featurizer, tree: HybridTree, levels: list[LevelWeights],
-                 vkeys: list[np.ndarray]) -> None:
+                 vkeys: list[np.ndarray], combine: str, null: bool) -> None:
         self.feat = feat
         self.depth = tree.depth
         self.height = tree.height
         self.n = tree.n_labels
-        self.levels = levels  # levels[l - 1] scores the nodes of level l
-        self.cptr = [np.asarray(c) for c in tree.cptr]
+        self.levels = levels
+        self.how = combine
+        self.null = null
+        self.cptr = [np.asarray(c, dtype=np.int64) for c in tree.cptr]
+        self.sizes = [1] + [tree.level_size(level) for level in range(1, self.height + 1)]
         self.perm = np.asarray(tree.perm, dtype=np.int64)
         self.pos = np.empty(self.n, dtype=np.int64)
         self.pos[self.perm] = np.arange(self.n)
         anc = tree.ancestors()
-        self.anc = [a.astype(np.int64) for a in anc]
+        # ancestors by label id: a prefix's labels are a contiguous slice of each
+        self.anc_lab = [a.astype(np.int64)[self.pos] for a in anc]
+        self.par = [np.zeros(1, dtype=np.int64)] + [tree.parents(level).astype(np.int64)
+                                                     for level in range(1, self.height + 1)]
         self.only = [np.zeros(1, dtype=bool)] + [tree.only_child(level) for level in range(1, self.height + 1)]
-        self.vkeys = vkeys
+        self.vkeys = [np.asarray(k) for k in vkeys]
         self._local = threading.local()
 
     # -- input --------------------------------------------------------------------------
-    def dense(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        """A per-thread dense copy of x (reset by `release`), so gathers need no search."""
+    def query(self, prev_queries: Sequence[str], prefix: str) -> Query:
+        cols, vals = self.feat.transform(prev_queries, prefix)
+        cols, vals = cols[:-1], vals[:-1]  # the bias lives in LevelWeights.bias
         xd = getattr(self._local, "xd", None)
         if xd is None:
             xd = self._local.xd = np.zeros(self.feat.dim, dtype=np.float32)
         xd[cols] = vals
-        return xd
+        return Query(cols, vals, xd)
 
     @staticmethod
-    def release(xd: np.ndarray, cols: np.ndarray) -> None:
-        xd[cols] = 0.0
+    def release(q: Query) -> None:
+        q.xd[q.cols] = 0.0
 
     def fixed_level(self, prefix: str) -> int:
         return min(len(prefix), self.depth)
 
     # -- scoring --------------------------------------------------------------------------
-    def _level_terms(self, level: int, nodes: np.ndarray, xd: np.ndarray, how: str) -> np.ndarray:
-        t = combine(self.levels[level - 1].scores(nodes, xd), how)
+    def _upper(self, level: int, nodes: np.ndarray, q: Query) -> np.ndarray:
+        """Raw scores of nodes at a level above the labels."""
+        lw = self.levels[level - 1]
+        full = q.full.get(level)
+        if full is None:
+            if lw.full_cost(q.cols) > lw.avg * len(nodes):
+                return lw.gather(nodes, q.xd)
+            full = q.full[level] = lw.full(q.cols, q.vals)
+        return full[nodes]
+
+    def _raw(self, level: int, nodes: np.ndarray, q: Query) -> np.ndarray:
+        if level == self.height:
+            return self.levels[level - 1].gather(self.perm[nodes], q.xd)
+        return self._upper(level, nodes, q)
+
+    def _valid(self, level: int, nodes: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Which nodes (tree positions at the label level) hold a label in [lo, hi)."""
+        if level == self.height:
+            lab = self.perm[nodes]
+            return (lab >= lo) & (lab < hi)
+        key, k0 = self.vkeys[level], nodes * (self.n + 1)
+        return np.searchsorted(key, k0 + hi) > np.searchsorted(key, k0 + lo)
+
+    def _terms(self, level: int, nodes: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Level terms of `nodes`, which come as complete sibling groups, parent by parent."""
+        if self.how == "softmax" and len(nodes):
+            par = self.par[level][nodes]
+            starts = np.flatnonzero(np.concatenate(([True], par[1:] != par[:-1])))
+            cnt = np.diff(np.append(starts, len(raw)))
+            mx = np.maximum.reduceat(raw, starts)
+            if self.null:
+                mx = np.maximum(mx, 0.0)
+            mxr = np.repeat(mx, cnt)
+            tot = np.add.reduceat(np.exp(raw - mxr), starts)
+            if self.null:
+                tot += np.exp(-mx)
+            t = raw - mxr - np.repeat(np.log(tot), cnt)
+        else:
+            t = combine(raw, self.how)
         t[self.only[level][nodes]] = 0.0
         return t
 
-    def path_scores(self, label_ids: np.ndarray, start: int, xd: np.ndarray, how: str) -> np.ndarray:
-        """Sum of level terms below level `start` for each label (the exact score)."""
-        pos = self.pos[label_ids]
-        total = np.zeros(len(label_ids))
-        for level in range(start + 1, self.height):
-            nodes, inv = np.unique(self.anc[level][pos], return_inverse=True)
-            total += self._level_terms(level, nodes, xd, how)[inv]
-        if start < self.height:
-            total += self._level_terms(self.height, pos, xd, how)
+    def range_scores(self, lo: int, hi: int, start: int, q: Query) -> np.ndarray:
+        """Path scores of the label ids lo..hi-1 (all labels extending the prefix), exactly."""
+        h = self.height
+        total = np.zeros(hi - lo)
+        if start >= h:
+            return total
+        for level in range(start + 1, h):
+            u, inv = _unique_small(self.anc_lab[level][lo:hi], self.sizes[level])
+            total += self._terms(level, u, self._upper(level, u, q))[inv]
+        raw = self.levels[h - 1].span(lo, hi, q.xd)
+        pos = self.pos[lo:hi]
+        if self.how == "softmax":
+            order = np.argsort(pos)
+            total[order] += self._terms(h, pos[order], raw[order])
+        else:
+            total += self._terms(h, pos, raw)
+        return total
+
+    def path_scores(self, ids: np.ndarray, start: int, q: Query, lo: int, hi: int) -> np.ndarray:
+        """Path scores of any label ids; [lo, hi) is the prefix's range (for the siblings a
+        softmax normalises over; an id outside it counts as valid for its own path)."""
+        h = self.height
+        total = np.zeros(len(ids))
+        if start >= h or not len(ids):
+            return total
+        for level in range(start + 1, h + 1):
+            own = self.pos[ids] if level == h else self.anc_lab[level][ids]
+            if self.how != "softmax":
+                total += self._terms(level, own, self._raw(level, own, q))
+                continue
+            par = np.unique(self.anc_lab[level - 1][ids])
+            c = self.cptr[level - 1]
+            sib = _spans(c[par], c[par + 1] - c[par])
+            sib = sib[self._valid(level, sib, lo, hi) | np.isin(sib, own)]
+            t = self._terms(level, sib, self._raw(level, sib, q))
+            total += t[np.searchsorted(sib, own)]
         return total
 
     def beam_search(self, start_node: int, start: int, lo: int, hi: int, masked: bool, beam: int,
-                    xd: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+                    q: Query) -> tuple[np.ndarray, np.ndarray]:
         """(label ids, path scores) of the leaves reached from `start_node` at level `start`.
 
         With `masked`, nodes holding no label in [lo, hi) are dropped at every level.
         """
         nodes = np.array([start_node], dtype=np.int64)
         score = np.zeros(1)
-        n1 = self.n + 1
-        for level in range(start + 1, self.height + 1):
+        h = self.height
+        for level in range(start + 1, h + 1):
             c = self.cptr[level - 1]
             a = c[nodes]
             lens = c[nodes + 1] - a
             kids = _spans(a, lens)
-            sc = np.repeat(score, lens) + self._level_terms(level, kids, xd, how)
+            base = np.repeat(score, lens)
             if masked:
-                if level == self.height:
-                    lab = self.perm[kids]
-                    ok = (lab >= lo) & (lab < hi)
-                else:
-                    key, base = self.vkeys[level], kids * n1
-                    ok = np.searchsorted(key, base + hi) > np.searchsorted(key, base + lo)
-                kids, sc = kids[ok], sc[ok]
-            if level < self.height and len(kids) > beam:
+                ok = self._valid(level, kids, lo, hi)
+                kids, base = kids[ok], base[ok]
+            sc = base + self._terms(level, kids, self._raw(level, kids, q))
+            if level < h and len(kids) > beam:
                 top = np.argpartition(-sc, beam - 1)[:beam]
+                top.sort()  # keep sibling groups contiguous for the next level's softmax
                 kids, sc = kids[top], sc[top]
             nodes, score = kids, sc
         return self.perm[nodes], score
+
+
+def _unique_small(a: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(a, return_inverse=True) for values in [0, n), by a bitmap (no sort)."""
+    mark = np.zeros(n, dtype=bool)
+    mark[a] = True
+    u = np.flatnonzero(mark)
+    lut = np.empty(n, dtype=np.int64)
+    lut[u] = np.arange(len(u))
+    return u, lut[a]
 
 
 class XMRRanker:
@@ -191,19 +317,27 @@ class XMRRanker:
             s = s + w[2] * np.where(hit, np.log1p(s_cnt[j] * hit), 0.0)
         return s
 
-    def _score(self, prev_queries: Sequence[str], prefix: str, ids: np.ndarray, start: int,
-               extra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Blended scores of `ids` (+ already path-scored `extra`), as (ids, scores)."""
-        m, p = self.model, self.params
-        cols, vals = m.feat.transform(prev_queries, prefix)
-        xd = m.dense(cols, vals)
+    def _score(self, prev_queries: Sequence[str], prefix: str, ids: np.ndarray,
+               start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Blended scores of any label ids, as (ids, scores)."""
+        m = self.model
+        lo, hi = self.labels.range(prefix)
+        q = m.query(prev_queries, prefix)
         try:
-            path = m.path_scores(ids, start, xd, p.combine)
-            if extra is not None:
-                ids = np.concatenate([extra[0], ids])
-                path = np.concatenate([extra[1], path])
+            path = m.path_scores(ids, start, q, lo, hi)
         finally:
-            m.release(xd, cols)
+            m.release(q)
+        return ids, self._blend(ids, path, self._successors(prev_queries), prefix)
+
+    def _exact(self, prev_queries: Sequence[str], prefix: str, lo: int, hi: int,
+               start: int) -> tuple[np.ndarray, np.ndarray]:
+        m = self.model
+        q = m.query(prev_queries, prefix)
+        try:
+            path = m.range_scores(lo, hi, start, q)
+        finally:
+            m.release(q)
+        ids = np.arange(lo, hi, dtype=np.int64)
         return ids, self._blend(ids, path, self._successors(prev_queries), prefix)
 
     # -- public API --------------------------------------------------------------------------
@@ -220,7 +354,7 @@ class XMRRanker:
             return _EMPTY_I, _EMPTY_F
         start = m.fixed_level(prefix)
         if hi - lo <= p.exact_threshold:
-            ids, s = self._score(prev_queries, prefix, np.arange(lo, hi, dtype=np.int64), start)
+            ids, s = self._exact(prev_queries, prefix, lo, hi, start)
         else:
             ids, s = self._search(prev_queries, prefix, lo, hi, start, n)
         if len(ids) > n:
@@ -239,16 +373,15 @@ class XMRRanker:
         pool = [self.labels.top_popular(prefix, p.pool).astype(np.int64)]
         if len(succ[0]):
             pool.append(succ[0][(succ[0] >= lo) & (succ[0] < hi)])
-        cols, vals = m.feat.transform(prev_queries, prefix)
-        xd = m.dense(cols, vals)
+        q = m.query(prev_queries, prefix)
         try:
-            node = int(m.anc[start][m.pos[lo]])
-            b_ids, b_path = m.beam_search(node, start, lo, hi, len(prefix) > m.depth, max(p.beam, 1), xd,
-                                          p.combine)
-            extra_ids = np.setdiff1d(np.concatenate(pool), b_ids)
-            e_path = m.path_scores(extra_ids, start, xd, p.combine)
+            node = int(m.anc_lab[start][lo])
+            b_ids, b_path = m.beam_search(node, start, lo, hi, len(prefix) > m.depth, p.beam, q)
+            extra_ids = np.unique(np.concatenate(pool))
+            extra_ids = extra_ids[~np.isin(extra_ids, b_ids)]
+            e_path = m.path_scores(extra_ids, start, q, lo, hi)
         finally:
-            m.release(xd, cols)
+            m.release(q)
         ids = np.concatenate([b_ids, extra_ids])
         path = np.concatenate([b_path, e_path])
         return ids, self._blend(ids, path, succ, prefix)
@@ -277,6 +410,13 @@ class XMRRanker:
         return [Completion(text(i), sc, "index") for i, sc in zip(ids.tolist(), s.tolist(), strict=True)]
 
 
+def _check_matrix(files: IndexFiles, w: Any, shape: tuple[int, int], what: str) -> None:
+    if w.shape != shape:
+        raise IndexFormatError(f"{files.path}: xmr {what} have shape {w.shape}, expected {shape}")
+    if w.nnz and (int(np.max(w.indices)) >= shape[1] or int(np.min(w.indices)) < 0):
+        raise IndexFormatError(f"{files.path}: xmr {what} index past {shape[1]} columns")
+
+
 def load_model(files: IndexFiles) -> XMRModel:
     """The pure model of an xmr index directory; `IndexFormatError` when anything disagrees."""
     meta = files.json("xmr_model")
@@ -290,17 +430,25 @@ def load_model(files: IndexFiles) -> XMRModel:
         raise IndexFormatError(f"{files.path}: featuriser has {feat.dim} columns, model expects {meta.get('dim')}")
     tree = HybridTree.load(files, int(meta["depth"]), height, n)
     levels = []
+    d = feat.dim - 1
     for level in range(1, height + 1):
+        size = tree.level_size(level)
         w = files.matrix(f"xmr_w_{level}")
-        if w.shape != (tree.level_size(level), feat.dim):
-            raise IndexFormatError(f"{files.path}: xmr level {level} weights have shape {w.shape}")
-        if w.nnz and (int(np.max(w.indices)) >= feat.dim or int(np.min(w.indices)) < 0):
-            raise IndexFormatError(f"{files.path}: xmr level {level} weights index past the features")
-        levels.append(LevelWeights(np.asarray(w.indptr, dtype=np.int64), w.indices, w.data))
+        bias = np.asarray(files.array(f"xmr_b_{level}"))
+        _check_matrix(files, w, (size, d), f"level {level} weights")
+        if bias.shape != (size,):
+            raise IndexFormatError(f"{files.path}: xmr level {level} bias has shape {bias.shape}")
+        t = None
+        if level < height:
+            wt = files.matrix(f"xmr_wt_{level}")
+            _check_matrix(files, wt, (d, size), f"level {level} feature-major weights")
+            t = (np.asarray(wt.indptr), np.asarray(wt.indices), np.asarray(wt.data))
+        levels.append(LevelWeights(np.asarray(w.indptr), np.asarray(w.indices), np.asarray(w.data), bias, t))
     vkeys = [files.array(f"xmr_vkey_{level}") for level in range(height)]
     if any(k.shape != (n,) for k in vkeys):
         raise IndexFormatError(f"{files.path}: xmr validity keys disagree with {n} labels")
-    return XMRModel(feat, tree, levels, vkeys)
+    combine = COMBINE_OF_LOSS.get(str(meta.get("loss", "sqhinge")), "l3hinge")
+    return XMRModel(feat, tree, levels, vkeys, combine, bool(meta.get("null_class", False)))
 
 
 def load_xmr_ranker(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker,
@@ -313,4 +461,6 @@ def load_xmr_ranker(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker,
     if trans.shape != (model.n, model.n):
         raise IndexFormatError(f"{files.path}: xmr transitions have shape {trans.shape}")
     rank = params or RankParams.from_json(files.json("xmr_model").get("rank"))
+    if rank.combine is not None:
+        model.how = rank.combine
     return XMRRanker(model, labels, mpc, trans, rank)

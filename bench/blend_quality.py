@@ -42,8 +42,22 @@ COLS = ["overall", *(b for b, _, _ in BUCKETS)]
 
 def build(log: str, out: Path, *extra: str) -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autocomplete.cli", "build-index", "--log", log,
-                    "--out", str(out), "--quiet", *extra], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autocomplete.cli",
+            "build-index",
+            "--log",
+            log,
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     return time.perf_counter() - t
 
 
@@ -53,9 +67,14 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     lines = ["MRR@10 (all targets), ratio to MPC below each row", head]
     for name, r in rows.items():
         q = r["quality"]["all"]
-        lines.append(f"{name:<22}" + "".join(f"{q[c]['mrr@10']:>9.4f}" for c in COLS)
-                     + f"{r['latency_us']['p50']:>8.0f}{r['latency_us']['p99']:>8.0f}")
-        lines.append(f"{'':<22}" + "".join(f"{q[c]['mrr@10'] / base[c]['mrr@10']:>8.2f}x" for c in COLS))
+        lines.append(
+            f"{name:<22}"
+            + "".join(f"{q[c]['mrr@10']:>9.4f}" for c in COLS)
+            + f"{r['latency_us']['p50']:>8.0f}{r['latency_us']['p99']:>8.0f}"
+        )
+        lines.append(
+            f"{'':<22}" + "".join(f"{q[c]['mrr@10'] / base[c]['mrr@10']:>8.2f}x" for c in COLS)
+        )
     return "\n".join(lines)
 
 
@@ -79,7 +98,11 @@ def main() -> None:
         is_label = lambda t: idx.labels.id_of(t) >= 0  # noqa: E731
         rankers: list[tuple[str, Any, Any]] = [
             ("MPC", bare.ranker, None),
-            ("transition rule", TransitionRule(LabelIndex(idx.files, "transitions"), bare.mpc), None),
+            (
+                "transition rule",
+                TransitionRule(LabelIndex(idx.files, "transitions"), bare.mpc),
+                None,
+            ),
             ("personal rule", PersonalRule(bare.mpc), past),
             ("blend (anonymous)", idx.ranker, None),
             ("blend (personal)", idx.ranker, past),
@@ -87,13 +110,20 @@ def main() -> None:
         if args.xmr_index:
             xb = load_index(args.xmr_index, blend=False)
             xi = load_index(args.xmr_index)
-            rankers += [("xmr (bare)", xb.ranker, None), ("xmr+blend (anonymous)", xi.ranker, None),
-                        ("xmr+blend (personal)", xi.ranker, past)]
+            rankers += [
+                ("xmr (bare)", xb.ranker, None),
+                ("xmr+blend (anonymous)", xi.ranker, None),
+                ("xmr+blend (personal)", xi.ranker, past),
+            ]
         rows: dict[str, dict[str, Any]] = {}
         for name, r, p in rankers:
             res = evaluate(r, data.test, is_label, limit=args.limit, past=p)
             rows[name] = res.to_dict()
-            print(f"{name}: {res.examples} keystrokes in {res.seconds:.0f}s", file=sys.stderr, flush=True)
+            print(
+                f"{name}: {res.examples} keystrokes in {res.seconds:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
     print(table(rows))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

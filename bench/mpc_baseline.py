@@ -37,20 +37,45 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         idx = Path(tmp) / "mpc"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "autocomplete.cli", "build-index", "--log", args.log,
-                        "--out", str(idx), "--model", "mpc", "--quiet"], check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "autocomplete.cli",
+                "build-index",
+                "--log",
+                args.log,
+                "--out",
+                str(idx),
+                "--model",
+                "mpc",
+                "--quiet",
+            ],
+            check=True,
+            cwd=ROOT,
+        )
         build_s = time.perf_counter() - t0
         build_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         index = load_index(idx)
         data = load_split([args.log])
-        res = evaluate(index.ranker, data.test, lambda t: index.labels.id_of(t) >= 0, limit=args.limit)
+        res = evaluate(
+            index.ranker, data.test, lambda t: index.labels.id_of(t) >= 0, limit=args.limit
+        )
         size = sum(p.stat().st_size for p in idx.iterdir())
-    out = {"model": "mpc", "build_s": build_s, "build_peak_rss_mb": build_rss, "index_bytes": size,
-           "labels": len(index.labels), **res.to_dict()}
+    out = {
+        "model": "mpc",
+        "build_s": build_s,
+        "build_peak_rss_mb": build_rss,
+        "index_bytes": size,
+        "labels": len(index.labels),
+        **res.to_dict(),
+    }
     print(format_table(res.quality, f"MPC on test: {res.examples} keystrokes"))
-    print(f"build {build_s:.1f}s, peak RSS {build_rss:.0f} MB, index {size / 1e6:.1f} MB, "
-          f"{len(index.labels)} labels; ranking p50 {res.latency_us['p50']:.1f}us "
-          f"p99 {res.latency_us['p99']:.1f}us mean {res.latency_us['mean']:.1f}us")
+    print(
+        f"build {build_s:.1f}s, peak RSS {build_rss:.0f} MB, index {size / 1e6:.1f} MB, "
+        f"{len(index.labels)} labels; ranking p50 {res.latency_us['p50']:.1f}us "
+        f"p99 {res.latency_us['p99']:.1f}us mean {res.latency_us['mean']:.1f}us"
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
 

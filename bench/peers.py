@@ -38,7 +38,7 @@ class TransitionRule:
         if prev_queries:
             key = prev_queries[-1] + SEP
             ids = self.tr.top_popular(key + prefix, k).tolist()
-            first = [Completion(self.tr.text(i)[len(key):], float(self.tr.counts[i])) for i in ids]
+            first = [Completion(self.tr.text(i)[len(key) :], float(self.tr.counts[i])) for i in ids]
         return _fill(first, self.mpc, prefix, k)
 
 
@@ -48,9 +48,14 @@ class PersonalRule:
     def __init__(self, mpc: MPCRanker) -> None:
         self.mpc = mpc
 
-    def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10,
-                 history: Sequence[tuple[str, int, float]] = (), now: float | None = None
-                 ) -> list[Completion]:
+    def complete(
+        self,
+        prev_queries: Sequence[str],
+        prefix: str,
+        k: int = 10,
+        history: Sequence[tuple[str, int, float]] = (),
+        now: float | None = None,
+    ) -> list[Completion]:
         mine = sorted((h for h in history if h[0].startswith(prefix)), key=lambda h: (-h[1], -h[2]))
         first = [Completion(q, float(c), "history") for q, c, _ in mine[:k]]
         return _fill(first, self.mpc, prefix, k)

@@ -66,7 +66,9 @@ def score(ranker, cases, k=10):  # type: ignore[no-untyped-def]
     rep = QualityReport(k)
     lat = []
     for ctx, bad, good in cases:
-        first_diff = next((i for i, (x, y) in enumerate(zip(bad, good)) if x != y), min(len(bad), len(good)))
+        first_diff = next(
+            (i for i, (x, y) in enumerate(zip(bad, good, strict=False)) if x != y), min(len(bad), len(good))
+        )
         for i in range(max(first_diff + 1, 4), len(bad) + 1):
             prefix = bad[:i]
             t = time.perf_counter()
@@ -74,7 +76,10 @@ def score(ranker, cases, k=10):  # type: ignore[no-untyped-def]
             lat.append(time.perf_counter() - t)
             rep.add(prefix, good, [c.text for c in items], True)
     arr = np.asarray(lat) * 1e6
-    return rep.to_dict(), {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
+    return rep.to_dict(), {
+        "p50": float(np.percentile(arr, 50)),
+        "p99": float(np.percentile(arr, 99)),
+    }
 
 
 def main() -> None:
@@ -97,13 +102,27 @@ def main() -> None:
         gen.typo = t
         q, lat = score(ranker, cases)
         overall = evaluate(ranker, data.test, lambda x: idx.labels.id_of(x) >= 0, limit=args.limit)
-        results[name] = {"misspelled": q["all"]["overall"], "misspelled_latency_us": lat,
-                         "test_overall": overall.quality["all"]["overall"],
-                         "test_latency_us": overall.latency_us}
-        print(format_table({"all": {"misspelled": q["all"]["overall"],
-                                    "test": overall.quality["all"]["overall"]}}, name))
-        print(f"  latency misspelled p50 {lat['p50']:.0f}us p99 {lat['p99']:.0f}us; "
-              f"test p50 {overall.latency_us['p50']:.0f}us p99 {overall.latency_us['p99']:.0f}us")
+        results[name] = {
+            "misspelled": q["all"]["overall"],
+            "misspelled_latency_us": lat,
+            "test_overall": overall.quality["all"]["overall"],
+            "test_latency_us": overall.latency_us,
+        }
+        print(
+            format_table(
+                {
+                    "all": {
+                        "misspelled": q["all"]["overall"],
+                        "test": overall.quality["all"]["overall"],
+                    }
+                },
+                name,
+            )
+        )
+        print(
+            f"  latency misspelled p50 {lat['p50']:.0f}us p99 {lat['p99']:.0f}us; "
+            f"test p50 {overall.latency_us['p50']:.0f}us p99 {overall.latency_us['p99']:.0f}us"
+        )
     gen.typo = typo
     print(f"{len(cases)} real misspelling->correction pairs in the test split")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

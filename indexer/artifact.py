@@ -73,8 +73,14 @@ class IndexWriter:
     def json(self, name: str, obj: Any) -> None:
         (self._tmp / f"{name}.json").write_text(json.dumps(obj, indent=1, sort_keys=True))
 
-    def commit(self, *, model: str, label_count: int, build_params: dict[str, Any],
-               stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    def commit(
+        self,
+        *,
+        model: str,
+        label_count: int,
+        build_params: dict[str, Any],
+        stats: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Checksum everything, write the manifest, swap the directory into place."""
         files = {
             p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
@@ -138,7 +144,9 @@ class IndexFiles:
             if not f.is_file():
                 raise IndexFormatError(f"{self.path}: missing file {name}")
             if f.stat().st_size != meta.get("bytes"):
-                raise IndexFormatError(f"{f}: size {f.stat().st_size}, manifest says {meta.get('bytes')}")
+                raise IndexFormatError(
+                    f"{f}: size {f.stat().st_size}, manifest says {meta.get('bytes')}"
+                )
             if verify and _sha256(f) != meta.get("sha256"):
                 raise IndexFormatError(f"{f}: checksum mismatch; the file is corrupt")
         self.manifest: dict[str, Any] = manifest
@@ -181,7 +189,10 @@ class IndexFiles:
 
     def has(self, name: str) -> bool:
         files = self.manifest["files"]
-        return any(n in files for n in (f"{name}.npy", f"{name}.marisa", f"{name}.json", f"{name}.data.npy"))
+        return any(
+            n in files
+            for n in (f"{name}.npy", f"{name}.marisa", f"{name}.json", f"{name}.data.npy")
+        )
 
     def array(self, name: str) -> np.ndarray:
         try:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 import resource
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,24 +49,38 @@ def build_index(
     if not train:
         from .errors import LogFormatError
 
-        raise LogFormatError("no training sessions before the dev split date; check --split / --all")
+        raise LogFormatError(
+            "no training sessions before the dev split date; check --split / --all"
+        )
     train_pairs = list(pairs(train))
     labels = LabelTable.from_queries((q for _, q, _, _ in train_pairs), params.min_count)
     if not labels.texts:
         from .errors import LogFormatError
 
-        raise LogFormatError(f"no query occurs >= {params.min_count} times in training; lower --min-count")
+        raise LogFormatError(
+            f"no query occurs >= {params.min_count} times in training; lower --min-count"
+        )
     say(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
     w = IndexWriter(Path(out))
     try:
         write_labels(w, labels, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k)
         query_counts = Counter(q for _, q, _, _ in train_pairs)
         endings = endings_table(query_counts)
-        write_labels(w, endings, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k,
-                     name="endings")
+        write_labels(
+            w,
+            endings,
+            heavy_threshold=params.heavy_threshold,
+            heavy_k=params.heavy_k,
+            name="endings",
+        )
         transitions = transitions_table((p, q) for p, q, _, _ in train_pairs)
-        write_labels(w, transitions, heavy_threshold=params.heavy_threshold,
-                     heavy_k=params.heavy_k, name="transitions")
+        write_labels(
+            w,
+            transitions,
+            heavy_threshold=params.heavy_threshold,
+            heavy_k=params.heavy_k,
+            name="transitions",
+        )
         say(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
         extra: dict[str, Any] = {}
         if params.model == "xmr":
@@ -80,11 +94,16 @@ def build_index(
             "train_sessions": len(train),
             "train_queries": len(train_pairs),
             "dev_queries": len(dev_q),
-            "dev_label_coverage": (sum(q in label_set for q in dev_q) / len(dev_q)) if dev_q else None,
+            "dev_label_coverage": (sum(q in label_set for q in dev_q) / len(dev_q))
+            if dev_q
+            else None,
             **extra,
         }
         manifest = w.commit(
-            model=params.model, label_count=len(labels.texts), build_params=params.to_json(), stats=stats
+            model=params.model,
+            label_count=len(labels.texts),
+            build_params=params.to_json(),
+            stats=stats,
         )
     except BaseException:
         w.abort()

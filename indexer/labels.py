@@ -90,14 +90,18 @@ def write_labels(
     tables (query endings, previous->next transitions).
     """
     trie = marisa_trie.Trie(table.texts)
-    key_of_label = np.fromiter((trie.key_id(t) for t in table.texts), dtype=np.int32, count=len(table.texts))
+    key_of_label = np.fromiter(
+        (trie.key_id(t) for t in table.texts), dtype=np.int32, count=len(table.texts)
+    )
     label_of_key = np.empty_like(key_of_label)
     label_of_key[key_of_label] = np.arange(len(table.texts), dtype=np.int32)
     w.trie(name, trie)
     # the first bytes of every label, sorted: np.searchsorted finds prefix ranges at C speed
     # from an mmap'd array; only prefixes longer than this need a refining search
-    w.array(f"{name}_sortkeys", np.array([t.encode()[:SORTKEY_BYTES] for t in table.texts],
-                                         dtype=f"S{SORTKEY_BYTES}"))
+    w.array(
+        f"{name}_sortkeys",
+        np.array([t.encode()[:SORTKEY_BYTES] for t in table.texts], dtype=f"S{SORTKEY_BYTES}"),
+    )
     w.array(f"{name}_key_of_label", key_of_label)
     w.array(f"{name}_label_of_key", label_of_key)
     w.array(f"{name}_counts", table.counts)
@@ -126,6 +130,7 @@ class LabelIndex:
 
     def __init__(self, files: IndexFiles, name: str = "labels") -> None:
         self.name = name
+
         # np.asarray drops the np.memmap subclass (whose __getitem__ is slow on the hot path)
         # but keeps the same mmap'd buffer, so workers still share the pages
         def arr(part: str) -> np.ndarray:

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BUCKETS: tuple[tuple[str, int, int], ...] = (
-    ("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4-5", 4, 5), ("6-10", 6, 10), ("11+", 11, 10**9),
+    ("1", 1, 1),
+    ("2", 2, 2),
+    ("3", 3, 3),
+    ("4-5", 4, 5),
+    ("6-10", 6, 10),
+    ("11+", 11, 10**9),
 )
 
 
@@ -79,8 +84,13 @@ class _Acc:
 
     def table(self) -> dict[str, float | int]:
         n = self.n or 1
-        return {"n": self.n, "mrr@10": self.rr / n, "success@1": self.s1 / n,
-                "success@10": self.s10 / n, "bleu4": self.bleu / n}
+        return {
+            "n": self.n,
+            "mrr@10": self.rr / n,
+            "success@1": self.s1 / n,
+            "success@10": self.s10 / n,
+            "bleu4": self.bleu / n,
+        }
 
 
 @dataclass
@@ -124,7 +134,9 @@ class QualityReport:
 def format_table(report: dict[str, Any], title: str = "") -> str:
     """A fixed-width table of a `QualityReport.to_dict()` result."""
     lines = [title] if title else []
-    lines.append(f"{'set':<5} {'bucket':<8} {'n':>8} {'MRR@10':>8} {'S@1':>7} {'S@10':>7} {'BLEU4':>7}")
+    lines.append(
+        f"{'set':<5} {'bucket':<8} {'n':>8} {'MRR@10':>8} {'S@1':>7} {'S@10':>7} {'BLEU4':>7}"
+    )
     for g, rows in report.items():
         for b, r in rows.items():
             lines.append(

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from .sessions import DEFAULT_GAP_S, TimeSplit
+from .xmr.params import XMRParams
 
 MODELS = ("mpc", "xmr")
 
@@ -34,6 +35,7 @@ class BuildParams:
     use_all: bool = False
     heavy_threshold: int = 256
     heavy_k: int = 64
+    xmr: XMRParams = field(default_factory=XMRParams)
     blend: bool = True
 
     def __post_init__(self) -> None:
@@ -49,6 +51,7 @@ class BuildParams:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["split"] = {k: v.isoformat() for k, v in asdict(self.split).items()}
+        d["xmr"] = self.xmr.to_json()
         return d
 
     @classmethod
@@ -56,5 +59,6 @@ class BuildParams:
         d = dict(d)
         sp = d.pop("split", {})
         split = TimeSplit(**{k: date.fromisoformat(v) for k, v in sp.items()})
+        xmr = XMRParams.from_json(d.pop("xmr", None))
         known = {f for f in cls.__dataclass_fields__}
-        return cls(split=split, **{k: v for k, v in d.items() if k in known})
+        return cls(split=split, xmr=xmr, **{k: v for k, v in d.items() if k in known})

@@ -14,7 +14,7 @@ import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .errors import LogFormatError
 from .text import normalize_query
@@ -51,7 +51,7 @@ class ReadStats:
 
 def _parse_time(text: str) -> float:
     # fromisoformat handles "YYYY-MM-DD HH:MM:SS" and is ~10x faster than strptime.
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 def _open_text(path: str | os.PathLike[str]) -> io.TextIOWrapper:
@@ -110,7 +110,9 @@ def _rows(path: str | os.PathLike[str], stats: ReadStats) -> Iterator[QueryEvent
         )
 
 
-def read_events(paths: Iterable[str | os.PathLike[str]], stats: ReadStats | None = None) -> Iterator[QueryEvent]:
+def read_events(
+    paths: Iterable[str | os.PathLike[str]], stats: ReadStats | None = None
+) -> Iterator[QueryEvent]:
     """Yield query events from one or more logs in file order, click duplicates collapsed.
 
     Streaming: memory does not grow with the log. Raises `LogFormatError` for a file that

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from .querylog import QueryEvent
 
@@ -54,7 +54,7 @@ class TimeSplit:
 
 
 def _ts(d: date) -> float:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp()
+    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
 
 def sessionize(events: Iterable[QueryEvent], gap_s: float = DEFAULT_GAP_S) -> Iterator[Session]:
@@ -83,9 +83,7 @@ def sessionize(events: Iterable[QueryEvent], gap_s: float = DEFAULT_GAP_S) -> It
         yield Session(user or "", tuple(qs), tuple(ts))
 
 
-def split_events(
-    events: Iterable[QueryEvent], split: TimeSplit
-) -> dict[str, list[QueryEvent]]:
+def split_events(events: Iterable[QueryEvent], split: TimeSplit) -> dict[str, list[QueryEvent]]:
     """Partition events by time into "train", "dev" and "test" (order kept)."""
     parts: dict[str, list[QueryEvent]] = {"train": [], "dev": [], "test": []}
     for ev in events:

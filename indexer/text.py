@@ -11,7 +11,9 @@ import re
 import unicodedata
 
 # Everything Unicode calls a control/format char (category C*), except whitespace we fold.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
 _SPACE = re.compile(r"\s+")
 
 #: AOL writes "-" for a query it withheld; it is not something anyone typed.

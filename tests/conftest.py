@@ -54,3 +54,9 @@ def blend_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) 
     out = tmp_path_factory.mktemp("idx") / "blend"
     build_full([sample_log], out, BuildParams(model="mpc"), tune=TuneParams(every=8))
     return out
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread for the rest of the session, which asyncio-based tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -41,14 +41,18 @@ def test_personal_history_puts_the_users_own_query_first(blend):
     hist = (("goodwill donation centers", 4, 1_000_000.0),)
     items = blend.complete((), "go", 10, history=hist, now=1_000_000.0 + 3600)
     assert items[0].text == "goodwill donation centers" and items[0].source == "history"
-    assert all(c.text != "goodwill donation centers" for c in blend.complete((), "go", 10)) or \
-        blend.complete((), "go", 10)[0].text != "goodwill donation centers"
+    assert (
+        all(c.text != "goodwill donation centers" for c in blend.complete((), "go", 10))
+        or blend.complete((), "go", 10)[0].text != "goodwill donation centers"
+    )
 
 
 def test_weights_are_stored_by_feature_name_so_unknown_names_are_ignored():
     w = BlendWeights.default()
-    raw = {m: {b: {**row, "a_feature_from_the_future": 9.0} for b, row in w.weights[m].items()}
-           for m in MODES}
+    raw = {
+        m: {b: {**row, "a_feature_from_the_future": 9.0} for b, row in w.weights[m].items()}
+        for m in MODES
+    }
     assert np.array_equal(BlendWeights(raw).matrix("personal"), w.matrix("personal"))
     assert BlendWeights({}).matrix("anonymous").shape == (6, len(FEATURES))
 

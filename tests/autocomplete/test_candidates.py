@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autocomplete.candidates import F, LOG_FLOOR, split_prefix
+from autocomplete.candidates import LOG_FLOOR, F, split_prefix
 from autocomplete.loader import generator_for
 from indexer.artifact import IndexFiles
 
@@ -13,19 +13,40 @@ def gen(blend_index_dir):
     return generator_for(IndexFiles(blend_index_dir))
 
 
-@pytest.mark.parametrize(("prefix", "words", "partial"), [
-    ("new york ti", ["new", "york"], "ti"),
-    ("new ", ["new"], ""),
-    ("n", [], "n"),
-])
+@pytest.mark.parametrize(
+    ("prefix", "words", "partial"),
+    [
+        ("new york ti", ["new", "york"], "ti"),
+        ("new ", ["new"], ""),
+        ("n", [], "n"),
+    ],
+)
 def test_split_prefix_separates_typed_words_from_the_partial_one(prefix, words, partial):
     assert split_prefix(prefix) == (words, partial)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prefix=st.sampled_from(["g", "go", "new ", "new y", "www.", "the be", "cheap fl", "how to m",
-                               "zq", "a", "bank of am", "pictures of "]),
-       ctx=st.sampled_from([(), ("mapquest",), ("ebay", "amazon")]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.sampled_from(
+        [
+            "g",
+            "go",
+            "new ",
+            "new y",
+            "www.",
+            "the be",
+            "cheap fl",
+            "how to m",
+            "zq",
+            "a",
+            "bank of am",
+            "pictures of ",
+        ]
+    ),
+    ctx=st.sampled_from([(), ("mapquest",), ("ebay", "amazon")]),
+)
 def test_every_candidate_extends_the_prefix_and_repeats_no_word(gen, prefix, ctx):
     cs = gen.gather(ctx, prefix)
     assert len(set(cs.texts)) == len(cs.texts)

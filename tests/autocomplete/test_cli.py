@@ -9,8 +9,12 @@ import pytest
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "autocomplete.cli", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autocomplete.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
@@ -35,39 +39,48 @@ def test_build_evaluate_and_complete_on_the_sample(tmp_path, sample_log):
 
 
 def test_missing_log_is_a_one_line_error(tmp_path):
-    assert_one_line_error(run("build-index", "--log", str(tmp_path / "x.gz"), "--out", str(tmp_path / "o")),
-                          "no such file")
+    assert_one_line_error(
+        run("build-index", "--log", str(tmp_path / "x.gz"), "--out", str(tmp_path / "o")),
+        "no such file",
+    )
 
 
 def test_unreadable_gzip_is_a_one_line_error(tmp_path):
     bad = tmp_path / "bad.gz"
     bad.write_bytes(b"\x1f\x8b" + b"garbage" * 20)
-    assert_one_line_error(run("build-index", "--log", str(bad), "--out", str(tmp_path / "o")), "unreadable")
+    assert_one_line_error(
+        run("build-index", "--log", str(bad), "--out", str(tmp_path / "o")), "unreadable"
+    )
 
 
 def test_empty_log_is_a_one_line_error(tmp_path):
     empty = tmp_path / "empty.gz"
     empty.write_bytes(gzip.compress(b""))
-    assert_one_line_error(run("build-index", "--log", str(empty), "--out", str(tmp_path / "o")),
-                          "no query events")
+    assert_one_line_error(
+        run("build-index", "--log", str(empty), "--out", str(tmp_path / "o")), "no query events"
+    )
 
 
 def test_wrong_columns_is_a_one_line_error(tmp_path):
     csv = tmp_path / "q.csv"
     csv.write_text("user,query,time\n1,foo,2006-03-01\n")
-    assert_one_line_error(run("build-index", "--log", str(csv), "--out", str(tmp_path / "o")), "rows")
+    assert_one_line_error(
+        run("build-index", "--log", str(csv), "--out", str(tmp_path / "o")), "rows"
+    )
 
 
 def test_log_with_no_training_period_is_a_one_line_error(tmp_path):
     late = tmp_path / "late.txt"
     late.write_text("AnonID\tQuery\tQueryTime\n1\tfoo\t2006-05-12 10:00:00\n")
-    assert_one_line_error(run("build-index", "--log", str(late), "--out", str(tmp_path / "o")),
-                          "no training sessions")
+    assert_one_line_error(
+        run("build-index", "--log", str(late), "--out", str(tmp_path / "o")), "no training sessions"
+    )
 
 
 def test_bad_index_directory_is_a_one_line_error(tmp_path, sample_log):
-    assert_one_line_error(run("evaluate", "--index", str(tmp_path), "--log", str(sample_log)),
-                          "manifest")
+    assert_one_line_error(
+        run("evaluate", "--index", str(tmp_path), "--log", str(sample_log)), "manifest"
+    )
 
 
 @pytest.mark.parametrize("split", ["2006-05-01", "x,y", "2006-05-09,2006-05-01"])

@@ -21,8 +21,10 @@ def test_a_misspelled_prefix_finds_the_popular_query_one_edit_away(idx):
     typo = TypoCorrector(idx.labels)
     texts = [idx.labels.text(c.label) for c in typo.corrections("googel", 5)]
     assert "google" in texts
-    assert all(t.startswith(c.corrected_prefix) for t, c in zip(texts, typo.corrections("googel", 5),
-                                                              strict=True))
+    assert all(
+        t.startswith(c.corrected_prefix)
+        for t, c in zip(texts, typo.corrections("googel", 5), strict=True)
+    )
 
 
 def test_short_prefixes_are_not_corrected(idx):

@@ -6,8 +6,13 @@ from hypothesis import strategies as st
 from indexer.artifact import IndexFiles, IndexWriter
 from indexer.labels import LabelIndex, LabelTable, heavy_prefixes, popularity_rank, write_labels
 
-QUERIES = (["google"] * 5 + ["gmail"] * 3 + ["goo"] * 3 + ["new york", "new york times", "newark"] * 2
-           + ["new york times", "zebra", "a b", "a"])
+QUERIES = (
+    ["google"] * 5
+    + ["gmail"] * 3
+    + ["goo"] * 3
+    + ["new york", "new york times", "newark"] * 2
+    + ["new york times", "zebra", "a b", "a"]
+)
 
 
 def _index(tmp_path, queries=QUERIES, threshold=2, k=10) -> LabelIndex:
@@ -92,13 +97,24 @@ def test_mpc_with_nonpositive_k_returns_nothing(mpc_index_dir, k):
     assert load_index(mpc_index_dir).ranker.complete((), "g", k) == []
 
 
-LONG = ["a" * 30 + s for s in ("", "b", "bc", "c", "é", "日本")] + ["a" * 23, "a" * 24, "a" * 25, "é" * 13,
-                                                                "é" * 12 + "x", "日本語 テキスト", "b"]
+LONG = ["a" * 30 + s for s in ("", "b", "bc", "c", "é", "日本")] + [
+    "a" * 23,
+    "a" * 24,
+    "a" * 25,
+    "é" * 13,
+    "é" * 12 + "x",
+    "日本語 テキスト",
+    "b",
+]
 
 
 @settings(max_examples=300, deadline=None)
-@given(prefix=st.one_of(st.sampled_from([t[:i] for t in LONG for i in range(len(t) + 1)]),
-                        st.text(alphabet="abcé日本", max_size=40)))
+@given(
+    prefix=st.one_of(
+        st.sampled_from([t[:i] for t in LONG for i in range(len(t) + 1)]),
+        st.text(alphabet="abcé日本", max_size=40),
+    )
+)
 def test_range_matches_brute_force_for_long_and_non_ascii_prefixes(tmp_path_factory, prefix):
     if "long" not in _CACHE:
         _CACHE["long"] = _index(tmp_path_factory.mktemp("long"), LONG)

@@ -18,7 +18,7 @@ def test_reciprocal_rank_is_one_over_position_within_k():
         # p1=1, p2=p3=p4=1 (smoothed), brevity penalty exp(1 - 3/2)
         ("new york", "new york times", math.exp(-0.5)),
         # p1=1/2, p2=(0+1)/(1+1), p3=p4=1 -> (1/4)^(1/4)
-        ("new jersey", "new york", 0.25 ** 0.25),
+        ("new jersey", "new york", 0.25**0.25),
         ("cats", "dogs", 0.0),
         ("", "dogs", 0.0),
     ],
@@ -29,16 +29,25 @@ def test_bleu4_hand_computed(hyp, ref, expected):
 
 def test_buckets_follow_the_design_card():
     assert [bucket_of(n) for n in (1, 2, 3, 4, 5, 6, 10, 11, 40)] == [
-        "1", "2", "3", "4-5", "4-5", "6-10", "6-10", "11+", "11+"]
+        "1",
+        "2",
+        "3",
+        "4-5",
+        "4-5",
+        "6-10",
+        "6-10",
+        "11+",
+        "11+",
+    ]
     with pytest.raises(ValueError):
         bucket_of(0)
 
 
 def test_report_averages_per_bucket_and_keeps_seen_separately():
     r = QualityReport()
-    r.add("g", "google", ["google", "gmail"], seen=True)       # rr 1
-    r.add("go", "google", ["goo", "google"], seen=True)         # rr 1/2
-    r.add("goo", "goofy new", ["google"], seen=False)           # rr 0
+    r.add("g", "google", ["google", "gmail"], seen=True)  # rr 1
+    r.add("go", "google", ["goo", "google"], seen=True)  # rr 1/2
+    r.add("goo", "goofy new", ["google"], seen=False)  # rr 0
     d = r.to_dict()
     assert d["all"]["overall"]["n"] == 3
     assert d["all"]["overall"]["mrr@10"] == pytest.approx(0.5)

@@ -32,8 +32,10 @@ def test_gap_is_configurable():
 
 def test_split_is_by_time_boundaries():
     split = TimeSplit(date(2006, 5, 1), date(2006, 5, 9))
-    early, dev, late = (QueryEvent("u", q, t) for q, t in
-                        (("a", 1146441599.0), ("b", 1146441600.0), ("c", 1147132800.0)))
+    early, dev, late = (
+        QueryEvent("u", q, t)
+        for q, t in (("a", 1146441599.0), ("b", 1146441600.0), ("c", 1147132800.0))
+    )
     parts = split_events([early, dev, late], split)
     assert [e.query for e in parts["train"]] == ["a"]
     assert [e.query for e in parts["dev"]] == ["b"]
@@ -50,6 +52,9 @@ def test_examples_cover_every_proper_prefix_with_context():
     ex = [(e.prev, e.prefix, e.target) for e in examples(s)]
     assert ex == [
         ("", "a", "ab"),
-        ("ab", "n", "new y"), ("ab", "ne", "new y"), ("ab", "new", "new y"), ("ab", "new ", "new y"),
+        ("ab", "n", "new y"),
+        ("ab", "ne", "new y"),
+        ("ab", "new", "new y"),
+        ("ab", "new ", "new y"),
     ]
     assert all(e.context == ("ab",) for e in examples(s) if e.target == "new y")
