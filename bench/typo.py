@@ -66,9 +66,8 @@ def score(ranker, cases, k=10):  # type: ignore[no-untyped-def]
     rep = QualityReport(k)
     lat = []
     for ctx, bad, good in cases:
-        first_diff = next(
-            (i for i, (x, y) in enumerate(zip(bad, good, strict=False)) if x != y), min(len(bad), len(good))
-        )
+        pairs = zip(bad, good, strict=False)
+        first_diff = next((i for i, (x, y) in enumerate(pairs) if x != y), min(len(bad), len(good)))
         for i in range(max(first_diff + 1, 4), len(bad) + 1):
             prefix = bad[:i]
             t = time.perf_counter()

@@ -1,0 +1,74 @@
+"""Personal history as a user meets it: the real blended ranker, real uvicorn, real Redis.
+
+A query the user submitted comes back as a `history` suggestion in their later sessions,
+never for anyone else, survives a server restart when Redis keeps it, and quietly goes away
+(no error) while the store is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import LiveServer
+from tests.redis_server import RedisServer
+
+from .client import DEADLINE_S, ask, complete, ws_session
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+
+# Not a query of the sample's training part: only personal history can suggest it.
+MINE = "zebra crossing laws in ohio"
+
+
+@pytest.fixture
+def redis_live(blend_index_dir: Path) -> Iterator[tuple[RedisServer, LiveServer]]:
+    with RedisServer(persistent=True) as rs, LiveServer(blend_index_dir, redis_url=rs.url) as srv:
+        yield rs, srv
+
+
+def url(server: LiveServer, session: str, user: str | None) -> str:
+    return f"{server.ws_url}?session={session}" + (f"&user={user}" if user else "")
+
+
+async def texts(server: LiveServer, session: str, user: str | None, prefix: str) -> list[dict]:
+    async with ws_session(url(server, session, user)) as (ws, _):
+        return list((await complete(ws, prefix, k=10))["items"])
+
+
+async def submit(server: LiveServer, session: str, user: str, query: str) -> dict:
+    async with ws_session(url(server, session, user)) as (ws, _):
+        return await ask(ws, {"type": "submit", "id": 1, "query": query})
+
+
+async def test_own_past_query_returns_in_a_later_session_and_to_no_one_else(redis_live) -> None:
+    _, srv = redis_live
+    assert not any(i["text"] == MINE for i in await texts(srv, "s1", "alice", "ze"))
+    assert (await submit(srv, "s1", "alice", MINE))["stored"] is True
+    later = await texts(srv, "s2", "alice", "ze")
+    assert later[0]["text"] == MINE and later[0]["source"] == "history"
+    assert all(i["text"] != MINE for i in await texts(srv, "s3", "bob", "ze"))
+    assert all(i["text"] != MINE for i in await texts(srv, "s4", None, "ze"))
+
+
+async def test_history_survives_a_server_restart_with_redis(redis_live) -> None:
+    _, srv = redis_live
+    assert (await submit(srv, "s1", "carol", MINE))["stored"] is True
+    srv.stop()
+    srv.start()
+    items = await texts(srv, "s9", "carol", "zeb")
+    assert items[0]["text"] == MINE and items[0]["source"] == "history"
+
+
+async def test_store_down_means_no_personal_items_and_no_errors(redis_live) -> None:
+    rs, srv = redis_live
+    assert (await submit(srv, "s1", "dave", MINE))["stored"] is True
+    rs.stop()
+    async with asyncio.timeout(DEADLINE_S):
+        items = await texts(srv, "s2", "dave", "ze")
+    assert items and all(i["source"] != "history" for i in items)
+    assert all(i["text"].startswith("ze") or i.get("corrected") for i in items)
+    rs.start()
