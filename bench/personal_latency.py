@@ -49,13 +49,16 @@ def main() -> None:
         without.append(t1 - t)
         with_h.append(t2 - t1)
     a, b = np.array(without) * 1e6, np.array(with_h) * 1e6
+    def pct(v: np.ndarray) -> dict[str, float]:
+        return {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99))}
+
     out = {
         "keystrokes": len(cases),
         "history_size_mean": float(sizes.mean()),
         "history_size_p50": float(np.median(sizes)),
-        "without_us": {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99))},
-        "with_us": {"p50": float(np.percentile(b, 50)), "p99": float(np.percentile(b, 99))},
-        "added_us": {"p50": float(np.percentile(b - a, 50)), "p99": float(np.percentile(b - a, 99))},
+        "without_us": pct(a),
+        "with_us": pct(b),
+        "added_us": pct(b - a),
     }
     print(json.dumps(out, indent=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

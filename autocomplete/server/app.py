@@ -8,6 +8,7 @@ their pages; each worker has its own store client, connection limit and metrics.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -22,12 +23,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
 from session_store.base import SessionStore, StoreConfig, create_store
+from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
 
 from .config import ServerConfig
 from .connection import Connection, Services
 from .drain import DRAIN_EXTENSION, DrainHook
+from .freshness import FreshFeed
 from .handshake import origin_allowed, resolve_identity, session_cookie
 from .metrics import ServerMetrics
 from .protocol import Limits, hello_frame
@@ -42,7 +46,13 @@ RETRY_AFTER_S = 1
 class CompletionServer:
     """The state behind one app: index, store gateway, metrics and the open connections."""
 
-    def __init__(self, config: ServerConfig, index: LoadedIndex, store: SessionStore) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        index: LoadedIndex,
+        store: SessionStore,
+        fresh: FreshCounts | None = None,
+    ) -> None:
         self.config = config
         self.index = index
         self.metrics = ServerMetrics(index.version, index.model, store.name)
@@ -53,6 +63,24 @@ class CompletionServer:
             write_timeout_s=config.store_write_timeout_s,
             retry_after_s=config.store_retry_after_s,
         )
+        # A missing or broken file raises here: serving without the operator's rules is
+        # worse than not starting (`serve` checks the file first, for a clear message).
+        self.blocklist = (
+            ReloadingBlocklist(config.blocklist) if config.blocklist is not None else None
+        )
+        self.fresh: FreshFeed | None = None
+        if config.fresh_refresh_s > 0:
+            counts = (
+                fresh
+                if fresh is not None
+                else create_fresh_counts(
+                    config.redis_url,
+                    FreshConfig(config.fresh_half_life_s, config.fresh_max_items),
+                )
+            )
+            self.fresh = FreshFeed(
+                counts, self.gateway, config.fresh_refresh_s, config.fresh_max_items
+            )
         self.services = Services(
             ranker=index.ranker,
             gateway=self.gateway,
@@ -64,6 +92,8 @@ class CompletionServer:
             rate_burst=config.rate_burst,
             flood_close_after=config.flood_close_after,
             drain_timeout_s=config.drain_timeout_s,
+            blocks=self.blocklist.blocks if self.blocklist is not None else None,
+            fresh=self.fresh,
         )
         self.connections: set[Connection] = set()
         self.open_slots = 0  # handshakes accepted or in progress (reserved before awaiting)
@@ -132,8 +162,27 @@ class CompletionServer:
                 "store": {"name": self.gateway.name, "reachable": reachable},
                 "connections": len(self.connections),
                 "pid": os.getpid(),
+                **self._blocklist_health(),
+                "fresh": None
+                if self.fresh is None
+                else {
+                    "queries": len(self.fresh.index),
+                    "refreshes": self.fresh.refreshes,
+                    "failures": self.fresh.failures,
+                },
             }
         )
+
+    def _blocklist_health(self) -> dict[str, object]:
+        """`blocklist` (rules in force, reloads) and `blocklist_error` (None, or why the
+        file's latest version was not applied; the previous rules still are)."""
+        if self.blocklist is None:
+            return {"blocklist": None, "blocklist_error": None}
+        rules = self.blocklist.current()  # also notices an edit nobody has typed past yet
+        return {
+            "blocklist": {"rules": rules.rules, "reloads": self.blocklist.reloads},
+            "blocklist_error": self.blocklist.last_error,
+        }
 
     async def metrics_endpoint(self, request: Request) -> Response:
         body, content_type = self.metrics.render()
@@ -156,15 +205,32 @@ class CompletionServer:
             len(self.index.labels.counts),
             self.gateway.name,
         )
+        refresher = None
+        if self.fresh is not None:
+            refresher = asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh")
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+                await self.fresh.close()  # type: ignore[union-attr]
             await self.gateway.close()
 
 
-def create_app(config: ServerConfig, index: LoadedIndex, store: SessionStore) -> Starlette:
-    """Build the ASGI app. The app owns `store` from now on and closes it at shutdown."""
-    server = CompletionServer(config, index, store)
+def create_app(
+    config: ServerConfig,
+    index: LoadedIndex,
+    store: SessionStore,
+    fresh: FreshCounts | None = None,
+) -> Starlette:
+    """Build the ASGI app. The app owns `store` from now on and closes it at shutdown.
+
+    `fresh`: where submits are counted for fresh completions; None builds it from the config
+    (Redis with `redis_url`, else memory). Unused when `config.fresh_refresh_s` is 0.
+    """
+    server = CompletionServer(config, index, store, fresh)
     app = Starlette(
         routes=[
             WebSocketRoute("/ws", server.websocket),

@@ -6,6 +6,7 @@ blocklist test and the store's answers.
 * `allowed_completions` keeps users at `k` items when a blocklist removes some: it asks the
   ranker for `k + EXTRA` and, if too few survive while the ranker had more, for `3k + EXTRA`.
   Without a blocklist it asks for exactly `k`, as before.
+* `merge_fresh` adds queries submitted lately through the server (`autocomplete.fresh`).
 * `recent_searches` answers an empty prefix (a focused, empty search box): the session's
   queries, newest first, then the user's personal history by last use, each query once.
 """
@@ -21,6 +22,12 @@ from indexer.text import normalize_query
 EXTRA = 10
 
 Blocks = Callable[[str], bool]
+#: Fresh-merge heuristic, pending learned blend weights for the fresh source: a fresh query
+#: whose decayed count is at least PROMOTE_COUNT goes right after the first PROMOTE_AT
+#: ranked items; a less counted one only fills room left when the ranker has fewer than k.
+PROMOTE_COUNT = 3.0
+PROMOTE_AT = 3
+
 #: One personal-history entry: (query, count, last used unix time), most recent first.
 HistoryItem = tuple[str, int, float]
 
@@ -53,6 +60,36 @@ def allowed_completions(
     return kept[:k]
 
 
+def merge_fresh(
+    items: Sequence[Completion],
+    fresh: Iterable[tuple[str, float]],
+    k: int,
+    blocks: Blocks | None = None,
+) -> list[Completion]:
+    """`items` (ranked, at most k) with fresh (query, decayed count) pairs, most counted
+    first, merged in by the PROMOTE_* rule above; at most `k` items.
+
+    A fresh query already among `items` (as any source) is left where the ranker put it.
+    A fresh item carries the score of the item before it (0.0 when first), so scores stay
+    best-first; its count is not on the ranker's scale.
+    """
+    present = {normalize_query(c.text) for c in items}
+    promoted: list[str] = []
+    filler: list[str] = []
+    for text, count in fresh:
+        if text in present or (blocks is not None and blocks(text)):
+            continue
+        present.add(text)
+        (promoted if count >= PROMOTE_COUNT else filler).append(text)
+    out = list(items[:PROMOTE_AT])
+    for text in promoted:
+        out.append(Completion(text, out[-1].score if out else 0.0, "fresh"))
+    out += items[PROMOTE_AT:]
+    for text in filler[: max(0, k - len(out))]:
+        out.append(Completion(text, out[-1].score if out else 0.0, "fresh"))
+    return out[:k]
+
+
 def recent_searches(
     recent: Sequence[str],
     history: Sequence[HistoryItem],
@@ -68,6 +105,6 @@ def recent_searches(
     """
     texts = list(reversed(recent))
     texts += [q for q, _, _ in sorted(history, key=lambda e: e[2], reverse=True)]
-    items = (Completion(t, 0.0, "history", typed=0) for t in texts if t not in hidden)
+    items = (Completion(t, 0.0, "history") for t in texts if t not in hidden)
     kept = unique(items, blocks)[:k]
     return [c._replace(score=1.0 / (i + 1)) for i, c in enumerate(kept)]

@@ -64,6 +64,17 @@ class ServerConfig:
     drain_timeout_s: on shutdown, how long connections get to finish in-flight replies and
         close with 1001 before uvicorn closes the rest with 1012.
     ws_ping_interval_s: WebSocket keepalive ping interval (0 disables).
+    blocklist: a blocklist file (`autocomplete.blocklist` format: words, phrases, `re:`
+        patterns); None (default) blocks nothing. Every item sent passes it, whatever its
+        source. The file is re-read within about a second of a change, without a restart; a
+        file that no longer parses keeps the previous rules and `/healthz` reports
+        `blocklist_error`. A missing or broken file at start is an error.
+    fresh_refresh_s: how often each worker re-reads the decayed counts of submitted queries
+        to offer new and trending ones as completions (`source: "fresh"`); 0 turns counting
+        and fresh completions off. Counts live in Redis with `redis_url` (shared, they
+        survive restarts), else in the worker's memory.
+    fresh_half_life_s: seconds after which a submit counts half as much (default 6 h).
+    fresh_max_items: queries whose counts are kept (the most counted; default 20,000).
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
     """
@@ -88,6 +99,10 @@ class ServerConfig:
     store_retry_after_s: float = 1.0
     drain_timeout_s: float = 5.0
     ws_ping_interval_s: float = 20.0
+    blocklist: str | None = None
+    fresh_refresh_s: float = 2.0
+    fresh_half_life_s: float = 6 * 3600.0
+    fresh_max_items: int = 20_000
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
 
@@ -104,6 +119,7 @@ class ServerConfig:
             "max_query_chars",
             "rate_burst",
             "flood_close_after",
+            "fresh_max_items",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env(name)} must be >= 1, got {getattr(self, name)}")
@@ -113,9 +129,12 @@ class ServerConfig:
             "store_write_timeout_s",
             "store_retry_after_s",
             "drain_timeout_s",
+            "fresh_half_life_s",
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{_env(name)} must be > 0, got {getattr(self, name)}")
+        if self.fresh_refresh_s < 0:
+            raise ConfigError(f"QAC_FRESH_REFRESH_S must be >= 0, got {self.fresh_refresh_s}")
         if self.ws_ping_interval_s < 0:
             raise ConfigError(f"QAC_WS_PING_INTERVAL_S must be >= 0, got {self.ws_ping_interval_s}")
         if not 1 <= self.default_k <= self.max_k <= HARD_MAX_K:
@@ -144,7 +163,7 @@ class ServerConfig:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(_env(f.name))
-            if raw is not None and (raw.strip() or f.name == "redis_url"):
+            if raw is not None and (raw.strip() or f.name in _OPTIONAL):
                 values[f.name] = _parse(f.name, raw)
         unknown = set(overrides or ()) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -174,8 +193,12 @@ def parse_origins(raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
+#: Settings whose empty variable means None (so `to_env` round-trips an unset value).
+_OPTIONAL = ("redis_url", "blocklist")
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "redis_url": lambda raw: raw.strip() or None,
+    "blocklist": lambda raw: raw.strip() or None,
     "allowed_origins": parse_origins,
     "log_level": lambda raw: raw.strip().lower(),
 }

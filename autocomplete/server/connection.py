@@ -9,7 +9,16 @@ so the completes that follow it see the query it stored.
 
 Personal history: when the ranker takes it (`supports_history`) and the client named a user,
 the user's history is read once per connection (next to the first keystroke's session read)
-and again after each submit, which is when it changes; keystrokes in between reuse it.
+and again after each submit or forget, which is when it changes; keystrokes in between reuse
+it. A query the client asked to forget is also hidden for the rest of the connection (until
+it is submitted again), so it cannot come back as history even when the store was down.
+
+An empty prefix (the box got focus) is answered with recent searches instead of the ranker:
+the session's queries, newest first, then the user's history (`assemble.recent_searches`).
+Every item sent, whatever its source, passes the blocklist (when one is configured). Fresh
+queries (submitted lately through the server) are merged into ranked replies by the rule in
+`assemble.merge_fresh`; each submit the store kept is counted for them, once per query per
+connection.
 
 Closing: the client leaves (pending work is cancelled), the flood guard gives up on it (1008),
 or the server drains (the reply in flight is finished, then 1001).
@@ -25,13 +34,16 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from autocomplete.ranking import Ranker
+from autocomplete.ranking import Completion, Ranker
 
+from .assemble import EXTRA, Blocks, allowed_completions, merge_fresh, recent_searches
 from .errors import ProtocolError
+from .freshness import FreshFeed
 from .handshake import Identity
 from .metrics import ServerMetrics
 from .protocol import (
     CompleteRequest,
+    ForgetRequest,
     Limits,
     SubmitRequest,
     ack_frame,
@@ -46,6 +58,9 @@ log = logging.getLogger("autocomplete.server")
 
 CLOSE_GOING_AWAY = 1001  # server shutting down
 CLOSE_POLICY = 1008  # flood: rate limit exceeded for too long
+#: Bound on the per-connection query sets below (memory a client can make us hold). A client
+#: past it stops adding to fresh counts and to what its own connection hides.
+MAX_TRACKED_QUERIES = 256
 
 
 class Channel(Protocol):
@@ -69,6 +84,10 @@ class Services:
     flood_close_after: int
     drain_timeout_s: float
     clock: Callable[[], float] = time.perf_counter
+    blocks: Blocks | None = None
+    """The blocklist test (`ReloadingBlocklist.blocks`); None: nothing is blocked."""
+    fresh: FreshFeed | None = None
+    """Recently submitted queries, counted and merged into replies; None: off."""
 
     @property
     def personal(self) -> bool:
@@ -97,6 +116,8 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[Any] | None = None
         self._history: tuple[HistoryItem, ...] | None = None  # None: (re)load it
+        self._hidden: set[str] = set()  # forgotten on this connection, until submitted again
+        self._counted: set[str] = set()  # fresh counts: one per query per connection
 
     def drain(self) -> None:
         """Ask the connection to finish its in-flight reply and close with 1001.
@@ -184,6 +205,9 @@ class Connection:
         if isinstance(request, CompleteRequest):
             m.requests.labels("complete").inc()
             self._start_complete(request)
+        elif isinstance(request, ForgetRequest):
+            m.requests.labels("forget").inc()
+            await self._forget(request)
         else:
             m.requests.labels("submit").inc()
             await self._submit(request)
@@ -197,15 +221,26 @@ class Connection:
 
     async def _complete(self, request: CompleteRequest, seq: int, started: float) -> None:
         s = self.services
+        if not request.prefix:
+            await self._recent_searches(request, seq, started)
+            return
         previous, history = await self._context()
         if seq != self._latest:  # a newer keystroke arrived meanwhile: newest wins
             s.metrics.superseded.inc()
             return
-        try:
+        if self._hidden:
+            history = tuple(h for h in history if h[0] not in self._hidden)
+
+        def rank(k: int) -> list[Completion]:
             if history:
-                items = s.ranker.complete(previous, request.prefix, request.k, history=history)  # type: ignore[call-arg]
-            else:
-                items = s.ranker.complete(previous, request.prefix, request.k)
+                return s.ranker.complete(previous, request.prefix, k, history=history)  # type: ignore[call-arg]
+            return s.ranker.complete(previous, request.prefix, k)
+
+        try:
+            items = allowed_completions(rank, request.k, s.blocks)
+            if s.fresh is not None:
+                fresh = s.fresh.extending(request.prefix, request.k + EXTRA)
+                items = merge_fresh(items, fresh, request.k, s.blocks)
         except Exception:
             log.exception("ranker failed on a prefix of %d characters", len(request.prefix))
             s.metrics.errors.labels("unavailable").inc()
@@ -215,6 +250,25 @@ class Connection:
                 )
             )
             return
+        took = s.clock() - started
+        s.metrics.completion_latency.observe(took)
+        await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
+
+    async def _recent_searches(self, request: CompleteRequest, seq: int, started: float) -> None:
+        """Answer an empty prefix from the store (read afresh: it is once per focus)."""
+        s, user = self.services, self.identity.user
+        if user is None:
+            recent, history = await s.gateway.recent(self.identity.session), None
+        else:
+            recent, history = await asyncio.gather(
+                s.gateway.recent(self.identity.session), s.gateway.user_history(user)
+            )
+        if seq != self._latest:
+            s.metrics.superseded.inc()
+            return
+        items = recent_searches(
+            recent, history or (), request.k, hidden=self._hidden, blocks=s.blocks
+        )
         took = s.clock() - started
         s.metrics.completion_latency.observe(took)
         await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
@@ -236,6 +290,28 @@ class Connection:
             self.identity.session, self.identity.user, request.query
         )
         self._history = None  # the submit changed it
+        self._hidden.discard(request.query)
+        fresh = self.services.fresh
+        # A store that is down is skipped; a connection repeating a query counts it once, so
+        # one person pressing Enter again cannot make a query trend for everyone.
+        counted = self._counted
+        if (
+            stored
+            and fresh is not None
+            and request.query not in counted
+            and len(counted) < MAX_TRACKED_QUERIES
+        ):
+            counted.add(request.query)
+            await fresh.count(request.query)
+        await self._send(ack_frame(request.id, stored))
+
+    async def _forget(self, request: ForgetRequest) -> None:
+        stored = await self.services.gateway.forget(
+            self.identity.session, self.identity.user, request.query
+        )
+        self._history = None  # the forget changed it
+        if request.query is not None and len(self._hidden) < MAX_TRACKED_QUERIES:
+            self._hidden.add(request.query)
         await self._send(ack_frame(request.id, stored))
 
     async def _send(self, text: str) -> bool:

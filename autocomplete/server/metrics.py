@@ -19,9 +19,20 @@ from prometheus_client import (
     generate_latest,
 )
 
-REQUEST_TYPES = ("complete", "submit", "invalid")
+REQUEST_TYPES = ("complete", "submit", "forget", "invalid")
 ERROR_CODES = ("bad_request", "rate_limited", "unavailable")
-STORE_OPS = ("recent", "user_history", "append", "record_user", "ping")
+STORE_OPS = (
+    "recent",
+    "user_history",
+    "append",
+    "record_user",
+    "forget",
+    "clear",
+    "forget_user",
+    "fresh_add",
+    "fresh_top",
+    "ping",
+)
 REFUSAL_REASONS = ("origin", "capacity")
 
 # Ranking is ~30 us - 1 ms; a store round trip adds ~0.1-1 ms; a timed-out store read ~100 ms.

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from session_store.base import SessionStore
 from session_store.errors import SessionStoreUnavailable
+from session_store.fresh import FreshCounts
 
 from .breaker import Breaker, Clock
 from .handshake import redact
@@ -86,6 +87,48 @@ class StoreGateway:
             except _Failed:
                 log.info("personal history not updated for %s", redact(user_id))
         return True
+
+    async def forget(self, session_id: str, user_id: str | None, query: str | None) -> bool:
+        """Remove `query` (None: everything) from the session and the user's history.
+
+        True only when every store call it needed succeeded, so `ack.stored` false tells the
+        client to try again; both calls are attempted either way.
+        """
+        store = self.store
+        calls: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("clear", lambda: store.clear(session_id))
+            if query is None
+            else ("forget", lambda: store.forget(session_id, query))
+        ]
+        if user_id is not None:
+            calls.append(("forget_user", lambda: store.forget_user(user_id, query)))
+        stored = True
+        for op, call in calls:
+            try:
+                await self._call(op, call(), self.write_timeout_s)
+            except _Failed:
+                self.breaker.failure()
+                stored = False
+            else:
+                self.breaker.success()
+        return stored
+
+    async def count_fresh(self, counts: FreshCounts, query: str) -> None:
+        """Count a submit for fresh completions; best effort (failures counted, logged)."""
+        try:
+            await self._call("fresh_add", counts.add(query), self.write_timeout_s)
+        except _Failed:
+            pass
+
+    async def fresh_top(
+        self, counts: FreshCounts, n: int, timeout_s: float
+    ) -> list[tuple[str, float]] | None:
+        """The `n` most counted fresh queries; None when the store cannot say. Outside the
+        breaker: a background refresh must not make keystrokes skip the store."""
+        try:
+            return await self._call("fresh_top", counts.top(n), timeout_s)
+        except _Failed:
+            return None
 
     async def ping(self) -> bool:
         """Is the store reachable? Also closes the breaker early when it is."""

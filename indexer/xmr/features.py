@@ -30,7 +30,9 @@ START_TOKEN = "\x02start"
 _MAX_POS = 512
 
 
-def char_ngrams(text: str, ngram_max: int, position_decay: float, word_start_boost: float) -> dict[str, float]:
+def char_ngrams(
+    text: str, ngram_max: int, position_decay: float, word_start_boost: float
+) -> dict[str, float]:
     """Prefix-weighted char n-gram counts of `text`: {gram: sum of its occurrence weights}.
 
     An occurrence starting at position i weighs 1/(i+1)**position_decay, times
@@ -48,7 +50,9 @@ def char_ngrams(text: str, ngram_max: int, position_decay: float, word_start_boo
     return out
 
 
-def context_words(prev_queries: Sequence[str], window: int, decay: float, start_token: bool) -> dict[str, float]:
+def context_words(
+    prev_queries: Sequence[str], window: int, decay: float, start_token: bool
+) -> dict[str, float]:
     """Word counts of the session's last `window` queries, the most recent weighing 1.
 
     An empty context gives {START_TOKEN: 1} when `start_token`, else {}.
@@ -86,8 +90,9 @@ class Featurizer:
     document each); `save` / `load` move them through an index directory (tries mmap'd).
     """
 
-    def __init__(self, params: XMRParams, words: marisa_trie.Trie, grams: marisa_trie.Trie,
-                 idf: np.ndarray) -> None:
+    def __init__(
+        self, params: XMRParams, words: marisa_trie.Trie, grams: marisa_trie.Trie, idf: np.ndarray
+    ) -> None:
         self.params = params
         self.words_ = words
         self.grams_ = grams
@@ -96,7 +101,9 @@ class Featurizer:
         self.dim = self.n_words + self.n_grams + 1
         self.bias_col = self.dim - 1
         if idf.shape != (self.dim - 1,):
-            raise IndexFormatError(f"featuriser idf has shape {idf.shape}, vocabularies say {self.dim - 1}")
+            raise IndexFormatError(
+                f"featuriser idf has shape {idf.shape}, vocabularies say {self.dim - 1}"
+            )
         self.idf_ = idf
         self._idf_list: list[float] = idf.astype(np.float64).tolist()
         p = params
@@ -114,7 +121,11 @@ class Featurizer:
         for t in texts:
             for w in set(t.split()):
                 wdf[w] = wdf.get(w, 0) + 1
-            seen = {t[i:j] for i in range(len(t)) for j in range(i + 1, min(len(t), i + params.ngram_max) + 1)}
+            seen = {
+                t[i:j]
+                for i in range(len(t))
+                for j in range(i + 1, min(len(t), i + params.ngram_max) + 1)
+            }
             for g in seen:
                 gdf[g] = gdf.get(g, 0) + 1
         words = marisa_trie.Trie(list(wdf))
@@ -151,13 +162,17 @@ class Featurizer:
         if p.session_weight <= 0.0:
             return acc
         wget = self._wget
-        for t, w in context_words(prev_queries, p.context_window, p.context_decay, p.start_token).items():
+        for t, w in context_words(
+            prev_queries, p.context_window, p.context_decay, p.start_token
+        ).items():
             k = wget(t)
             if k is not None:
                 acc[k] = w
         return acc
 
-    def _finish(self, words: dict[int, float], chars: dict[int, float]) -> tuple[list[int], list[float]]:
+    def _finish(
+        self, words: dict[int, float], chars: dict[int, float]
+    ) -> tuple[list[int], list[float]]:
         idf = self._idf_list
         cols: list[int] = []
         vals: list[float] = []
@@ -188,7 +203,9 @@ class Featurizer:
         return sp.csr_matrix((v[order], c[order], np.array([0, len(c)])), shape=(1, self.dim))
 
     # -- batches (training) ---------------------------------------------------------------
-    def transform_many(self, contexts: Sequence[Sequence[str]], prefixes: Sequence[str]) -> sp.csr_matrix:
+    def transform_many(
+        self, contexts: Sequence[Sequence[str]], prefixes: Sequence[str]
+    ) -> sp.csr_matrix:
         """Rows for many (context, prefix) pairs; equal to stacking `transform`, but each
         distinct context and prefix is featurised once."""
         wcache: dict[tuple[str, ...], dict[int, float]] = {}
@@ -197,7 +214,7 @@ class Featurizer:
         cols: list[int] = []
         vals: list[float] = []
         for ctx, pre in zip(contexts, prefixes, strict=True):
-            key = tuple(ctx[-self.params.context_window:])
+            key = tuple(ctx[-self.params.context_window :])
             wb = wcache.get(key)
             if wb is None:
                 wb = wcache[key] = self._word_block(key)
@@ -209,7 +226,11 @@ class Featurizer:
             vals += v
             indptr.append(len(cols))
         m = sp.csr_matrix(
-            (np.array(vals, dtype=np.float32), np.array(cols, dtype=np.int32), np.array(indptr, dtype=np.int64)),
+            (
+                np.array(vals, dtype=np.float32),
+                np.array(cols, dtype=np.int32),
+                np.array(indptr, dtype=np.int64),
+            ),
             shape=(len(indptr) - 1, self.dim),
         )
         m.sort_indices()
@@ -230,7 +251,11 @@ class Featurizer:
             vals += [v / norm for v in bv]
             indptr.append(len(cols))
         m = sp.csr_matrix(
-            (np.array(vals, dtype=np.float32), np.array(cols, dtype=np.int32), np.array(indptr, dtype=np.int64)),
+            (
+                np.array(vals, dtype=np.float32),
+                np.array(cols, dtype=np.int32),
+                np.array(indptr, dtype=np.int64),
+            ),
             shape=(len(indptr) - 1, self.dim),
         )
         m.sort_indices()
@@ -244,4 +269,9 @@ class Featurizer:
 
     @classmethod
     def load(cls, files: IndexFiles, params: XMRParams) -> Featurizer:
-        return cls(params, files.trie("xmr_words"), files.trie("xmr_grams"), np.asarray(files.array("xmr_idf")))
+        return cls(
+            params,
+            files.trie("xmr_words"),
+            files.trie("xmr_grams"),
+            np.asarray(files.array("xmr_idf")),
+        )

@@ -50,7 +50,9 @@ def bisect(emb: sp.csr_matrix, n_left: int, iters: int, rng: np.random.Generator
     return mask
 
 
-def split(emb: sp.csr_matrix, ids: np.ndarray, k: int, iters: int, rng: np.random.Generator) -> list[np.ndarray]:
+def split(
+    emb: sp.csr_matrix, ids: np.ndarray, k: int, iters: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Split the rows `ids` of `emb` into k balanced clusters (sizes differ by at most one
     per bisection), each returned sorted."""
     if k <= 1 or len(ids) <= 1:

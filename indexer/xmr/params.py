@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-LOSSES = ("sqhinge", "logistic")
-COMBINES = ("l3hinge", "sigmoid")
+LOSSES = ("softmax", "sqhinge", "logistic")
+COMBINES = ("softmax", "l3hinge", "sigmoid")
+#: the path-score combination each loss is trained for
+COMBINE_OF_LOSS = {"softmax": "softmax", "sqhinge": "l3hinge", "logistic": "sigmoid"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,15 @@ class XMRParams:
     Rankers:
     max_prefix_len: every proper prefix of a training query up to this length is an example
         (longer prefixes are where the trie alone nearly decides; one more is sampled).
-    loss: "sqhinge" (L2-loss SVM, as PECOS's default) or "logistic".
+    loss: "softmax" (default): each node's children form a multinomial logistic model over
+        the children that hold a label extending the prefix (a hierarchical softmax: path
+        scores are log-probabilities, comparable across subtrees of any depth); or PECOS's
+        one-vs-rest "sqhinge" (L2-loss SVM, its default) or "logistic".
+    null_class: softmax only: every node's softmax also holds a fixed "not below this node"
+        logit 0, the class of the matcher-aware negatives.
+    prior: softmax only: each child's logit carries the fixed offset log(training count of
+        the labels below it), so the weights learn what the session and prefix change about
+        popularity, and regularisation shrinks toward popularity instead of toward uniform.
     cost: the loss weight C (the L2 regulariser has weight 1/2).
     newton_iters / cg_iters: the batched Newton-CG solver's outer / inner iterations.
     hard_negatives: matcher-aware negatives: the model's own top wrong nodes per example
@@ -67,7 +77,9 @@ class XMRParams:
     pifa: bool = True
     seed: int = 0
     max_prefix_len: int = 8
-    loss: str = "sqhinge"
+    loss: str = "softmax"
+    null_class: bool = True
+    prior: bool = True
     cost: float = 1.0
     newton_iters: int = 6
     cg_iters: int = 12
@@ -132,8 +144,10 @@ class RankParams:
         exactly instead of beam-searched (0 = always beam search).
     pool: this many most popular labels extending the prefix, and the previous query's
         known successors, join the beam's candidates.
-    combine: how a level's raw score s becomes a log-probability along the path:
-        "l3hinge" (-max(0, 1-s)**3, PECOS's post-processor for hinge losses) or "sigmoid".
+    combine: how a level's raw score s becomes a log-probability along the path: "softmax"
+        (log-softmax over the valid siblings, for softmax-trained models), "l3hinge"
+        (-max(0, 1-s)**3, PECOS's post-processor for hinge losses) or "sigmoid"; None (the
+        default) uses the one the model was trained for.
     w_model / w_pop / w_trans: per prefix-length bucket (1, 2, 3, 4-5, 6-10, 11+) weights of
         the path score, log(training count) and log(1 + count of prev -> label transitions);
         final score = w_model*path + w_pop*log(count) + w_trans*log1p(transitions).
@@ -142,7 +156,7 @@ class RankParams:
     beam: int = 20
     exact_threshold: int = 3000
     pool: int = 32
-    combine: str = "l3hinge"
+    combine: str | None = None
     w_model: tuple[float, ...] = field(default=_row(1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
     w_pop: tuple[float, ...] = field(default=_row(0.3, 0.3, 0.3, 0.3, 0.3, 0.3))
     w_trans: tuple[float, ...] = field(default=_row(1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
@@ -150,7 +164,7 @@ class RankParams:
     def __post_init__(self) -> None:
         if self.beam < 1 or self.exact_threshold < 0 or self.pool < 0:
             raise ValueError("beam must be >= 1, exact_threshold and pool >= 0")
-        if self.combine not in COMBINES:
+        if self.combine is not None and self.combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
         n = len(BUCKET_BOUNDS) + 1
         for name in ("w_model", "w_pop", "w_trans"):
@@ -163,5 +177,7 @@ class RankParams:
     @classmethod
     def from_json(cls, d: dict[str, Any] | None) -> RankParams:
         known = {f.name for f in fields(cls)}
-        d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (d or {}).items() if k in known}
+        d = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in (d or {}).items() if k in known
+        }
         return cls(**d)

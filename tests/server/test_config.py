@@ -86,3 +86,38 @@ def test_config_errors_are_value_errors_so_the_cli_exits_2() -> None:
 def test_unknown_override_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown server settings: colour"):
         ServerConfig.from_env({"QAC_INDEX": "i"}, {"colour": "blue"})
+
+
+def test_blocklist_and_fresh_settings_come_from_the_environment_and_round_trip() -> None:
+    config = ServerConfig.from_env(
+        {
+            "QAC_INDEX": "i",
+            "QAC_BLOCKLIST": "/etc/qac/blocklist.txt",
+            "QAC_FRESH_REFRESH_S": "0.5",
+            "QAC_FRESH_HALF_LIFE_S": "3600",
+            "QAC_FRESH_MAX_ITEMS": "500",
+        }
+    )
+    assert config.blocklist == "/etc/qac/blocklist.txt"
+    assert (config.fresh_refresh_s, config.fresh_half_life_s, config.fresh_max_items) == (
+        0.5,
+        3600.0,
+        500,
+    )
+    assert ServerConfig.from_env(config.to_env()) == config
+    defaults = ServerConfig.from_env({"QAC_INDEX": "i", "QAC_BLOCKLIST": ""})
+    assert defaults.blocklist is None and defaults.fresh_refresh_s == 2.0
+    assert defaults.fresh_half_life_s == 6 * 3600.0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"QAC_FRESH_REFRESH_S": "-1"}, "QAC_FRESH_REFRESH_S must be >= 0"),
+        ({"QAC_FRESH_HALF_LIFE_S": "0"}, "QAC_FRESH_HALF_LIFE_S must be > 0"),
+        ({"QAC_FRESH_MAX_ITEMS": "0"}, "QAC_FRESH_MAX_ITEMS must be >= 1"),
+    ],
+)
+def test_fresh_settings_are_checked(env: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ServerConfig.from_env({"QAC_INDEX": "i", **env})

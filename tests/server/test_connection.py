@@ -201,7 +201,7 @@ async def test_a_personal_ranker_gets_the_users_history_read_once_until_a_submit
         channel.push({"type": "complete", "id": i, "prefix": "b"})
         await channel.wait_sent(i + 1)
     assert channel.sent[-1]["items"] == [
-        {"text": "b mine bob's old query", "score": 1.0, "source": "history"}
+        {"text": "b mine bob's old query", "score": 1.0, "source": "history", "match": [0, 1]}
     ]
     assert ranker.histories[0] == (("bob's old query", 1, 1000.0),)
     assert value(services.metrics.store_operations.labels("user_history")) == 1, "read once"

@@ -12,6 +12,7 @@ from autocomplete.ranking import Completion
 from autocomplete.server.errors import ProtocolError
 from autocomplete.server.protocol import (
     CompleteRequest,
+    ForgetRequest,
     Limits,
     SubmitRequest,
     ack_frame,
@@ -102,7 +103,7 @@ def test_binary_frames_are_refused_with_a_hint() -> None:
 def test_unknown_type_echoes_the_id() -> None:
     error = refused({"type": "delete", "id": 5})
     assert error.request_id == 5
-    assert error.message == 'field \'type\' must be "complete" or "submit", got "delete"'
+    assert error.message == 'field \'type\' must be "complete", "submit" or "forget", got "delete"'
 
 
 def test_missing_type_is_a_bad_request() -> None:
@@ -203,7 +204,7 @@ def test_server_frames_have_the_documented_shapes() -> None:
         "type": "completions",
         "id": 7,
         "prefix": "new yo",
-        "items": [{"text": "new york", "score": 0.91, "source": "index"}],
+        "items": [{"text": "new york", "score": 0.91, "source": "index", "match": [0, 6]}],
         "took_ms": 0.8,
     }
     assert json.loads(ack_frame("a", False)) == {"type": "ack", "id": "a", "stored": False}
@@ -228,11 +229,55 @@ def test_spelling_corrections_are_marked_and_plain_items_are_not() -> None:
         )
     )
     assert frame["items"] == [
-        {"text": "google maps", "score": 0.6, "source": "index", "corrected": True, "typed": 6},
-        {"text": "goggles", "score": 0.4, "source": "index"},
+        {
+            "text": "google maps",
+            "score": 0.6,
+            "source": "index",
+            "corrected": True,
+            "typed": 6,
+            "match": [0, 6],
+        },
+        {"text": "goggles", "score": 0.4, "source": "index", "match": [0, 6]},
     ]
 
 
 def test_non_ascii_text_is_sent_as_is() -> None:
     frame = completions_frame(1, "東京", [Completion("東京 天気", 0.5, "index")], 0.1)
     assert "東京 天気" in frame
+
+
+def test_forget_names_one_normalised_query_or_all() -> None:
+    assert parse({"type": "forget", "id": 3, "query": "  New  York "}) == ForgetRequest(
+        3, "new york"
+    )
+    assert parse({"type": "forget", "id": "f", "all": True}) == ForgetRequest("f", None)
+    assert parse({"type": "forget", "id": 4, "query": "x", "all": False}) == ForgetRequest(4, "x")
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ({"type": "forget", "id": 1}, "needs field 'query'"),
+        ({"type": "forget", "id": 1, "all": False}, "needs field 'query'"),
+        ({"type": "forget", "id": 1, "all": True, "query": "x"}, "not both"),
+        ({"type": "forget", "id": 1, "all": "yes"}, "'all' must be true or false"),
+        ({"type": "forget", "id": 1, "query": "   "}, "empty after normalisation"),
+        ({"type": "forget", "id": 1, "query": 5}, "must be a string"),
+    ],
+)
+def test_a_malformed_forget_is_refused_with_its_id(frame: dict, says: str) -> None:
+    error = refused(frame)
+    assert error.request_id == 1
+    assert says in error.message
+
+
+def test_match_spans_the_typed_prefix_or_the_corrected_part_and_never_past_the_text() -> None:
+    items = [
+        Completion("new york", 0.9, "index"),
+        Completion("newark", 0.5, "index", typed=3, corrected=True),
+        Completion("new", 0.1, "history"),
+    ]
+    frame = json.loads(completions_frame(1, "new ", items, 0.1))
+    assert [i["match"] for i in frame["items"]] == [[0, 4], [0, 3], [0, 3]]
+    recent = json.loads(completions_frame(2, "", [Completion("maps", 1.0, "history")], 0.1))
+    assert recent["items"][0]["match"] == [0, 0]

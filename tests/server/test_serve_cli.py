@@ -88,3 +88,15 @@ def test_a_malformed_redis_url_is_refused_before_serving(
     )
     assert result.returncode == 2
     assert "Redis URL must specify" in result.stderr
+
+
+def test_a_broken_blocklist_is_refused_before_serving_with_its_line(
+    built_sample_index: Path, tmp_path: Path
+) -> None:
+    rules = tmp_path / "blocklist.txt"
+    rules.write_text("fine words\nre:(unclosed\n")
+    assert build_parser().parse_args(["serve", "--blocklist", str(rules)]).blocklist == str(rules)
+    result = serve("--index", str(built_sample_index), "--blocklist", str(rules), "--port", "0")
+    assert result.returncode == 2, result.stderr
+    assert f"QAC_BLOCKLIST: {rules}:2: bad pattern" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
