@@ -26,7 +26,7 @@ from indexer.errors import IndexFormatError
 from indexer.labels import LabelIndex
 from indexer.params import BuildParams
 from indexer.xmr.features import Featurizer
-from indexer.xmr.params import COMBINE_OF_LOSS, RankParams, bucket_index
+from indexer.xmr.params import COMBINE_OF_LOSS, FEATURES, OVERLAP_WINDOW, RankParams, bucket_index
 from indexer.xmr.tree import HybridTree
 
 from .mpc import MPCRanker
@@ -159,7 +159,27 @@ class XMRModel:
         q.xd[q.cols] = 0.0
 
     def fixed_level(self, prefix: str) -> int:
+        """The deepest trie level the typed prefix alone decides."""
         return min(len(prefix), self.depth)
+
+    def start_level(self, prefix: str, lo: int, hi: int) -> int:
+        """The deepest level whose one node holds every label extending the prefix.
+
+        Path scores are log P(label | that node, x): levels above it would add the same
+        term to every candidate, so they are skipped (a prefix matching one label costs
+        nothing). Below the trie levels this is found by comparing the range's ancestors.
+        """
+        start = self.fixed_level(prefix)
+        if hi <= lo:
+            return start
+        for level in range(start + 1, self.height + 1):
+            a = self.anc_lab[level][lo:hi] if level < self.height else None
+            if a is None:
+                return level if hi - lo == 1 else start
+            if a.min() != a.max():
+                return start
+            start = level
+        return start
 
     # -- scoring --------------------------------------------------------------------------
     def _upper(self, level: int, nodes: np.ndarray, q: Query) -> np.ndarray:
@@ -280,11 +300,13 @@ def _unique_small(a: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class XMRRanker:
-    """The session-aware ranker: `complete`, plus `candidates` / `score_labels` for a
-    combining scorer. Scores are the final blended scores (higher is better)."""
+    """The session-aware ranker: `complete`, plus `candidates` / `score_labels` /
+    `features` for a combining scorer. Scores are the final blended scores (higher is
+    better): a candidate's `FEATURES` row dotted with the weights of the keystroke's
+    condition and prefix-length bucket (`RankParams.weights`)."""
 
     def __init__(self, model: XMRModel, labels: LabelIndex, mpc: MPCRanker, trans: Any,
-                 params: RankParams) -> None:
+                 label_words: Any, params: RankParams) -> None:
         self.model = model
         self.labels = labels
         self.mpc = mpc
@@ -292,71 +314,122 @@ class XMRRanker:
         self._t_indptr = np.asarray(trans.indptr)
         self._t_indices = np.asarray(trans.indices)
         self._t_data = np.asarray(trans.data)
-        self._w = np.array([params.w_model, params.w_pop, params.w_trans], dtype=np.float64).T
+        self._words = LevelWeights(np.asarray(label_words.indptr), np.asarray(label_words.indices),
+                                   np.asarray(label_words.data), np.zeros(label_words.shape[0]))
+        self._w = np.asarray(params.weights, dtype=np.float64)
         self._logc = np.log(np.maximum(np.asarray(labels.counts, dtype=np.float64), 1.0))
+        self._local = threading.local()
 
-    # -- features of a keystroke ------------------------------------------------------------
-    def _successors(self, prev_queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        if not prev_queries:
-            return _EMPTY_I, _EMPTY_F
-        pid = self.labels.id_of(prev_queries[-1])
+    # -- one keystroke ------------------------------------------------------------------
+    def _successors(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """Labels that followed `query` in training (sorted ids) and how often."""
+        pid = self.labels.id_of(query) if query else -1
         if pid < 0:
             return _EMPTY_I, _EMPTY_F
         a, b = int(self._t_indptr[pid]), int(self._t_indptr[pid + 1])
         return self._t_indices[a:b].astype(np.int64), self._t_data[a:b].astype(np.float64)
 
-    def _blend(self, ids: np.ndarray, path: np.ndarray, succ: tuple[np.ndarray, np.ndarray],
-               prefix: str) -> np.ndarray:
-        w = self._w[bucket_index(len(prefix))]
-        s = w[0] * path + w[1] * self._logc[ids]
-        s_ids, s_cnt = succ
-        if len(s_ids) and w[2]:
-            j = np.searchsorted(s_ids, ids)
-            j[j >= len(s_ids)] = 0
-            hit = s_ids[j] == ids
-            s = s + w[2] * np.where(hit, np.log1p(s_cnt[j] * hit), 0.0)
-        return s
+    @staticmethod
+    def _lookup(keys: np.ndarray, vals: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """vals[keys == id] for each id (sorted keys), 0 where absent."""
+        out = np.zeros(len(ids))
+        if len(keys) and len(ids):
+            j = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+            hit = keys[j] == ids
+            out[hit] = vals[j[hit]]
+        return out
 
-    def _score(self, prev_queries: Sequence[str], prefix: str, ids: np.ndarray,
-               start: int) -> tuple[np.ndarray, np.ndarray]:
-        """Blended scores of any label ids, as (ids, scores)."""
-        m = self.model
-        lo, hi = self.labels.range(prefix)
+    def _overlaps(self, ids: np.ndarray, prev_queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosines of each label's word TF-IDF with the previous query's and the recent context's."""
+        feat = self.model.feat
+        if not prev_queries or not len(ids):
+            return np.zeros(len(ids)), np.zeros(len(ids))
+        scratch = getattr(self._local, "w", None)
+        if scratch is None:
+            scratch = self._local.w = np.zeros((2, feat.n_words))
+        pc, pv = feat.word_vector(prev_queries[-1:])
+        cc, cv = feat.word_vector(prev_queries[-OVERLAP_WINDOW:])
+        scratch[0, pc] = pv
+        scratch[1, cc] = cv
+        lw = self._words
+        a = lw.ip[ids]
+        lens = lw.ip[ids + 1] - a
+        flat = _spans(a, lens)
+        seg = np.repeat(np.arange(len(ids)), lens)
+        col, dat = lw.ix[flat], lw.dt[flat]
+        ov_prev = np.bincount(seg, dat * scratch[0, col], minlength=len(ids))
+        ov_ctx = np.bincount(seg, dat * scratch[1, col], minlength=len(ids))
+        scratch[0, pc] = 0.0
+        scratch[1, cc] = 0.0
+        return ov_prev, ov_ctx
+
+    def _feature_matrix(self, ids: np.ndarray, path: np.ndarray, prev_queries: Sequence[str],
+                        succ: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        f = np.zeros((len(ids), len(FEATURES)))
+        f[:, 0] = path
+        f[:, 1] = self._logc[ids]
+        if not prev_queries:
+            return f
+        f[:, 2] = np.log1p(self._lookup(succ[0], succ[1], ids))
+        f[:, 3], f[:, 4] = self._overlaps(ids, prev_queries)
+        for older in prev_queries[-OVERLAP_WINDOW:-1]:
+            s_ids, s_cnt = self._successors(older)
+            if len(s_ids):
+                np.maximum(f[:, 5], np.log1p(self._lookup(s_ids, s_cnt, ids)), out=f[:, 5])
+        ctx = [i for i in (self.labels.id_of(q) for q in prev_queries[-10:]) if i >= 0]
+        if ctx:
+            f[:, 6] = np.isin(ids, ctx, kind="table")
+        return f
+
+    def _weights(self, prev_queries: Sequence[str], prefix: str, succ_ids: np.ndarray,
+                 lo: int, hi: int) -> np.ndarray:
+        if not prev_queries:
+            cond = 0
+        else:
+            cond = 2 if np.any((succ_ids >= lo) & (succ_ids < hi)) else 1
+        return self._w[cond, bucket_index(len(prefix))]
+
+    def _gather(self, prev_queries: Sequence[str], prefix: str, lo: int, hi: int,
+                ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(label ids, feature rows, blend weights): `ids` when given, else the candidates of the keystroke:
+        every label extending the prefix when there are at most `exact_threshold`, else the
+        beam's leaves plus the most popular labels and the previous query's successors."""
+        m, p = self.model, self.params
+        start = m.start_level(prefix, lo, hi)
+        succ = self._successors(prev_queries[-1] if prev_queries else "")
         q = m.query(prev_queries, prefix)
         try:
-            path = m.path_scores(ids, start, q, lo, hi)
+            if ids is not None:
+                path = m.path_scores(ids, start, q, lo, hi)
+            elif hi - lo <= p.exact_threshold:
+                ids = np.arange(lo, hi, dtype=np.int64)
+                path = m.range_scores(lo, hi, start, q)
+            else:
+                node = int(m.anc_lab[start][lo])
+                b_ids, b_path = m.beam_search(node, start, lo, hi, len(prefix) > m.depth, p.beam, q)
+                extra = succ[0][(succ[0] >= lo) & (succ[0] < hi)]
+                if p.pool:
+                    extra = np.union1d(extra, self.labels.top_popular(prefix, p.pool))
+                if len(extra):
+                    extra = extra[~np.isin(extra, b_ids, kind="table")]
+                ids = np.concatenate([b_ids, extra])
+                path = np.concatenate([b_path, m.path_scores(extra, start, q, lo, hi)])
         finally:
             m.release(q)
-        return ids, self._blend(ids, path, self._successors(prev_queries), prefix)
+        return ids, self._feature_matrix(ids, path, prev_queries, succ), self._weights(
+            prev_queries, prefix, succ[0], lo, hi)
 
-    def _exact(self, prev_queries: Sequence[str], prefix: str, lo: int, hi: int,
-               start: int) -> tuple[np.ndarray, np.ndarray]:
-        m = self.model
-        q = m.query(prev_queries, prefix)
-        try:
-            path = m.range_scores(lo, hi, start, q)
-        finally:
-            m.release(q)
-        ids = np.arange(lo, hi, dtype=np.int64)
-        return ids, self._blend(ids, path, self._successors(prev_queries), prefix)
-
-    # -- public API --------------------------------------------------------------------------
+    # -- public API ---------------------------------------------------------------------
     def candidates(self, prev_queries: Sequence[str], prefix: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Up to n label ids extending `prefix`, best first, and their scores.
 
         Never fewer than min(n, labels extending the prefix): MPC fills what the beam missed.
         """
-        if n <= 0:
-            return _EMPTY_I, _EMPTY_F
-        m, p = self.model, self.params
         lo, hi = self.labels.range(prefix)
-        if hi <= lo:
+        if n <= 0 or hi <= lo:
             return _EMPTY_I, _EMPTY_F
-        start = m.fixed_level(prefix)
-        if hi - lo <= p.exact_threshold:
-            ids, s = self._exact(prev_queries, prefix, lo, hi, start)
-        else:
-            ids, s = self._search(prev_queries, prefix, lo, hi, start, n)
+        ids, f, w = self._gather(prev_queries, prefix, lo, hi)
+        s = f @ w
         if len(ids) > n:
             top = np.argpartition(-s, n - 1)[:n]
             ids, s = ids[top], s[top]
@@ -366,26 +439,6 @@ class XMRRanker:
             ids, s = self._fill(ids, s, prefix, n)
         return ids, s
 
-    def _search(self, prev_queries: Sequence[str], prefix: str, lo: int, hi: int, start: int,
-                n: int) -> tuple[np.ndarray, np.ndarray]:
-        m, p = self.model, self.params
-        succ = self._successors(prev_queries)
-        pool = [self.labels.top_popular(prefix, p.pool).astype(np.int64)]
-        if len(succ[0]):
-            pool.append(succ[0][(succ[0] >= lo) & (succ[0] < hi)])
-        q = m.query(prev_queries, prefix)
-        try:
-            node = int(m.anc_lab[start][lo])
-            b_ids, b_path = m.beam_search(node, start, lo, hi, len(prefix) > m.depth, p.beam, q)
-            extra_ids = np.unique(np.concatenate(pool))
-            extra_ids = extra_ids[~np.isin(extra_ids, b_ids)]
-            e_path = m.path_scores(extra_ids, start, q, lo, hi)
-        finally:
-            m.release(q)
-        ids = np.concatenate([b_ids, extra_ids])
-        path = np.concatenate([b_path, e_path])
-        return ids, self._blend(ids, path, succ, prefix)
-
     def _fill(self, ids: np.ndarray, s: np.ndarray, prefix: str, n: int) -> tuple[np.ndarray, np.ndarray]:
         have = set(ids.tolist())
         more = [i for i in self.labels.top_popular(prefix, n + len(ids)).tolist() if i not in have]
@@ -393,6 +446,17 @@ class XMRRanker:
         floor = (float(s.min()) if len(s) else 0.0) - 1.0
         return (np.concatenate([ids, np.array(more, dtype=np.int64)]),
                 np.concatenate([s, floor - np.arange(len(more), dtype=np.float64)]))
+
+    def features(self, prev_queries: Sequence[str], prefix: str, label_ids: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(label ids, rows of `FEATURES`, the blend weights this keystroke uses) for the given
+        labels, or for every candidate the keystroke considers; for tuning the blend and for
+        combining scorers. The final score is rows @ weights."""
+        lo, hi = self.labels.range(prefix)
+        if label_ids is None and hi <= lo:
+            return _EMPTY_I, np.empty((0, len(FEATURES))), self._w[0, 0]
+        ids = None if label_ids is None else np.asarray(label_ids, dtype=np.int64)
+        return self._gather(prev_queries, prefix, lo, hi, ids)
 
     def score_labels(self, prev_queries: Sequence[str], prefix: str, label_ids: np.ndarray) -> np.ndarray:
         """Blended scores of any label ids for this keystroke (same scale as `candidates`).
@@ -402,7 +466,8 @@ class XMRRanker:
         ids = np.asarray(label_ids, dtype=np.int64)
         if not len(ids):
             return _EMPTY_F
-        return self._score(prev_queries, prefix, ids, self.model.fixed_level(prefix))[1]
+        _, f, w = self.features(prev_queries, prefix, ids)
+        return f @ w
 
     def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10) -> list[Completion]:
         ids, s = self.candidates(prev_queries, prefix, k)
@@ -460,7 +525,9 @@ def load_xmr_ranker(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker,
     trans = files.matrix("xmr_trans")
     if trans.shape != (model.n, model.n):
         raise IndexFormatError(f"{files.path}: xmr transitions have shape {trans.shape}")
+    words = files.matrix("xmr_label_words")
+    _check_matrix(files, words, (model.n, model.feat.n_words), "label words")
     rank = params or RankParams.from_json(files.json("xmr_model").get("rank"))
     if rank.combine is not None:
         model.how = rank.combine
-    return XMRRanker(model, labels, mpc, trans, rank)
+    return XMRRanker(model, labels, mpc, trans, words, rank)

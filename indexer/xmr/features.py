@@ -28,6 +28,8 @@ from .params import XMRParams
 #: the word a session's first query sees in its (empty) context block
 START_TOKEN = "\x02start"
 _MAX_POS = 512
+_CACHE = 1 << 15  # entries per serving cache (cleared when full)
+_ONE = np.ones(1)
 
 
 def char_ngrams(
@@ -111,6 +113,12 @@ class Featurizer:
         self._posw_start = [w * p.word_start_boost for w in self._posw]
         self._wget = words.get
         self._gget = grams.get
+        # serving caches: a session types prefix after prefix of one query after one
+        # context, so each keystroke extends a cached prefix by one character
+        self._raw: dict[str, dict[int, float]] = {}
+        self._chars: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._words: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._idf64 = idf.astype(np.float64)
 
     # -- learning -------------------------------------------------------------------------
     @classmethod
@@ -170,32 +178,62 @@ class Featurizer:
                 acc[k] = w
         return acc
 
-    def _finish(
-        self, words: dict[int, float], chars: dict[int, float]
-    ) -> tuple[list[int], list[float]]:
-        idf = self._idf_list
-        cols: list[int] = []
-        vals: list[float] = []
-        for block, scale in ((words, self.params.session_weight), (chars, 1.0)):
-            if not block:
-                continue
-            bc = list(block)
-            bv = [block[c] * idf[c] for c in bc]
-            norm = math.sqrt(sum(v * v for v in bv))
-            f = scale / norm
-            cols += bc
-            vals += [v * f for v in bv]
-        if vals:
-            norm = math.sqrt(sum(v * v for v in vals))
-            vals = [v / norm for v in vals]
-        cols.append(self.bias_col)
-        vals.append(1.0)
-        return cols, vals
-
     def transform(self, prev_queries: Sequence[str], prefix: str) -> tuple[np.ndarray, np.ndarray]:
-        """One input row as (column ids int32, values float32); the bias column is last."""
-        cols, vals = self._finish(self._word_block(prev_queries), self._char_block(prefix))
-        return np.array(cols, dtype=np.int32), np.array(vals, dtype=np.float32)
+        """One input row as (column ids int32, values float32); the bias column is last.
+
+        Same values as `transform_many`; blocks are cached per prefix and per context.
+        """
+        wc, wv = self._word_part(tuple(prev_queries[-self.params.context_window :]))
+        cc, cv = self._char_part(prefix)
+        if len(wc) and len(cc):
+            f = 1.0 / math.sqrt(self.params.session_weight**2 + 1.0)
+            vals = np.concatenate([wv * f, cv * f, _ONE])
+        else:
+            vals = np.concatenate([wv / self.params.session_weight if len(wc) else wv, cv, _ONE])
+        cols = np.concatenate([wc, cc, np.array([self.bias_col], dtype=np.int32)])
+        return cols, vals.astype(np.float32)
+
+    def _unit(self, block: dict[int, float], scale: float) -> tuple[np.ndarray, np.ndarray]:
+        cols = np.fromiter(block, dtype=np.int32, count=len(block))
+        vals = np.fromiter(block.values(), dtype=np.float64, count=len(block)) * self._idf64[cols]
+        norm = math.sqrt(float(vals @ vals))
+        return cols, (vals * (scale / norm) if norm > 0 else vals)
+
+    def _char_part(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._chars.get(prefix)
+        if hit is None:
+            if len(self._chars) >= _CACHE:
+                self._chars.clear()
+            hit = self._chars[prefix] = self._unit(self._raw_chars(prefix), 1.0)
+        return hit
+
+    def _raw_chars(self, text: str) -> dict[int, float]:
+        """`_char_block(text)`, extending the cached block of text[:-1] when there is one."""
+        base = self._raw.get(text[:-1]) if text else None
+        if base is None:
+            acc = self._char_block(text)
+        else:
+            acc = dict(base)
+            n, nmax, gget, off = len(text), self.params.ngram_max, self._gget, self.n_words
+            for i in range(max(0, n - nmax), n):
+                k = gget(text[i:n])
+                if k is not None:
+                    start = i == 0 or text[i - 1] == " "
+                    pos = i if i < _MAX_POS - 1 else _MAX_POS - 1
+                    c = off + k
+                    acc[c] = acc.get(c, 0.0) + (self._posw_start[pos] if start else self._posw[pos])
+        if len(self._raw) >= _CACHE:
+            self._raw.clear()
+        self._raw[text] = acc
+        return acc
+
+    def _word_part(self, ctx: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        hit = self._words.get(ctx)
+        if hit is None:
+            if len(self._words) >= _CACHE:
+                self._words.clear()
+            hit = self._words[ctx] = self._unit(self._word_block(ctx), self.params.session_weight)
+        return hit
 
     def transform_row(self, prev_queries: Sequence[str], prefix: str) -> sp.csr_matrix:
         c, v = self.transform(prev_queries, prefix)
@@ -207,32 +245,66 @@ class Featurizer:
         self, contexts: Sequence[Sequence[str]], prefixes: Sequence[str]
     ) -> sp.csr_matrix:
         """Rows for many (context, prefix) pairs; equal to stacking `transform`, but each
-        distinct context and prefix is featurised once."""
-        wcache: dict[tuple[str, ...], dict[int, float]] = {}
-        ccache: dict[str, dict[int, float]] = {}
-        indptr = [0]
-        cols: list[int] = []
-        vals: list[float] = []
-        for ctx, pre in zip(contexts, prefixes, strict=True):
-            key = tuple(ctx[-self.params.context_window :])
-            wb = wcache.get(key)
-            if wb is None:
-                wb = wcache[key] = self._word_block(key)
-            cb = ccache.get(pre)
-            if cb is None:
-                cb = ccache[pre] = self._char_block(pre)
-            c, v = self._finish(wb, cb)
-            cols += c
-            vals += v
-            indptr.append(len(cols))
-        m = sp.csr_matrix(
-            (
-                np.array(vals, dtype=np.float32),
-                np.array(cols, dtype=np.int32),
-                np.array(indptr, dtype=np.int64),
-            ),
-            shape=(len(indptr) - 1, self.dim),
+        distinct context and prefix is featurised once and the rest is sparse algebra."""
+        window = self.params.context_window
+        ctx_ids: dict[tuple[str, ...], int] = {}
+        pre_ids: dict[str, int] = {}
+        ci = np.fromiter(
+            (ctx_ids.setdefault(tuple(c[-window:]), len(ctx_ids)) for c in contexts),
+            dtype=np.int64,
+            count=len(contexts),
         )
+        pi = np.fromiter(
+            (pre_ids.setdefault(p, len(pre_ids)) for p in prefixes), dtype=np.int64, count=len(prefixes)
+        )
+        words, w2 = self._blocks([self._word_block(k) for k in ctx_ids], self.params.session_weight)
+        chars, c2 = self._blocks([self._char_block(p) for p in pre_ids], 1.0)
+        n2 = w2[ci] + c2[pi]
+        scale = np.where(n2 > 0, 1.0 / np.sqrt(np.where(n2 > 0, n2, 1.0)), 1.0)
+        body = sp.diags(scale) @ (words[ci] + chars[pi])
+        bias = sp.csr_matrix(
+            (np.ones(len(ci)), (np.arange(len(ci)), np.full(len(ci), self.bias_col))),
+            shape=(len(ci), self.dim),
+        )
+        m = sp.csr_matrix(body + bias, dtype=np.float32)
+        m.sort_indices()
+        return m
+
+    def _blocks(self, blocks: list[dict[int, float]], scale: float) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Rows of idf-weighted blocks, each l2-normalised then scaled; and squared row norms."""
+        idf = self.idf_.astype(np.float64)
+        lens = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
+        cols = np.fromiter((c for b in blocks for c in b), dtype=np.int64, count=int(lens.sum()))
+        vals = np.fromiter((v for b in blocks for v in b.values()), dtype=np.float64, count=len(cols))
+        vals *= idf[cols]
+        rows = np.repeat(np.arange(len(blocks)), lens)
+        norms = np.sqrt(np.bincount(rows, vals * vals, minlength=len(blocks)))
+        vals *= scale / np.where(norms > 0, norms, 1.0)[rows]
+        m = sp.csr_matrix((vals, (rows, cols)), shape=(len(blocks), self.dim))
+        return m, np.where(lens > 0, scale * scale, 0.0)
+
+    def word_vector(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """l2-normalised word TF-IDF of the queries taken together (columns = word ids)."""
+        acc: dict[int, float] = {}
+        wget = self._wget
+        for q in queries:
+            for t in q.split():
+                k = wget(t)
+                if k is not None:
+                    acc[k] = acc.get(k, 0.0) + 1.0
+        if not acc:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        return self._unit(acc, 1.0)
+
+    def label_words(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Rows of `word_vector([text])` for each text: (len(texts), n_words) float32."""
+        rows = [self.word_vector([t]) for t in texts]
+        lens = np.fromiter((len(c) for c, _ in rows), dtype=np.int64, count=len(rows))
+        indptr = np.concatenate(([0], np.cumsum(lens)))
+        cols = np.concatenate([c for c, _ in rows]) if rows else np.empty(0, dtype=np.int64)
+        vals = np.concatenate([v for _, v in rows]) if rows else np.empty(0)
+        m = sp.csr_matrix((vals.astype(np.float32), cols.astype(np.int32), indptr),
+                          shape=(len(texts), self.n_words))
         m.sort_indices()
         return m
 

@@ -3,7 +3,8 @@
 PECOS's hierarchical k-means splits a node with balanced spherical 2-means; a B-ary split is
 log2(B) such bisections (B a power of two) or, for k children that are not a power of two,
 bisections at the quantile k1/k. Balance keeps the tree's levels uniform and leaves bounded.
-Each iteration is one sparse matrix x dense vector product; deterministic given the seed.
+Each iteration is one sparse matrix x dense vector product over the node's active columns;
+deterministic given the seed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def bisect(emb: sp.csr_matrix, n_left: int, iters: int, rng: np.random.Generator
         mask[:] = True
         return mask
     a, b = rng.choice(n, size=2, replace=False)
+    # centroids live on the node's own columns only: a small node touches few of the
+    # (100k+) embedding columns, and dense full-width centroids would dominate the cost
+    cols, inv = np.unique(emb.indices, return_inverse=True)
+    emb = sp.csr_matrix((emb.data, inv.astype(np.int32), emb.indptr), shape=(n, len(cols)))
     c_left = np.asarray(emb[a].todense()).ravel().astype(np.float64)
     c_right = np.asarray(emb[b].todense()).ravel().astype(np.float64)
     emb_t = emb.T.tocsr()

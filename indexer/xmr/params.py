@@ -33,7 +33,8 @@ class XMRParams:
         recent has weight 1, the one before `context_decay`, then `context_decay**2`, ...).
     context_decay: see context_window (0..1; 0 = previous query only).
     start_token: a session's first query gets a "<start>" word, so the model can learn which
-        queries begin sessions.
+        queries begin sessions. Off by default: the model then learns P(query | session
+        start), which on DEV ranks first queries worse than plain popularity does.
 
     Index:
     depth: trie levels on the labels' first characters above the k-means levels (0..3).
@@ -61,6 +62,8 @@ class XMRParams:
     hard_negatives: matcher-aware negatives: the model's own top wrong nodes per example
         at the level above (0 = teacher-forced siblings only).
     prune: weights with |w| below this are dropped after training (PECOS's threshold 0.1).
+    workers: processes fitting the nodes of a level in parallel (0 = one per CPU); the
+        result does not depend on it.
     """
 
     ngram_max: int = 3
@@ -69,7 +72,7 @@ class XMRParams:
     session_weight: float = 1.0
     context_window: int = 1
     context_decay: float = 0.0
-    start_token: bool = True
+    start_token: bool = False
     depth: int = 2
     branching: int = 16
     max_leaf: int = 100
@@ -85,6 +88,7 @@ class XMRParams:
     cg_iters: int = 12
     hard_negatives: int = 2
     prune: float = 0.1
+    workers: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.ngram_max <= 5:
@@ -131,8 +135,56 @@ def bucket_index(prefix_len: int) -> int:
     return len(BUCKET_BOUNDS)
 
 
-def _row(*v: float) -> tuple[float, ...]:
-    return tuple(float(x) for x in v)
+#: the blend's inputs per candidate label (see `autocomplete.xmr_ranker.XMRRanker.features`)
+FEATURES = (
+    "path",  # the model: log P(label | x) below the prefix's common ancestor
+    "log_count",  # log training count
+    "log1p_trans",  # log(1 + times the label followed the previous query in training)
+    "prev_overlap",  # cosine of word TF-IDF: previous query vs label
+    "context_overlap",  # same, against the last `OVERLAP_WINDOW` queries of the session together
+    "log1p_trans_older",  # max log(1 + transitions) from the 2nd..4th most recent queries
+    "in_session",  # 1 when the label was issued earlier in this session
+)
+#: which weight table a keystroke uses: no previous query; a previous query none of whose
+#: training successors extends the prefix; a previous query with such a successor
+CONDITIONS = ("no_prev", "prev", "prev_known")
+OVERLAP_WINDOW = 4
+
+
+def _table(rows: dict[str, tuple[float, ...]]) -> tuple[tuple[tuple[float, ...], ...], ...]:
+    """weights[condition][bucket][feature] from {condition: per-feature weights} (all buckets)."""
+    nb = len(BUCKET_BOUNDS) + 1
+    return tuple(tuple(tuple(float(v) for v in rows[c]) for _ in range(nb)) for c in CONDITIONS)
+
+
+#: tuned on DEV (every 2nd keystroke, default XMRParams) with `bench/quality.py --tune`;
+#: rows: buckets 1, 2, 3, 4-5, 6-10, 11+; columns: FEATURES
+_TUNED: tuple[tuple[tuple[float, ...], ...], ...] = (
+    (  # no_prev
+        (0, 1, 0, 0, 0, 0, 0),
+        (0.1, 1, 0, 0, 0, 0, 0),
+        (0.25, 1, 0, 0, 0, 0, 0),
+        (0, 1, 0, 0, 0, 0, 0),
+        (0.25, 1, 0, 0, 0, 0, 0),
+        (0, 1, 0, 0, 0, 0, 0),
+    ),
+    (  # prev
+        (0, 0.1, 0, 0.1, 1, 1, 8),
+        (0.1, 0.1, 0, 1, 1, 1, 1),
+        (0, 0.25, 0, 0.25, 2, 1, 2),
+        (0, 0.25, 0, 1, 1, 0.5, 2),
+        (0, 0.25, 0, 1, 1, 0.5, 1),
+        (0, 2, 0, 0, 8, 2, 1),
+    ),
+    (  # prev_known
+        (0, 0.1, 8, 0.1, 1, 0.5, 4),
+        (1, 0.5, 8, 0, 4, 1, 4),
+        (0.1, 0.1, 1, 0, 0.1, 1, 1),
+        (1, 0, 2, 0, 2, 1, 1),
+        (8, 1, 0, 1, 4, 4, 8),
+        (0.25, 4, 2, 0, 0, 1, 1),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -142,34 +194,40 @@ class RankParams:
     beam: beam width of the tree search (>= 1).
     exact_threshold: when at most this many labels extend the prefix, all of them are scored
         exactly instead of beam-searched (0 = always beam search).
-    pool: this many most popular labels extending the prefix, and the previous query's
-        known successors, join the beam's candidates.
+    pool: this many most popular labels extending the prefix join the beam's candidates
+        (the previous query's known successors always do). 0 by default: on DEV a beam of
+        20 already reaches the exact ranking's MRR within 0.001, and each extra label costs
+        the scoring of its siblings.
     combine: how a level's raw score s becomes a log-probability along the path: "softmax"
         (log-softmax over the valid siblings, for softmax-trained models), "l3hinge"
         (-max(0, 1-s)**3, PECOS's post-processor for hinge losses) or "sigmoid"; None (the
         default) uses the one the model was trained for.
-    w_model / w_pop / w_trans: per prefix-length bucket (1, 2, 3, 4-5, 6-10, 11+) weights of
-        the path score, log(training count) and log(1 + count of prev -> label transitions);
-        final score = w_model*path + w_pop*log(count) + w_trans*log1p(transitions).
+    weights: weights[condition][bucket][feature]: the final score of a candidate is its
+        `FEATURES` row dotted with the weights of the keystroke's condition (`CONDITIONS`)
+        and prefix-length bucket (1, 2, 3, 4-5, 6-10, 11+). Tuned on DEV, never on test.
     """
 
     beam: int = 20
-    exact_threshold: int = 3000
-    pool: int = 32
+    exact_threshold: int = 1000
+    pool: int = 0
     combine: str | None = None
-    w_model: tuple[float, ...] = field(default=_row(1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
-    w_pop: tuple[float, ...] = field(default=_row(0.3, 0.3, 0.3, 0.3, 0.3, 0.3))
-    w_trans: tuple[float, ...] = field(default=_row(1.0, 1.0, 1.0, 1.0, 1.0, 1.0))
+    weights: tuple[tuple[tuple[float, ...], ...], ...] = field(default=_TUNED)
 
     def __post_init__(self) -> None:
         if self.beam < 1 or self.exact_threshold < 0 or self.pool < 0:
             raise ValueError("beam must be >= 1, exact_threshold and pool >= 0")
         if self.combine is not None and self.combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
-        n = len(BUCKET_BOUNDS) + 1
-        for name in ("w_model", "w_pop", "w_trans"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"{name} needs {n} per-bucket weights, got {getattr(self, name)}")
+        shape = (len(CONDITIONS), len(BUCKET_BOUNDS) + 1, len(FEATURES))
+        w = self.weights
+        if len(w) != shape[0] or any(len(b) != shape[1] or any(len(r) != shape[2] for r in b) for b in w):
+            raise ValueError(f"weights must be [condition][bucket][feature] of shape {shape}")
+
+    def with_weights(self, rows: dict[str, tuple[float, ...]]) -> RankParams:
+        """The same settings with one weight row per condition, for every bucket."""
+        from dataclasses import replace
+
+        return replace(self, weights=_table(rows))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -177,7 +235,7 @@ class RankParams:
     @classmethod
     def from_json(cls, d: dict[str, Any] | None) -> RankParams:
         known = {f.name for f in fields(cls)}
-        d = {
-            k: (tuple(v) if isinstance(v, list) else v) for k, v in (d or {}).items() if k in known
-        }
+        d = {k: v for k, v in (d or {}).items() if k in known}
+        if "weights" in d:
+            d["weights"] = tuple(tuple(tuple(float(x) for x in r) for r in b) for b in d["weights"])
         return cls(**d)

@@ -1,0 +1,1 @@
+"""Tests of the session-aware XR-Linear ranker (indexer.xmr, autocomplete.xmr_ranker)."""
