@@ -52,7 +52,9 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def _dir_bytes(path: Path, prefix: str = "") -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name.startswith(prefix))
+    return sum(
+        f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name.startswith(prefix)
+    )
 
 
 # ------------------------------------------------------------------------- libpecos worker
@@ -76,7 +78,10 @@ def pecos_worker(spec_path: str) -> int:
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), dtype=np.float32, min_df=2)
     x = vec.fit_transform(text).astype(np.float32).tocsr()
     y = sp.csr_matrix(
-        (np.ones(len(train), dtype=np.float32), ([i for i in range(len(train))], [t[2] for t in train])),
+        (
+            np.ones(len(train), dtype=np.float32),
+            ([i for i in range(len(train))], [t[2] for t in train]),
+        ),
         shape=(len(train), len(labels)),
     )
     label_feat = LabelEmbeddingFactory.create(y, x, method="pifa")
@@ -109,13 +114,25 @@ def pecos_worker(spec_path: str) -> int:
         lat_pred.append((time.perf_counter() - t1) * 1e6)
         _ = [j for j in p.indices[np.argsort(-p.data)] if labels[j].startswith(prefix)][:10]
         lat.append((time.perf_counter() - t) * 1e6)
-    Path(spec["out"]).write_text(json.dumps({
-        "ranked": ranked, "train_s": train_s, "train_cpu_s": train_cpu, "peak_rss_mb": peak,
-        "model_bytes": _dir_bytes(out_dir), "features": int(x.shape[1]),
-        "latency_us": {"p50": _pct(lat, 50), "p99": _pct(lat, 99), "mean": sum(lat) / max(len(lat), 1)},
-        # predict() alone, without sklearn's featurisation of the query string
-        "predict_latency_us": {"p50": _pct(lat_pred, 50), "p99": _pct(lat_pred, 99)},
-    }))
+    Path(spec["out"]).write_text(
+        json.dumps(
+            {
+                "ranked": ranked,
+                "train_s": train_s,
+                "train_cpu_s": train_cpu,
+                "peak_rss_mb": peak,
+                "model_bytes": _dir_bytes(out_dir),
+                "features": int(x.shape[1]),
+                "latency_us": {
+                    "p50": _pct(lat, 50),
+                    "p99": _pct(lat, 99),
+                    "mean": sum(lat) / max(len(lat), 1),
+                },
+                # predict() alone, without sklearn's featurisation of the query string
+                "predict_latency_us": {"p50": _pct(lat_pred, 50), "p99": _pct(lat_pred, 99)},
+            }
+        )
+    )
     return 0
 
 
@@ -131,8 +148,11 @@ def build_worker(spec_path: str) -> int:
     build_index([spec["log"]], spec["out"], params)
     wall, cpu = time.perf_counter() - t0, time.process_time()
     ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = {"build_s": wall, "build_cpu_s": cpu - c0 + ch.ru_utime + ch.ru_stime,
-           "peak_rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, ch.ru_maxrss) / 1024}
+    out = {
+        "build_s": wall,
+        "build_cpu_s": cpu - c0 + ch.ru_utime + ch.ru_stime,
+        "peak_rss_mb": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, ch.ru_maxrss) / 1024,
+    }
     Path(spec["report"]).write_text(json.dumps(out))
     return 0
 
@@ -148,10 +168,15 @@ class Bench:
         self.work.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         self.data = load_split([self.log])
-        print(f"log read in {time.perf_counter() - t:.1f}s: {len(self.data.train)} train, "
-              f"{len(self.data.dev)} dev, {len(self.data.test)} test sessions", flush=True)
+        print(
+            f"log read in {time.perf_counter() - t:.1f}s: {len(self.data.train)} train, "
+            f"{len(self.data.dev)} dev, {len(self.data.test)} test sessions",
+            flush=True,
+        )
         self.test = self._sample(self.data.test, args.limit, args.seed)
-        self.n_test = min(args.limit or 10**12, sum(len(q) - 1 for s in self.test for q in s.queries))
+        self.n_test = min(
+            args.limit or 10**12, sum(len(q) - 1 for s in self.test for q in s.queries)
+        )
 
     @staticmethod
     def _sample(sessions: list[Any], limit: int | None, seed: int) -> list[Any]:
@@ -171,24 +196,37 @@ class Bench:
     # -- building ---------------------------------------------------------------------
     def build(self, name: str, params: Any) -> tuple[Path, dict[str, Any]]:
         pj = params.to_json()
-        key = hashlib.sha256(json.dumps({"p": pj, "log": str(self.log)}, sort_keys=True).encode()).hexdigest()[:10]
+        key = hashlib.sha256(
+            json.dumps({"p": pj, "log": str(self.log)}, sort_keys=True).encode()
+        ).hexdigest()[:10]
         out = self.work / f"{name}-{key}"
         report = out.with_suffix(".build.json")
         if self.args.rebuild or not (out / "manifest.json").is_file() or not report.is_file():
             spec = out.with_suffix(".spec.json")
-            spec.write_text(json.dumps({"params": pj, "log": str(self.log), "out": str(out), "report": str(report)}))
+            spec.write_text(
+                json.dumps(
+                    {"params": pj, "log": str(self.log), "out": str(out), "report": str(report)}
+                )
+            )
             print(f"  building {name} ...", flush=True)
-            subprocess.run([sys.executable, __file__, "--build-worker", str(spec)], check=True, cwd=ROOT)
+            subprocess.run(
+                [sys.executable, __file__, "--build-worker", str(spec)], check=True, cwd=ROOT
+            )
         rep = json.loads(report.read_text())
         return out, rep
 
     # -- evaluating ---------------------------------------------------------------------
-    def evaluate(self, ranker: Any) -> dict[str, Any]:
+    def evaluate(self, ranker: Any, limit: int | None = None) -> dict[str, Any]:
         from autocomplete.evaluate import evaluate
 
-        res = evaluate(ranker, self.test, self.is_label, k=10, limit=self.args.limit)
-        return {"quality": res.quality, "latency_us": res.latency_us, "keystrokes": res.examples,
-                "eval_s": res.seconds}
+        limit = min(limit, self.n_test) if limit else self.args.limit
+        res = evaluate(ranker, self.test, self.is_label, k=10, limit=limit)
+        return {
+            "quality": res.quality,
+            "latency_us": res.latency_us,
+            "keystrokes": res.examples,
+            "eval_s": res.seconds,
+        }
 
     def run(self) -> dict[str, Any]:
         from autocomplete.loader import load_index
@@ -197,19 +235,23 @@ class Bench:
         from indexer.artifact import IndexFiles
         from indexer.labels import LabelIndex
         from indexer.params import BuildParams
-        from indexer.xmr.params import RankParams, XMRParams
+        from indexer.xmr.params import RankParams
 
         skip = set(self.args.skip)
         rows: dict[str, Any] = {}
-        print(f"test keystrokes: {self.n_test} from {len(self.test)} sessions (seed {self.args.seed})", flush=True)
+        n, seed = self.n_test, self.args.seed
+        print(f"test keystrokes: {n} from {len(self.test)} sessions (seed {seed})", flush=True)
 
         mpc_dir, mpc_rep = self.build("mpc", BuildParams(model="mpc"))
         mpc_idx = load_index(mpc_dir, blend=False)
         labels = mpc_idx.labels
         self.is_label = lambda t: labels.id_of(t) >= 0  # noqa: E731 - same labels for all
         print("MPC ...", flush=True)
-        rows["MPC"] = {**self.evaluate(mpc_idx.mpc), **mpc_rep,
-                       "model_bytes": _dir_bytes(mpc_dir, "labels")}
+        rows["MPC"] = {
+            **self.evaluate(mpc_idx.mpc),
+            **mpc_rep,
+            "model_bytes": _dir_bytes(mpc_dir, "labels"),
+        }
 
         if "fast" not in skip:
             print("fast-autocomplete ...", flush=True)
@@ -228,10 +270,18 @@ class Bench:
         files = IndexFiles(ours_dir)
         ours_labels = LabelIndex(files)
         print("ours ...", flush=True)
-        rank = RankParams.from_json(json.loads(self.args.rank_json)) if self.args.rank_json else RankParams()
+        rank = (
+            RankParams.from_json(json.loads(self.args.rank_json))
+            if self.args.rank_json
+            else RankParams()
+        )
         ours = load_xmr_ranker(files, ours_labels, MPCRanker(ours_labels), rank)
-        rows["ours (xmr)"] = {**self.evaluate(ours), **ours_rep,
-                              "model_bytes": _dir_bytes(ours_dir, "xmr_"), "stats": files.manifest["stats"]}
+        rows["ours (xmr)"] = {
+            **self.evaluate(ours),
+            **ours_rep,
+            "model_bytes": _dir_bytes(ours_dir, "xmr_"),
+            "stats": files.manifest["stats"],
+        }
         model_only = load_xmr_ranker(files, ours_labels, MPCRanker(ours_labels), _model_only(rank))
         rows["ours, model score only"] = {**self.evaluate(model_only)}
 
@@ -244,23 +294,35 @@ class Bench:
             from dataclasses import replace
 
             base = ours_p.xmr
-            variants = {f"depth {d}" + (" (ours)" if d == base.depth else ""): replace(base, depth=d)
-                        for d in range(4)}
-            variants.update({
-                "prefix weighting off": replace(base, position_decay=0.0, word_start_boost=1.0),
-                "session features off": replace(base, session_weight=0.0, start_token=False),
-                "one-vs-rest sqhinge (PECOS loss)": replace(base, loss="sqhinge"),
-            })
+            variants = {
+                f"depth {d}" + (" (ours)" if d == base.depth else ""): replace(base, depth=d)
+                for d in range(4)
+            }
+            variants.update(
+                {
+                    "prefix weighting off": replace(base, position_decay=0.0, word_start_boost=1.0),
+                    "session features off": replace(base, session_weight=0.0, start_token=False),
+                    "one-vs-rest sqhinge (PECOS loss)": replace(base, loss="sqhinge"),
+                }
+            )
             for name, xp in variants.items():
-                d, rep = (ours_dir, ours_rep) if xp == base else self.build("xmr", BuildParams(model="xmr", xmr=xp))
+                d, rep = (
+                    (ours_dir, ours_rep)
+                    if xp == base
+                    else self.build("xmr", BuildParams(model="xmr", xmr=xp))
+                )
                 f = IndexFiles(d)
                 lab = LabelIndex(f)
                 rp = _no_session(rank) if name == "session features off" else rank
                 print(f"ablation: {name} ...", flush=True)
-                ablation[name] = {**self.evaluate(load_xmr_ranker(f, lab, MPCRanker(lab), rp)), **rep,
-                                  "model_bytes": _dir_bytes(d, "xmr_")}
+                ablation[name] = {
+                    **self.evaluate(load_xmr_ranker(f, lab, MPCRanker(lab), rp)),
+                    **rep,
+                    "model_bytes": _dir_bytes(d, "xmr_"),
+                }
                 ablation[name + ", model only"] = self.evaluate(
-                    load_xmr_ranker(f, lab, MPCRanker(lab), _model_only(rp)))
+                    load_xmr_ranker(f, lab, MPCRanker(lab), _model_only(rp))
+                )
         return {"rows": rows, "ablation": ablation}
 
     def fast_autocomplete(self, labels: Any) -> dict[str, Any]:
@@ -279,7 +341,11 @@ class Bench:
                 texts = [" ".join(r) for r in found]
                 return [Completion(t, 0.0) for t in texts if t.startswith(prefix)][:k]
 
-        return {**self.evaluate(FastAC()), "build_s": build_s, "build_cpu_s": build_cpu}
+        return {
+            **self.evaluate(FastAC(), self.args.fast_limit),
+            "build_s": build_s,
+            "build_cpu_s": build_cpu,
+        }
 
     def pecos(self, ours_p: Any, labels: Any) -> dict[str, Any]:
         from indexer.metrics import QualityReport
@@ -293,29 +359,53 @@ class Bench:
         # the same training examples as ours: sampled prefixes of each training query
         raw = build_examples(((p, q) for p, q, _, _ in pairs(self.data.train)), texts, ours_p.xmr)
         exs = [e for _, e in zip(range(self.n_test), examples(self.test), strict=False)]
-        key = hashlib.sha256(json.dumps([str(self.log), self.n_test, self.args.seed,
-                                         ours_p.xmr.to_json()], sort_keys=True).encode()).hexdigest()[:10]
+        beam, topk = self.args.pecos_beam, self.args.pecos_topk
+        key = hashlib.sha256(
+            json.dumps(
+                [str(self.log), self.n_test, self.args.seed, ours_p.xmr.to_json(), beam, topk],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:10]
         base = self.work / f"pecos-{key}"
         base.mkdir(exist_ok=True)
         out = base / "result.json"
         if self.args.rebuild or not out.is_file():
-            data = {"labels": texts,
-                    "train": [[c[-1] if c else "", p, int(t), float(w)] for c, p, t, w in
-                              zip(raw.contexts, raw.prefixes, raw.targets, raw.weights, strict=True)],
-                    "test": [[e.context[-1] if e.context else "", e.prefix] for e in exs]}
+            data = {
+                "labels": texts,
+                "train": [
+                    [c[-1] if c else "", p, int(t), float(w)]
+                    for c, p, t, w in zip(
+                        raw.contexts, raw.prefixes, raw.targets, raw.weights, strict=True
+                    )
+                ],
+                "test": [[e.context[-1] if e.context else "", e.prefix] for e in exs],
+            }
             (base / "data.json").write_text(json.dumps(data))
-            spec = {"data": str(base / "data.json"), "model_dir": str(base / "model"), "out": str(out),
-                    "beam": 10, "topk": 100, "latency_queries": 3000}
+            spec = {
+                "data": str(base / "data.json"),
+                "model_dir": str(base / "model"),
+                "out": str(out),
+                "beam": beam,
+                "topk": topk,
+                "latency_queries": 3000,
+            }
             (base / "spec.json").write_text(json.dumps(spec))
             print(f"  training libpecos on {len(raw)} examples ...", flush=True)
-            subprocess.run([str(PECOS_PY), __file__, "--pecos-worker", str(base / "spec.json")], check=True,
-                           cwd=ROOT)
+            subprocess.run(
+                [str(PECOS_PY), __file__, "--pecos-worker", str(base / "spec.json")],
+                check=True,
+                cwd=ROOT,
+            )
         res = json.loads(out.read_text())
         report = QualityReport(10)
         for e, ids in zip(exs, res.pop("ranked"), strict=True):
             report.add(e.prefix, e.target, [texts[i] for i in ids], self.is_label(e.target))
-        return {"quality": report.to_dict(), "build_s": res["train_s"], "build_cpu_s": res["train_cpu_s"],
-                **{k: v for k, v in res.items() if k not in ("train_s", "train_cpu_s")}}
+        return {
+            "quality": report.to_dict(),
+            "build_s": res["train_s"],
+            "build_cpu_s": res["train_cpu_s"],
+            **{k: v for k, v in res.items() if k not in ("train_s", "train_cpu_s")},
+        }
 
 
 def _ours(args: argparse.Namespace) -> Any:
@@ -351,21 +441,27 @@ def table(rows: dict[str, Any], metric: str, group: str) -> str:
         q = r.get("quality", {}).get(group)
         if not q:
             continue
-        lines.append(f"{name:40s}" + "".join(f"{q[b][metric]:9.4f}" if b in q else f"{'':9s}" for b in BUCKETS))
+        lines.append(
+            f"{name:40s}"
+            + "".join(f"{q[b][metric]:9.4f}" if b in q else f"{'':9s}" for b in BUCKETS)
+        )
     return "\n".join(lines)
 
 
 def costs(rows: dict[str, Any]) -> str:
-    lines = [f"{'':40s}{'build s':>9s}{'cpu s':>9s}{'peak MB':>9s}{'size MB':>9s}{'p50 us':>9s}{'p99 us':>9s}"]
+    heads = ("build s", "cpu s", "peak MB", "size MB", "p50 us", "p99 us")
+    lines = [f"{'':40s}" + "".join(f"{h:>9s}" for h in heads)]
     for name, r in rows.items():
         lat = r.get("latency_us", {})
 
         def f(v: Any, fmt: str = "9.1f") -> str:
             return format(v, fmt) if isinstance(v, (int, float)) else f"{'-':>9s}"
 
-        lines.append(f"{name:40s}{f(r.get('build_s'))}{f(r.get('build_cpu_s'))}{f(r.get('peak_rss_mb'))}"
-                     f"{f((r.get('model_bytes') or 0) / 1e6 if r.get('model_bytes') else None, '9.1f')}"
-                     f"{f(lat.get('p50'), '9.0f')}{f(lat.get('p99'), '9.0f')}")
+        lines.append(
+            f"{name:40s}{f(r.get('build_s'))}{f(r.get('build_cpu_s'))}{f(r.get('peak_rss_mb'))}"
+            f"{f((r.get('model_bytes') or 0) / 1e6 if r.get('model_bytes') else None, '9.1f')}"
+            f"{f(lat.get('p50'), '9.0f')}{f(lat.get('p99'), '9.0f')}"
+        )
     return "\n".join(lines)
 
 
@@ -408,7 +504,7 @@ def tune(args: argparse.Namespace) -> int:
     from indexer.labels import LabelIndex
     from indexer.params import BuildParams
     from indexer.sessions import examples
-    from indexer.xmr.params import CONDITIONS, FEATURES, RankParams, XMRParams, bucket_index
+    from indexer.xmr.params import CONDITIONS, FEATURES, RankParams, bucket_index
 
     bench = Bench.__new__(Bench)
     bench.args, bench.log = args, Path(args.log)
@@ -427,13 +523,16 @@ def tune(args: argparse.Namespace) -> int:
         if i % args.tune_every:
             continue
         ids, f, w = r.features(e.context, e.prefix)
-        cond = next(c for c in range(len(CONDITIONS)) if np.array_equal(w, r._w[c, bucket_index(len(e.prefix))]))
+        cond = r.condition(e.context, e.prefix)
         key = (cond, bucket_index(len(e.prefix)))
         counts[key] = counts.get(key, 0) + 1  # keystrokes, scored 0 when the target is absent
         hit = np.flatnonzero(ids == labels.id_of(e.target))
         if len(hit):
             cells.setdefault(key, []).append((f, int(hit[0]), ids))
-    print(f"features of {sum(counts.values())} dev keystrokes in {time.perf_counter() - t0:.0f}s", flush=True)
+    print(
+        f"features of {sum(counts.values())} dev keystrokes in {time.perf_counter() - t0:.0f}s",
+        flush=True,
+    )
     grid = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
     table = np.array(base.weights, dtype=np.float64)
     for (cond, b), rows in sorted(cells.items()):
@@ -459,11 +558,17 @@ def tune(args: argparse.Namespace) -> int:
                     if m > best + 1e-6:
                         best, w = m, trial
         table[cond, b] = w
-        print(f"{CONDITIONS[cond]:10s} bucket {b}: {counts[(cond, b)]:6d} keystrokes  MRR fit {best:.4f} "
-              f"held-out {_mrr(*held[:4], w, held[4]):.4f} (untuned {_mrr(*held[:4], np.array(base.weights[cond][b]), held[4]):.4f})"
-              f"  w = {dict(zip(FEATURES, np.round(w, 2).tolist(), strict=True))}", flush=True)
+        untuned = _mrr(*held[:4], np.array(base.weights[cond][b]), held[4])
+        weights = dict(zip(FEATURES, np.round(w, 2).tolist(), strict=True))
+        print(
+            f"{CONDITIONS[cond]:10s} bucket {b}: {counts[(cond, b)]:6d} keystrokes  "
+            f"MRR fit {best:.4f} held-out {_mrr(*held[:4], w, held[4]):.4f} "
+            f"(untuned {untuned:.4f})  w = {weights}",
+            flush=True,
+        )
     rp = {"weights": table.round(3).tolist()}
-    out = RESULTS / f"tuned_rank_weights{'-' + hashlib.sha256(args.xmr_json.encode()).hexdigest()[:6] if args.xmr_json else ''}.json"
+    tag = "-" + hashlib.sha256(args.xmr_json.encode()).hexdigest()[:6] if args.xmr_json else ""
+    out = RESULTS / f"tuned_rank_weights{tag}.json"
     out.write_text(json.dumps(rp))
     print(f"wrote {out}")
     return 0
@@ -473,15 +578,42 @@ def tune(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--log", default=str(SHARED_LOG))
-    ap.add_argument("--limit", type=int, default=None, help="test keystrokes (whole sessions, seeded sample)")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="test keystrokes (whole sessions, seeded sample)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip", nargs="*", default=[], choices=["pecos", "fast", "ablation"])
     ap.add_argument("--rebuild", action="store_true", help="rebuild cached indexes")
-    ap.add_argument("--out", default=None, help="JSON path (default bench/results/quality-<time>.json)")
-    ap.add_argument("--tune", action="store_true", help="fit RankParams blend weights on DEV and print them")
-    ap.add_argument("--tune-every", type=int, default=4, help="use every n-th dev keystroke when tuning")
-    ap.add_argument("--xmr-json", default="", help='XMRParams overrides for "ours", e.g. \'{"depth": 1}\'')
-    ap.add_argument("--rank-json", default="", help="RankParams JSON for ours (default: the stored defaults)")
+    ap.add_argument(
+        "--out", default=None, help="JSON path (default bench/results/quality-<time>.json)"
+    )
+    ap.add_argument(
+        "--tune", action="store_true", help="fit RankParams blend weights on DEV and print them"
+    )
+    ap.add_argument(
+        "--tune-every", type=int, default=4, help="use every n-th dev keystroke when tuning"
+    )
+    ap.add_argument(
+        "--xmr-json", default="", help='XMRParams overrides for "ours", e.g. \'{"depth": 1}\''
+    )
+    ap.add_argument(
+        "--rank-json", default="", help="RankParams JSON for ours (default: the stored defaults)"
+    )
+    ap.add_argument(
+        "--pecos-beam", type=int, default=10, help="libpecos beam size (its default: 10)"
+    )
+    ap.add_argument(
+        "--pecos-topk",
+        type=int,
+        default=100,
+        help="libpecos predictions kept before the prefix filter (its default: 20)",
+    )
+    ap.add_argument(
+        "--fast-limit",
+        type=int,
+        default=20000,
+        help="keystrokes for fast-autocomplete (pure Python, ~5 ms each)",
+    )
     ap.add_argument("--pecos-worker", help=argparse.SUPPRESS)
     ap.add_argument("--build-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -494,9 +626,16 @@ def main(argv: list[str] | None = None) -> int:
         return tune(args)
     t0 = time.perf_counter()
     bench = Bench(args)
-    result = {"command": " ".join([Path(sys.executable).name, "bench/quality.py", *(argv or sys.argv[1:])]),
-              "log": str(args.log), "test_keystrokes": bench.n_test, "seed": args.seed,
-              "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()}, **bench.run()}
+    result = {
+        "command": " ".join(
+            [Path(sys.executable).name, "bench/quality.py", *(argv or sys.argv[1:])]
+        ),
+        "log": str(args.log),
+        "test_keystrokes": bench.n_test,
+        "seed": args.seed,
+        "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
+        **bench.run(),
+    }
     result["seconds"] = time.perf_counter() - t0
     text = report(result)
     print(text)

@@ -1,6 +1,8 @@
 """The featuriser shared by the indexer and the server: (previous queries, prefix) -> sparse x.
 
-    x = [ l2norm( session_weight * l2norm(word TF-IDF(context)) ; l2norm(char TF-IDF(prefix)) ) ; 1 ]
+    x = [ l2norm( s * l2norm(word TF-IDF(context)) ; l2norm(char TF-IDF(prefix)) ) ; 1 ]
+
+with s = `session_weight`.
 
 The char block is *prefix weighted*: an n-gram starting at position i counts
 1/(i+1)**position_decay (the paper's 1/(i+1) at decay 1), times `word_start_boost` when it
@@ -255,7 +257,9 @@ class Featurizer:
             count=len(contexts),
         )
         pi = np.fromiter(
-            (pre_ids.setdefault(p, len(pre_ids)) for p in prefixes), dtype=np.int64, count=len(prefixes)
+            (pre_ids.setdefault(p, len(pre_ids)) for p in prefixes),
+            dtype=np.int64,
+            count=len(prefixes),
         )
         words, w2 = self._blocks([self._word_block(k) for k in ctx_ids], self.params.session_weight)
         chars, c2 = self._blocks([self._char_block(p) for p in pre_ids], 1.0)
@@ -270,12 +274,16 @@ class Featurizer:
         m.sort_indices()
         return m
 
-    def _blocks(self, blocks: list[dict[int, float]], scale: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    def _blocks(
+        self, blocks: list[dict[int, float]], scale: float
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
         """Rows of idf-weighted blocks, each l2-normalised then scaled; and squared row norms."""
         idf = self.idf_.astype(np.float64)
         lens = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
         cols = np.fromiter((c for b in blocks for c in b), dtype=np.int64, count=int(lens.sum()))
-        vals = np.fromiter((v for b in blocks for v in b.values()), dtype=np.float64, count=len(cols))
+        vals = np.fromiter(
+            (v for b in blocks for v in b.values()), dtype=np.float64, count=len(cols)
+        )
         vals *= idf[cols]
         rows = np.repeat(np.arange(len(blocks)), lens)
         norms = np.sqrt(np.bincount(rows, vals * vals, minlength=len(blocks)))
@@ -303,8 +311,10 @@ class Featurizer:
         indptr = np.concatenate(([0], np.cumsum(lens)))
         cols = np.concatenate([c for c, _ in rows]) if rows else np.empty(0, dtype=np.int64)
         vals = np.concatenate([v for _, v in rows]) if rows else np.empty(0)
-        m = sp.csr_matrix((vals.astype(np.float32), cols.astype(np.int32), indptr),
-                          shape=(len(texts), self.n_words))
+        m = sp.csr_matrix(
+            (vals.astype(np.float32), cols.astype(np.int32), indptr),
+            shape=(len(texts), self.n_words),
+        )
         m.sort_indices()
         return m
 

@@ -18,6 +18,7 @@ badly where the loss saturates, e.g. heavily weighted rows).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -236,21 +237,44 @@ def train_block_softmax(
             pd = r + (rs_new / rs) * pd
             rs = rs_new
         u = x @ s
-        has_rows = np.flatnonzero(has)
-        tcol = target[has]
-
-        def phi(t: float) -> float:
-            zt = z + t * u
-            _, lse = _softmax(zt, mask, null)
-            fit = lse.copy()
-            fit[has_rows] -= zt[has_rows, tcol]
-            wt = w + t * s
-            return 0.5 * float((wt * wt).sum()) + float((c * fit).sum())
-
+        phi = partial(
+            _softmax_line,
+            z=z,
+            u=u,
+            w=w,
+            s=s,
+            c=c,
+            mask=mask,
+            null=null,
+            rows=np.flatnonzero(has),
+            cols=target[has],
+        )
         t = _backtrack(phi, float((g * s).sum()))
         w += t * s
         z += t * u
     return w
+
+
+def _softmax_line(
+    t: float,
+    *,
+    z: np.ndarray,
+    u: np.ndarray,
+    w: np.ndarray,
+    s: np.ndarray,
+    c: np.ndarray,
+    mask: np.ndarray,
+    null: bool,
+    rows: np.ndarray,
+    cols: np.ndarray,
+) -> float:
+    """The softmax objective at w + t*s (logits z + t*u), for the line search."""
+    zt = z + t * u
+    _, lse = _softmax(zt, mask, null)
+    fit = lse.copy()
+    fit[rows] -= zt[rows, cols]
+    wt = w + t * s
+    return 0.5 * float((wt * wt).sum()) + float((c * fit).sum())
 
 
 def softmax_objective(

@@ -3,18 +3,22 @@
 At level l every node's weight vector scores it against its siblings (the children of its
 parent at level l-1). For each parent P the training rows are
 
-* teacher-forced: examples whose target lies under P (positive for the child on the
-  target's path, negative for its siblings), and
+* teacher-forced: examples whose target lies under P (the child on the target's path is
+  the positive, its siblings the negatives), and
 * matcher-aware: examples whose beam at level l-1 (the model trained so far, searched the
-  way the runtime searches) holds P although the target is elsewhere (negative for every
-  child of P): the model's own top wrong nodes.
+  way the runtime searches) holds P although the target is elsewhere: the model's own top
+  wrong nodes, negatives for every child of P (with the softmax loss: the "null" class).
+
+The default loss is a multinomial logistic model over each node's children with the
+popularity prior as fixed logit offsets: a hierarchical softmax whose path scores are
+log-probabilities, comparable across subtrees of any depth; PECOS's one-vs-rest squared
+hinge / logistic stay available (`XMRParams.loss`).
 
 Prefix-aware, like the runtime: a level fixed by the typed prefix (a trie level no deeper
 than the prefix) is never trained on that example, and a child with no label extending the
 example's prefix is masked out of its loss, since the runtime never considers it. Rows
-that leave fewer than two candidates to tell apart teach nothing and are dropped. All B
-children of a node are solved together (`solver.train_block`); weights below `prune` are
-dropped.
+that teach nothing are dropped. All children of a node are solved together
+(`solver.train_block_softmax` / `train_block`); weights below `prune` are dropped.
 """
 
 from __future__ import annotations
@@ -124,8 +128,9 @@ def _fit_parent(job: _LevelJob, par: int) -> _Part | None:
     c0, c1 = int(job.cptr[par]), int(job.cptr[par + 1])
     kids = np.arange(c0, c1)
     k = c1 - c0
-    cnt = job.valid.count(job.level, np.tile(kids, len(rows)), np.repeat(ts.lo[rows], k),
-                          np.repeat(ts.hi[rows], k))
+    cnt = job.valid.count(
+        job.level, np.tile(kids, len(rows)), np.repeat(ts.lo[rows], k), np.repeat(ts.hi[rows], k)
+    )
     mask = cnt.reshape(len(rows), k) > 0
     hit = job.t_node[rows][:, None] == kids[None, :]
     has = hit.any(axis=1)
@@ -146,12 +151,28 @@ def _fit_parent(job: _LevelJob, par: int) -> _Part | None:
     sub, cols = _compact(ts.x, rows)
     if job.softmax:
         tgt = np.where(has, hit.argmax(axis=1), -1)
-        w = train_block_softmax(sub, tgt, rw, mask, cost=params.cost, null=job.null,
-                                offset=None if job.prior is None else job.prior[c0:c1],
-                                newton_iters=params.newton_iters, cg_iters=params.cg_iters)
+        w = train_block_softmax(
+            sub,
+            tgt,
+            rw,
+            mask,
+            cost=params.cost,
+            null=job.null,
+            offset=None if job.prior is None else job.prior[c0:c1],
+            newton_iters=params.newton_iters,
+            cg_iters=params.cg_iters,
+        )
     else:
-        w = train_block(sub, np.where(hit, 1.0, -1.0), rw, mask.astype(np.float64), cost=params.cost,
-                        loss=params.loss, newton_iters=params.newton_iters, cg_iters=params.cg_iters)
+        w = train_block(
+            sub,
+            np.where(hit, 1.0, -1.0),
+            rw,
+            mask.astype(np.float64),
+            cost=params.cost,
+            loss=params.loss,
+            newton_iters=params.newton_iters,
+            cg_iters=params.cg_iters,
+        )
     r, c = np.nonzero(np.abs(w) >= params.prune)
     return c0 + c, cols[r], w[r, c].astype(np.float32), len(rows)
 
@@ -248,8 +269,20 @@ def train_levels(
         order = np.lexsort((e_all, p_all))
         e_all, p_all = e_all[order], p_all[order]
         bounds = np.searchsorted(p_all, np.arange(n_par + 1))
-        job = _LevelJob(ts, valid, params, level, cptr, t_node, e_all, bounds, softmax, null,
-                        None if priors is None else priors[level], max_rows)
+        job = _LevelJob(
+            ts,
+            valid,
+            params,
+            level,
+            cptr,
+            t_node,
+            e_all,
+            bounds,
+            softmax,
+            null,
+            None if priors is None else priors[level],
+            max_rows,
+        )
         parts = _run_level(job, np.flatnonzero(np.diff(bounds)), workers)
         rows_w = [p[0] for p in parts]
         cols_w = [p[1] for p in parts]

@@ -15,8 +15,16 @@ import pytest
 from indexer.dataset import SplitSessions, load_split
 from indexer.xmr.params import XMRParams
 
-SMALL = XMRParams(depth=1, branching=4, max_leaf=16, max_prefix_len=4, newton_iters=3, cg_iters=6,
-                  kmeans_iters=4, workers=1)
+SMALL = XMRParams(
+    depth=1,
+    branching=4,
+    max_leaf=16,
+    max_prefix_len=4,
+    newton_iters=3,
+    cg_iters=6,
+    kmeans_iters=4,
+    workers=1,
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +39,9 @@ def sample_split(sample_log: Path) -> SplitSessions:
 
 
 @pytest.fixture(scope="session")
-def xmr_index(tmp_path_factory: pytest.TempPathFactory, sample_log: Path,
-              sample_split: SplitSessions) -> XmrFixture:
+def xmr_index(
+    tmp_path_factory: pytest.TempPathFactory, sample_log: Path, sample_split: SplitSessions
+) -> XmrFixture:
     from indexer.build import build_index
     from indexer.params import BuildParams
 

@@ -40,19 +40,29 @@ def _idf(n_docs: int, df: int) -> float:
 
 
 def test_transform_values_by_hand() -> None:
-    p = XMRParams(ngram_max=1, position_decay=1.0, word_start_boost=1.0, session_weight=1.0,
-                  start_token=False)
+    p = XMRParams(
+        ngram_max=1, position_decay=1.0, word_start_boost=1.0, session_weight=1.0, start_token=False
+    )
     f = Featurizer.fit(p, ["ab", "b"])
     cols, vals = f.transform(["ab"], "ab")
-    got = {(f.words_.restore_key(int(c)) if c < f.n_words else
-            f.grams_.restore_key(int(c) - f.n_words) if c != f.bias_col else "<bias>"): float(v)
-           for c, v in zip(cols, vals, strict=True)}
+    got = {
+        (
+            f.words_.restore_key(int(c))
+            if c < f.n_words
+            else f.grams_.restore_key(int(c) - f.n_words)
+            if c != f.bias_col
+            else "<bias>"
+        ): float(v)
+        for c, v in zip(cols, vals, strict=True)
+    }
     # char block: a -> 1 * idf(a), b -> 1/2 * idf(b); word block: "ab" -> idf(ab); each block
     # l2-normalised, then the concatenation (norm sqrt(2)); bias 1 appended unnormalised
     ia, ib = _idf(2, 1), _idf(2, 2)
     na = math.hypot(ia, 0.5 * ib)
     s2 = math.sqrt(2)
-    assert got == pytest.approx({"ab": 1 / s2, "a": ia / na / s2, "b": 0.5 * ib / na / s2, "<bias>": 1.0})
+    assert got == pytest.approx(
+        {"ab": 1 / s2, "a": ia / na / s2, "b": 0.5 * ib / na / s2, "<bias>": 1.0}
+    )
     assert cols[-1] == f.bias_col
 
 

@@ -21,8 +21,17 @@ def test_rank_params_round_trip_and_shape() -> None:
         RankParams(weights=((1.0,),))
 
 
-@pytest.mark.parametrize("bad", [{"depth": 4}, {"branching": 12}, {"max_leaf": 1}, {"loss": "hinge"},
-                                 {"context_decay": 2.0}, {"ngram_max": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"depth": 4},
+        {"branching": 12},
+        {"max_leaf": 1},
+        {"loss": "hinge"},
+        {"context_decay": 2.0},
+        {"ngram_max": 0},
+    ],
+)
 def test_invalid_xmr_params_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         XMRParams(**bad)  # type: ignore[arg-type]

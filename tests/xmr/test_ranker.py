@@ -40,7 +40,9 @@ def label_texts(ranker: XMRRanker) -> list[str]:
 
 
 def _prefixes(texts: list[str]) -> st.SearchStrategy[str]:
-    real = st.builds(lambda t, n: t[: max(1, min(n, len(t)))], st.sampled_from(texts), st.integers(1, 12))
+    real = st.builds(
+        lambda t, n: t[: max(1, min(n, len(t)))], st.sampled_from(texts), st.integers(1, 12)
+    )
     noise = st.text(alphabet="abcdemnostw .-", min_size=1, max_size=6)
     return st.one_of(real, noise)
 
@@ -51,11 +53,27 @@ def test_loader_serves_the_xmr_ranker(xmr_index: XmrFixture) -> None:
     assert idx.files.manifest["build_params"]["xmr"]["max_leaf"] == SMALL.max_leaf
 
 
+@pytest.mark.parametrize("mode", ["default", "narrow beam", "no model"])
 def test_every_result_extends_the_prefix_and_k_are_returned_when_k_exist(
-        ranker: XMRRanker, label_texts: list[str]) -> None:
+    xmr_index: XmrFixture, label_texts: list[str], mode: str
+) -> None:
+    # the sample's ranges are small enough for exact scoring; force the beam (narrow, so
+    # the MPC fill is needed too) and the beam-less candidate sources as well
+    rp = {
+        "default": RankParams(),
+        "narrow beam": RankParams(exact_threshold=0, beam=1, pool=0),
+        "no model": RankParams(exact_threshold=0, pool=3).with_weights(
+            {c: (0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0) for c in ("no_prev", "prev", "prev_known")}
+        ),
+    }
+    ranker = _ranker(xmr_index.path, rp[mode])
+
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(prefix=_prefixes(label_texts), k=st.integers(1, 25),
-           prev=st.sampled_from([(), ("weather",), ("google", "myspace"), ("zz unknown words",)]))
+    @given(
+        prefix=_prefixes(label_texts),
+        k=st.integers(1, 25),
+        prev=st.sampled_from([(), ("weather",), ("google", "myspace"), ("zz unknown words",)]),
+    )
     def check(prefix: str, k: int, prev: tuple[str, ...]) -> None:
         items = ranker.complete(prev, prefix, k)
         lo, hi = ranker.labels.range(prefix)
@@ -69,9 +87,16 @@ def test_every_result_extends_the_prefix_and_k_are_returned_when_k_exist(
 
 
 @pytest.mark.parametrize("prefix", ["m", "w", "ma", "the", "goo"])
-def test_full_width_beam_search_agrees_with_exact_scoring(xmr_index: XmrFixture, prefix: str) -> None:
-    exact = _ranker(xmr_index.path, RankParams(exact_threshold=10**9))
-    beam = _ranker(xmr_index.path, RankParams(exact_threshold=0, beam=10**6, pool=0))
+def test_full_width_beam_search_agrees_with_exact_scoring(
+    xmr_index: XmrFixture, prefix: str
+) -> None:
+    # the model's path score and popularity both weigh, so the beam is searched
+    w = (1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0)
+    rows = {"no_prev": w, "prev": w, "prev_known": w}
+    exact = _ranker(xmr_index.path, RankParams(exact_threshold=10**9).with_weights(rows))
+    beam = _ranker(
+        xmr_index.path, RankParams(exact_threshold=0, beam=10**6, pool=0).with_weights(rows)
+    )
     for prev in [(), ("weather",)]:
         a_ids, a_s = exact.candidates(prev, prefix, 50)
         b_ids, b_s = beam.candidates(prev, prefix, 50)
@@ -81,8 +106,28 @@ def test_full_width_beam_search_agrees_with_exact_scoring(xmr_index: XmrFixture,
             assert i not in same or np.isclose(same[i], s)
 
 
+def test_popular_and_session_candidates_join_when_the_model_has_no_weight(
+    xmr_index: XmrFixture,
+) -> None:
+    # with the path score unweighted the beam is skipped: candidates come from popularity
+    # and the session, and the ranking equals the exact one over the whole range
+    w = (0.0, 1.0, 2.0, 1.0, 1.0, 1.0, 1.0)
+    rows = {"no_prev": w, "prev": w, "prev_known": w}
+    exact = _ranker(xmr_index.path, RankParams(exact_threshold=10**9).with_weights(rows))
+    beam = _ranker(xmr_index.path, RankParams(exact_threshold=0, pool=64).with_weights(rows))
+    for prev, prefix in [((), "m"), (("weather",), "w"), (("google", "gmail"), "g")]:
+        a_ids, a_s = exact.candidates(prev, prefix, 10)
+        b_ids, b_s = beam.candidates(prev, prefix, 10)
+        assert np.allclose(a_s, b_s)
+
+
 def test_score_labels_and_features_agree_with_candidates(ranker: XMRRanker) -> None:
-    for prev, prefix in [((), "m"), (("weather",), "w"), (("google",), "goo"), (("a", "b c"), "new")]:
+    for prev, prefix in [
+        ((), "m"),
+        (("weather",), "w"),
+        (("google",), "goo"),
+        (("a", "b c"), "new"),
+    ]:
         ids, s = ranker.candidates(prev, prefix, 20)
         assert np.allclose(ranker.score_labels(prev, prefix, ids), s)
         assert np.allclose(ranker.score_labels(prev, prefix, ids[::-1]), s[::-1])
@@ -142,8 +187,13 @@ def test_saved_index_reproduces_the_trained_model(xmr_index: XmrFixture, ranker:
     """Round trip: the in-memory model (retrained, deterministic) scored by brute force equals
     what the loaded index computes, for exact ranges of several prefixes."""
     texts = [ranker.labels.text(i) for i in range(len(ranker.labels))]
-    feat, tree, weights, _ = train_xmr(texts, list(pairs(xmr_index.data.train)), SMALL, lambda _m: None,
-                                       np.asarray(ranker.labels.counts))
+    feat, tree, weights, _ = train_xmr(
+        texts,
+        list(pairs(xmr_index.data.train)),
+        SMALL,
+        lambda _m: None,
+        np.asarray(ranker.labels.counts),
+    )
     m = ranker.model
     assert np.array_equal(np.asarray(m.perm), tree.perm)
     for prev, prefix in [((), "m"), (("weather",), "wa"), (("google",), "goo"), ((), "new y")]:
@@ -174,7 +224,9 @@ def test_paths_start_below_the_common_ancestor_of_the_prefix_labels(ranker: XMRR
         assert np.allclose(a - b, (a - b)[0])
 
 
-def test_reloading_gives_identical_rankings(xmr_index: XmrFixture, ranker: XMRRanker, tmp_path: Path) -> None:
+def test_reloading_gives_identical_rankings(
+    xmr_index: XmrFixture, ranker: XMRRanker, tmp_path: Path
+) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(xmr_index.path, copy)
     other = _ranker(copy)
@@ -183,7 +235,9 @@ def test_reloading_gives_identical_rankings(xmr_index: XmrFixture, ranker: XMRRa
 
 
 @pytest.mark.parametrize("victim", ["xmr_w_2.data.npy", "xmr_perm.npy", "xmr_grams.marisa"])
-def test_a_corrupt_xmr_file_fails_to_load(xmr_index: XmrFixture, tmp_path: Path, victim: str) -> None:
+def test_a_corrupt_xmr_file_fails_to_load(
+    xmr_index: XmrFixture, tmp_path: Path, victim: str
+) -> None:
     copy = tmp_path / "corrupt"
     shutil.copytree(xmr_index.path, copy)
     f = copy / victim

@@ -28,9 +28,13 @@ def test_one_vs_rest_matches_lbfgs(loss: str) -> None:
     d, b = x.shape[1], y.shape[1]
 
     def f(v: np.ndarray) -> float:
-        return float(objective(x, y, rw, mask.astype(float), v.reshape(d, b), cost=1.0, loss=loss).sum())
+        return float(
+            objective(x, y, rw, mask.astype(float), v.reshape(d, b), cost=1.0, loss=loss).sum()
+        )
 
-    ref = minimize(f, np.zeros(d * b), method="L-BFGS-B", options={"maxiter": 20000, "maxfun": 200000})
+    ref = minimize(
+        f, np.zeros(d * b), method="L-BFGS-B", options={"maxiter": 20000, "maxfun": 200000}
+    )
     assert f(w.ravel()) <= ref.fun * (1 + 1e-3)
 
 
@@ -51,7 +55,9 @@ def test_softmax_matches_lbfgs(null: bool) -> None:
     def f(v: np.ndarray) -> float:
         return softmax_objective(x, tgt, rw, mask, v.reshape(d, b), cost=1.0, null=null)
 
-    ref = minimize(f, np.zeros(d * b), method="L-BFGS-B", options={"maxiter": 20000, "maxfun": 200000})
+    ref = minimize(
+        f, np.zeros(d * b), method="L-BFGS-B", options={"maxiter": 20000, "maxfun": 200000}
+    )
     assert f(w.ravel()) <= ref.fun * (1 + 1e-3)
 
 

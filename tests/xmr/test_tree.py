@@ -38,14 +38,38 @@ def test_split_sizes_and_determinism() -> None:
     assert np.array_equal(np.sort(np.concatenate(a)), ids)
 
 
-TEXTS = sorted({"a", "ab", "abc", "abd", "b", "ba", "bat", "bath", "bc", "c", "ca", "cab", "cat", "d",
-                *(f"x{i:03d}" for i in range(60))})
+TEXTS = sorted(
+    {
+        "a",
+        "ab",
+        "abc",
+        "abd",
+        "b",
+        "ba",
+        "bat",
+        "bath",
+        "bc",
+        "c",
+        "ca",
+        "cab",
+        "cat",
+        "d",
+        *(f"x{i:03d}" for i in range(60)),
+    }
+)
 
 
 def _tree(depth: int, max_leaf: int = 8, branching: int = 2) -> HybridTree:
     f = Featurizer.fit(XMRParams(), TEXTS)
-    return build_tree(TEXTS, f.embed_texts(TEXTS), depth=depth, branching=branching,
-                      max_leaf=max_leaf, iters=4, seed=0)
+    return build_tree(
+        TEXTS,
+        f.embed_texts(TEXTS),
+        depth=depth,
+        branching=branching,
+        max_leaf=max_leaf,
+        iters=4,
+        seed=0,
+    )
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2, 3])
