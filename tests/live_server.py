@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,16 +36,13 @@ from typing import Any
 
 import pytest
 
+from tests.redis_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
 _POLL_INTERVAL_S = 0.02
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["LiveServer", "built_sample_index", "free_port"]
 
 
 class LiveServer:
