@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from indexer.artifact import IndexFiles
 from indexer.build import BuildReport, _peak_rss_mb, build_index
 from indexer.dataset import load_split
+from indexer.freshfile import FreshFile
 from indexer.params import BuildParams
 from indexer.sessions import Example
 
@@ -28,14 +29,16 @@ def build_full(
     params: BuildParams,
     progress: Callable[[str], None] | None = None,
     tune: TuneParams | None = None,
+    fresh: Sequence[FreshFile] = (),
 ) -> BuildReport:
     """build-index as the CLI runs it. With `--all` the dev part is also training data, so
-    the fitted weights see their own targets as labels: fine for a demo, not for evaluation."""
+    the fitted weights see their own targets as labels: fine for a demo, not for evaluation.
+    `fresh`: exported fresh counts folded into the label counts (`indexer.build.build_index`)."""
     say = progress or (lambda _m: None)
     t0 = time.perf_counter()
     say("reading log")
     data = load_split(logs, params.split, params.gap_s)
-    report = build_index(logs, out, params, progress, data=data)
+    report = build_index(logs, out, params, progress, data=data, fresh=fresh)
     if not params.blend:
         return report
     files = IndexFiles(out)

@@ -41,7 +41,7 @@ FEATURES: tuple[str, ...] = (
     "hist_recency",  # exp(-days since the user last issued it / 30)
     "hist_present",  # 1 when the candidate is in the user's history
     "model_score",  # the session-aware model's score (0 when no model)
-    "corrected",  # extends a one-edit spelling variant of the prefix, not the prefix
+    "corrected",  # extends a spelling correction of the prefix, not the prefix
 )
 NF = len(FEATURES)
 F = {name: i for i, name in enumerate(FEATURES)}
@@ -91,7 +91,7 @@ class CandidateParams:
     max_context_words: int = 3
     max_prev_queries: int = 3
     n_model: int = 20
-    n_typo: int = 5
+    n_typo: int = 5  # per corrected prefix: labels, and generated completions
 
 
 class CandidateSet:
@@ -157,6 +157,10 @@ class CandidateGenerator:
     ) -> None:
         self.labels, self.endings, self.transitions = labels, endings, transitions
         self.p = params or CandidateParams()
+        # the word route corrects against the query endings: a corrector made on the labels
+        # alone is given ours
+        if typo is not None and typo.endings is None:
+            typo = typo.with_endings(endings)
         self.typo = typo
 
     def gather(
@@ -179,7 +183,7 @@ class CandidateGenerator:
         self._generated(cs, prefix)
         self._session(cs, context, prefix)
         self._history(cs, history, prefix, now)
-        self._typos(cs, prefix)
+        self._typos(cs, context, prefix, history, now)
         self._finish(cs, prefix, context, model)
         return cs
 
@@ -207,11 +211,11 @@ class CandidateGenerator:
                 else:
                     r[_TRANS_ANY] = max(r[_TRANS_ANY], math.log1p(c))
 
-    def _generated(self, cs: CandidateSet, prefix: str) -> None:
+    def _generated(self, cs: CandidateSet, prefix: str, n: int | None = None) -> None:
         words, partial = split_prefix(prefix)
         en = self.endings
         max_c = min(len(words), self.p.max_context_words)
-        budget = self.p.n_generated
+        budget = self.p.n_generated if n is None else n
         seen: set[str] = set()
         for c in range(max_c, -1, -1):
             if c == 0 and not partial:
@@ -251,18 +255,44 @@ class CandidateGenerator:
                 days = max(0.0, now - last) / 86400.0
                 r[_HIST_RECENCY] = math.exp(-days / 30.0)
 
-    def _typos(self, cs: CandidateSet, prefix: str) -> None:
-        """Only where no training query extends the prefix: a cheap hint of a misspelling."""
+    def _typos(
+        self,
+        cs: CandidateSet,
+        context: Sequence[str],
+        prefix: str,
+        history: Sequence[tuple[str, int, float]],
+        now: float,
+    ) -> None:
+        """What the user probably meant: the label, generated, session and history sources run
+        again on each corrected prefix (`TypoCorrector.spellings`), with smaller budgets.
+
+        Rows keep their features relative to the corrected prefix (label_logp among the
+        labels extending it) and carry `corrected`; a text the typed prefix already reached
+        stays an exact candidate.
+        """
         if self.typo is None or len(prefix) < self.typo.min_len:
             return
-        lo, hi = self.labels.range(prefix)
-        if hi > lo:
-            return
-        for c in self.typo.corrections(prefix, self.p.n_typo):
-            text = self.labels.text(c.label)
-            if text not in cs:
-                cs.row(text)[_CORRECTED] = 1.0
-                cs.corrected[text] = c.corrected_prefix
+        lab = self.labels
+        for sp in self.typo.spellings(prefix):
+            sub = CandidateSet()
+            ids = lab.top_popular(sp.prefix, self.p.n_typo)
+            for i in ids.tolist():
+                sub.row(lab.text(i))
+            self._generated(sub, sp.prefix, self.p.n_typo)
+            self._session(sub, context, sp.prefix)
+            self._history(sub, history, sp.prefix, now)
+            lo, hi = lab.range(sp.prefix)
+            total = lab.total(lo, hi)
+            for text, row in zip(sub.texts, sub.rows, strict=True):
+                if text in cs:
+                    continue
+                r = cs.row(text)
+                r[:] = row
+                r[_CORRECTED] = 1.0
+                c = int(lab.counts[j]) if (j := lab.id_of(text)) >= 0 else 0
+                if c and total:
+                    r[_LABEL_LOGP] = math.log(c / total)
+                cs.corrected[text] = sp.prefix
 
     def _finish(
         self, cs: CandidateSet, prefix: str, context: Sequence[str], model: LabelModel | None
@@ -283,8 +313,9 @@ class CandidateGenerator:
             x[is_lab, _LABEL_LOGCOUNT] = np.log1p(c)
             lo, hi = lab.range(prefix)
             total = lab.total(lo, hi) if hi > lo else 0
-            if total:
-                x[is_lab, _LABEL_LOGP] = np.log(c / total)
+            if total:  # corrections keep theirs, among the labels of the corrected prefix
+                exact = x[is_lab, _CORRECTED] == 0
+                x[np.nonzero(is_lab)[0][exact], _LABEL_LOGP] = np.log(c[exact] / total)
             if model is not None:
                 x[is_lab, _MODEL_SCORE] = model.score_labels(context, prefix, lab_ids)
         lens = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))

@@ -12,10 +12,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from autocomplete.fresh_export import ExportParams
 from indexer.errors import IndexerError
+from indexer.freshfile import read_fresh_file
 from indexer.params import MODELS, BuildParams
-from indexer.xmr.params import XMRParams
 from indexer.sessions import DEFAULT_GAP_S, TimeSplit
+from indexer.xmr.params import XMRParams
 
 EXIT_USAGE = 2
 
@@ -67,8 +69,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         bar.set_postfix_str(msg[:60])
         bar.update(1)
 
+    fresh = [read_fresh_file(path) for path in args.fresh]  # before the slow part
     try:
-        report = build_full(args.log, args.out, params, say)
+        report = build_full(args.log, args.out, params, say, fresh=fresh)
     finally:
         bar.close()
     m = report.manifest
@@ -76,10 +79,55 @@ def _cmd_build(args: argparse.Namespace) -> int:
         f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
         f"in {report.seconds:.1f}s (peak RSS {report.peak_rss_mb:.0f} MB) -> {args.out}"
     )
+    folded = m["stats"].get("fresh")
+    if folded is not None:
+        print(
+            f"folded {folded['queries']} fresh queries from {len(folded['files'])} file(s): "
+            f"{folded['new_labels']} new labels"
+        )
     cov = m["stats"].get("dev_label_coverage")
     if cov is not None:
         print(f"dev queries that are labels: {cov:.1%}")
     return 0
+
+
+def _cmd_export_fresh(args: argparse.Namespace) -> int:
+    from autocomplete.fresh_export import export_fresh
+    from session_store.errors import SessionStoreError
+
+    params = ExportParams(top=args.top, half_life_s=args.half_life_s)
+    try:
+        report = export_fresh(args.redis, args.out, params)
+    except SessionStoreError as exc:
+        # The URL is not echoed: it may hold a password.
+        detail = " ".join(str(exc).split())
+        print(f"autocomplete: error: cannot read fresh counts: {detail}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"autocomplete: error: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"exported {report.rows} fresh queries -> {report.path}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"want an integer >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"want a number > 0, got {text!r}")
+    return value
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -183,9 +231,39 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the bare model (no generated completions, history or learned blend)",
     )
+    b.add_argument(
+        "--fresh",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="fold counts from `autocomplete export-fresh` into the label counts (repeatable)",
+    )
     b.add_argument("--quiet", action="store_true")
     _add_split_args(b)
     b.set_defaults(func=_cmd_build)
+
+    x = sub.add_parser(
+        "export-fresh",
+        help="write the server's decayed submit counts (Redis) to a file for build-index --fresh",
+    )
+    x.add_argument("--redis", required=True, metavar="URL", help="the server's QAC_REDIS_URL")
+    x.add_argument(
+        "--out", required=True, metavar="FILE", help="TSV to write (replaced atomically)"
+    )
+    x.add_argument(
+        "--top",
+        type=_positive_int,
+        default=ExportParams.top,
+        help="the most counted queries to export (default %(default)s)",
+    )
+    x.add_argument(
+        "--half-life-s",
+        type=_positive_float,
+        default=ExportParams.half_life_s,
+        help="decay the counts are read with; the server's QAC_FRESH_HALF_LIFE_S "
+        "(default %(default)g)",
+    )
+    x.set_defaults(func=_cmd_export_fresh)
 
     e = sub.add_parser("evaluate", help="MRR@10, success@1/@10, BLEU-4 by prefix length")
     e.add_argument("--index", required=True)

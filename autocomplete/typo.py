@@ -1,114 +1,484 @@
-"""Spelling tolerance: labels that extend a one-edit variant of a prefix nobody completes.
+"""Spelling tolerance: the prefixes a user with a typo probably meant.
 
-"amazom" and "nwe yo" extend no training query; "amazon" and "new yo" (one substitution,
-one transposition away) do. We enumerate the Damerau-Levenshtein distance-1 variants of the
-prefix (deletions, transpositions, substitutions, insertions over the index's alphabet) and
-test them all at once with one vectorised `searchsorted` over the sorted label keys, so
-~600 variants of an 8-character prefix cost one numpy call, not 600 lookups.
-One edit from `min_len` characters (4), as the well-known completion suggesters do; two
-edits would multiply the variants by ~600 and are left out (see the issue's closing note).
+"amazom" extends no training query and "profesional tens u" completes only to queries
+nobody wants; "amazon" and "professional tens u" are one edit away. Two routes find such
+corrected prefixes (`Spelling`), which the candidate sources then complete:
+
+- the word route checks each typed word against the index's vocabulary (the first words of
+  labels and of query endings, with counts): a rare word with a far more frequent variant
+  is replaced, and so is a partial last word that begins few words; an unknown word is
+  split in two known ones, and two words are joined when the joined word is far more
+  frequent ("on line"). The endings then complete queries nobody typed before
+  ("professional tens unit").
+- the label route edits the whole prefix where it falls off the label trie (the longest
+  leading part some label extends), when the word there looks wrong: the typo sits at or
+  just before that point ("nwe yo" falls off at "nw"), spaces included.
+
+Both are Damerau-Levenshtein searches bounded by sorted keys (`KeyTable`): one edit from
+`min_len` characters, two from `two_edit_len`, the second only on the `beam` one-edit
+variants that got furthest into the keys. All variants of a string are made by one numpy
+gather and looked up by one `searchsorted`; the common prefix with the neighbouring keys
+says how far each variant gets. Answers are cached per word and per prefix.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from indexer.labels import SORTKEY_BYTES, LabelIndex
 
-
-def edits1(s: str, alphabet: str, lo: int = 0, hi: int | None = None) -> set[str]:
-    """Every string one Damerau-Levenshtein edit away from `s` (s itself excluded), with the
-    edit at a position in [lo, hi] (default: anywhere)."""
-    hi = len(s) if hi is None else min(hi, len(s))
-    splits = [(s[:i], s[i:]) for i in range(max(lo, 0), hi + 1)]
-    out = {a + b[1:] for a, b in splits if b}
-    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    out |= {a + c + b[1:] for a, b in splits if b for c in alphabet if c != b[0]}
-    out |= {a + c + b for a, b in splits for c in alphabet}
-    out.discard(s)
-    return {v for v in out if v and not v.startswith(" ") and "  " not in v}
+W = SORTKEY_BYTES
+_SPACE = 0x20
+#: longest string corrected, in bytes: two insertions and a 0xff end byte still fit in W
+MAX_BYTES = W - 3
 
 
 @dataclass(frozen=True)
-class Correction:
-    label: int
-    corrected_prefix: str
+class TypoParams:
+    """Bounds of the spelling search.
+
+    min_len: characters of a word (or prefix) before one edit is tried (4).
+    two_edit_len: characters before two edits are tried (8).
+    back: the first edit is tried this many characters before the fall-off point, and at it.
+    beam: one-edit variants extended by a second edit (those that got furthest).
+    max_count: a typed word (or partial word) counted more often than this is taken as meant.
+        0: only words the index never saw are corrected; rare real words ("stopping", one
+        edit from "shopping") outnumber misspelled ones the index knows (chosen on dev).
+    known_min_len: a word the index knows at all (count 1..max_count) is corrected only from
+        this many characters; short real words sit one edit from many others ("tens").
+    min_gain: log of how many times more frequent (count + 1) a correction must be than what
+        was typed (count + 1).
+    edit_cost: what a second edit costs, in the same log units.
+    max_spellings: corrected prefixes handed to the candidate sources per keystroke.
+    max_past_falloff: the label route stops once the user typed this many characters past
+        the fall-off point (they are typing something new; the word route goes on).
+    cache_size: words (and prefixes) whose answers are remembered.
+    """
+
+    min_len: int = 4
+    two_edit_len: int = 8
+    back: int = 2
+    beam: int = 6
+    max_count: int = 0
+    known_min_len: int = 6
+    min_gain: float = math.log(2.0)
+    edit_cost: float = math.log(5.0)
+    max_spellings: int = 2
+    max_past_falloff: int = 6
+    cache_size: int = 50_000
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A corrected prefix, the edits it took, and log(count of the fix / count of the typed)."""
+
+    prefix: str
+    edits: int
+    gain: float
+
+
+@lru_cache(maxsize=4096)
+def edit_plan(n: int, lo: int, hi: int, a: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gather indices that make every one-edit variant of an n-byte string at once.
+
+    Row r picks bytes of `s + alphabet + b"\\0"` (a alphabet bytes; index n + a is the zero
+    padding) and spells a variant with its edit at position lo..hi: deletions, transpositions
+    with the next byte, substitutions, insertions before. Returns (rows (m, W), byte lengths,
+    edit positions). A row may equal s (a byte replaced by itself): callers drop it.
+    """
+    pad = n + a
+    j = np.arange(W)
+    at = np.arange(max(lo, 0), min(hi, n) + 1)  # insertions may also go at the very end
+    inner = at[at < n]
+    swap = inner[inner + 1 < n]
+    c = n + np.arange(a)
+
+    def cut(idx: np.ndarray, length: int) -> np.ndarray:
+        return np.where(j < length, idx, pad).reshape(-1, W)
+
+    dele = cut(np.where(j < inner[:, None], j, j + 1), n - 1)
+    tr = np.where(j == swap[:, None], j + 1, np.where(j == swap[:, None] + 1, j - 1, j))
+    sub = np.where(j == inner[:, None, None], c[None, :, None], j)
+    ins = np.where(
+        j < at[:, None, None], j, np.where(j == at[:, None, None], c[None, :, None], j - 1)
+    )
+    blocks = [(dele, n - 1, inner), (cut(tr, n), n, swap)]
+    blocks += [(cut(sub, n), n, np.repeat(inner, a)), (cut(ins, n + 1), n + 1, np.repeat(at, a))]
+    rows = np.concatenate([b for b, _, _ in blocks]).astype(np.intp)
+    lens = np.concatenate([np.full(len(b), min(m, W)) for b, m, _ in blocks])
+    where = np.concatenate([w for _, _, w in blocks])
+    return rows, lens, where
+
+
+def variants(s: bytes, alphabet: bytes, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-edit variants of `s` with the edit at lo..hi, as (uint8 rows (m, W), lengths)."""
+    src = np.frombuffer(s + alphabet + b"\0", dtype=np.uint8)
+    idx, lens, _ = edit_plan(len(s), lo, hi, len(alphabet))
+    return src[idx], lens
+
+
+class KeyTable:
+    """Sorted keys of W bytes (UTF-8, NUL-padded) with counts, probed many at a time."""
+
+    def __init__(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        self.keys = keys
+        self.rows = keys.view(np.uint8).reshape(-1, W)
+        self.counts = counts
+        self.cum = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.n = len(keys)
+
+    @classmethod
+    def of(cls, index: LabelIndex) -> KeyTable:
+        return cls(index.sortkeys, index.counts)
+
+    def _needles(self, rows: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(rows).view(self.keys.dtype).ravel()
+
+    def reach(self, rows: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Per variant, the length of its longest leading part some key starts with: equal to
+        its length when some key extends it."""
+        pos = self.keys.searchsorted(self._needles(rows), "left")
+        # the longest common prefix with any key is reached at a sorted neighbour; a clipped
+        # neighbour is still a real key, so its (shorter) common prefix does no harm
+        nb = np.stack([np.maximum(pos - 1, 0), np.minimum(pos, self.n - 1)])
+        diff = self.rows[nb] != rows
+        lcp = np.where(diff.any(axis=2), diff.argmax(axis=2), W).max(axis=0)
+        return np.minimum(lcp, lens)
+
+    def reach_one(self, s: bytes) -> int:
+        """`reach` of a single string, without the batch machinery (s shorter than W)."""
+        pos = int(self.keys.searchsorted(s))
+        best = 0
+        for j in (pos - 1, pos):
+            if 0 <= j < self.n:
+                k = bytes(self.keys[j])
+                n = 0
+                for a, b in zip(k, s, strict=False):
+                    if a != b:
+                        break
+                    n += 1
+                best = max(best, n)
+        return best
+
+    def prefix_counts(self, rows: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Total count of the keys extending each variant (lens < W)."""
+        lo = self.keys.searchsorted(self._needles(rows), "left")
+        end = rows.copy()
+        end[np.arange(len(lens)), lens] = 0xFF  # never in UTF-8: sorts after every extension
+        hi = self.keys.searchsorted(self._needles(end), "left")
+        return self.cum[hi] - self.cum[lo]
+
+    def exact_counts(self, rows: np.ndarray) -> np.ndarray:
+        """Count of the key equal to each variant (0 when there is none)."""
+        needles = self._needles(rows)
+        pos = np.minimum(self.keys.searchsorted(needles, "left"), self.n - 1)
+        return np.where(self.keys[pos] == needles, self.counts[pos], 0)
+
+
+def vocabulary(tables: Sequence[LabelIndex]) -> KeyTable:
+    """The words of the index with counts: the first word of every key (a label's first
+    word; for query endings, one of a query's last four words), summed over the keys'
+    counts. A word met only in the middle of long queries is missing: taken as unknown.
+
+    Keys are sorted and the space sorts before every other character, so the first words
+    of a table come out sorted too: runs of equal words are merged without a sort.
+    """
+    words, counts = [], []
+    for t in tables:
+        rows = t.sortkeys.view(np.uint8).reshape(-1, W)
+        sp = rows == _SPACE
+        has = sp.any(axis=1)
+        end = np.where(has, sp.argmax(axis=1), W)
+        whole = has | (rows[:, -1] == 0)  # the first word ends inside the W bytes
+        cut = np.where(np.arange(W)[None, :] >= end[:, None], 0, rows)[whole]
+        w = np.ascontiguousarray(cut).view(t.sortkeys.dtype).ravel()
+        start = np.concatenate([[True], w[1:] != w[:-1]])
+        idx = np.nonzero(start)[0]
+        words.append(w[idx])
+        counts.append(np.add.reduceat(np.asarray(t.counts)[whole], idx) if len(idx) else idx)
+    allw = np.concatenate(words)
+    uniq, inv = np.unique(allw, return_inverse=True)
+    total = np.bincount(inv, weights=np.concatenate(counts)).astype(np.int64)
+    return KeyTable(uniq, total)
 
 
 class TypoCorrector:
-    """Finds popular labels extending one-edit variants of a prefix."""
+    """Corrected prefixes for a typed prefix (`spellings`), from the labels and the words."""
 
     def __init__(
-        self, labels: LabelIndex, min_len: int = 4, per_variant: int = 3, max_past_falloff: int = 4
+        self,
+        labels: LabelIndex,
+        endings: LabelIndex | None = None,
+        params: TypoParams | None = None,
     ) -> None:
-        self.labels = labels
-        self.min_len = min_len
-        self.per_variant = per_variant
-        self.max_past_falloff = max_past_falloff
-        # the alphabet of the labels' leading bytes: characters that can occur in a prefix
-        chars: set[str] = set()
-        for key in np.unique(labels.sortkeys.view(np.uint8)).tolist():
-            if 32 <= key < 127:
-                chars.add(chr(key))
-        self.alphabet = "".join(sorted(chars))
+        self.labels, self.endings = labels, endings
+        self.p = params or TypoParams()
+        self.min_len = self.p.min_len
+        self.label_keys = KeyTable.of(labels)
+        # every keystroke after a word re-checks it, and many users mistype alike
+        size = self.p.cache_size
+        self._typed = lru_cache(maxsize=size)(self._typed)  # type: ignore[method-assign]
+        self._fix = lru_cache(maxsize=size)(self._fix)  # type: ignore[method-assign]
+        self._split = lru_cache(maxsize=size)(self._split)  # type: ignore[method-assign]
+        self._merge = lru_cache(maxsize=size)(self._merge)  # type: ignore[method-assign]
+        self._phrase = lru_cache(maxsize=size)(self._phrase)  # type: ignore[method-assign]
+        self._phrase_tables = [labels] if endings is None else [labels, endings]
+        self.label_spellings = lru_cache(maxsize=size)(self.label_spellings)  # type: ignore[method-assign]
+        if endings is not None:
+            self.label_alphabet  # noqa: B018  # make the vocabulary now, not on a keystroke
+
+    @cached_property
+    def words(self) -> KeyTable:
+        """The vocabulary, made on first use (a corrector may be handed the endings later)."""
+        return vocabulary(self._phrase_tables)
+
+    @cached_property
+    def alphabet(self) -> bytes:
+        """Letters and punctuation that occur in words: what substitutions and insertions
+        draw on. Digits are left alone ("1926" is no typo of "1986")."""
+        present = np.zeros(256, dtype=bool)
+        present[np.unique(self.words.rows)] = True
+        return bytes(b for b in range(33, 127) if present[b] and not chr(b).isdigit())
+
+    @cached_property
+    def label_alphabet(self) -> bytes:
+        """The label route also edits spaces: words run together or split."""
+        return b" " + self.alphabet
+
+    def with_endings(self, endings: LabelIndex) -> TypoCorrector:
+        """The same corrector with the words of `endings` in its vocabulary."""
+        return TypoCorrector(self.labels, endings, self.p)
+
+    # -- the bounded search ----------------------------------------------------------------
+
+    def _search(
+        self, s: bytes, table: KeyTable, alphabet: bytes, lo: int, hi: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Variants of `s` some key extends, the first edit at lo..hi: (rows, lengths, edits).
+        A second edit (from two_edit_len) only when no one-edit variant is extended."""
+        rows, lens = variants(s, alphabet, lo, hi)
+        reach = table.reach(rows, lens)
+        live = reach >= lens
+        if live.any() or len(s) < self.p.two_edit_len:
+            return rows[live], lens[live], np.ones(int(live.sum()), dtype=np.int64)
+        # second edit at the new fall-off of the variants that got furthest past their edit
+        where = edit_plan(len(s), lo, hi, len(alphabet))[2]
+        progress = np.where(reach > where, reach, -1)
+        top = np.argsort(-progress, kind="stable")[: self.p.beam]
+        more = [
+            variants(rows[i, : lens[i]].tobytes(), alphabet, int(reach[i]) - 1, int(reach[i]))
+            for i in top[progress[top] > 0].tolist()
+        ]
+        if not more:
+            return rows[:0], lens[:0], np.zeros(0, dtype=np.int64)
+        r2 = np.concatenate([r for r, _ in more])
+        l2 = np.concatenate([ln for _, ln in more])
+        live2 = table.reach(r2, l2) >= l2
+        return r2[live2], l2[live2], np.full(int(live2.sum()), 2, dtype=np.int64)
+
+    def _best(
+        self,
+        rows: np.ndarray,
+        lens: np.ndarray,
+        edits: np.ndarray,
+        counts: np.ndarray,
+        typed: int,
+        need: float,
+        s: bytes,
+    ) -> list[tuple[str, int, float]]:
+        """(variant, edits, gain) of the variants frequent enough to be what was meant, best
+        first. gain = log((count + 1) / (typed + 1)), less `edit_cost` for a second edit."""
+        gain = np.log1p(counts) - math.log1p(typed) - self.p.edit_cost * (edits - 1)
+        ok = np.nonzero((gain >= need) & (counts > 0))[0]
+        out: dict[str, tuple[str, int, float]] = {}
+        for i in ok[np.argsort(-gain[ok], kind="stable")].tolist():
+            b = rows[i, : lens[i]].tobytes()
+            if b == s or b == s + b"s" or b + b"s" == s:
+                continue  # the typed string itself; a plural or singular is no typo
+            try:
+                v = b.decode()
+            except UnicodeDecodeError:
+                continue
+            if v not in out and not v.startswith(" ") and "  " not in v:
+                out[v] = (v, int(edits[i]), float(gain[i]))
+        return list(out.values())
+
+    # -- the word route --------------------------------------------------------------------
+
+    def _typed(self, word: str, whole: bool) -> int:
+        """How often `word` occurs as a word (or, when not `whole`, begins words)."""
+        b = word.encode()
+        if len(b) >= W:
+            return 0  # longer than any key's first word the vocabulary holds
+        t = self.words
+        lo = int(t.keys.searchsorted(b))  # a scalar probe: cheaper than the batch path
+        if whole:
+            return int(t.counts[lo]) if lo < t.n and t.keys[lo] == b else 0
+        return int(t.cum[int(t.keys.searchsorted(b + b"\xff"))] - t.cum[lo])
+
+    def suspect(self, word: str, whole: bool) -> bool:
+        """A word worth correcting: long enough, no digits, and rare (if short, unknown)."""
+        if not self.min_len <= len(word) <= MAX_BYTES or any(c.isdigit() for c in word):
+            return False
+        typed = self._typed(word, whole)
+        return typed <= self.p.max_count and (typed == 0 or len(word) >= self.p.known_min_len)
+
+    def _fix(self, word: str, whole: bool) -> tuple[str, int, float] | None:
+        """The far more frequent word (or word start, when not `whole`) one edit from a
+        suspect `word`, two from `two_edit_len` characters. The first letter is kept: typos
+        there are rare, and real words differing there are many ("egan", "vegan")."""
+        if not self.suspect(word, whole):
+            return None
+        s = word.encode()
+        if len(s) != len(word):
+            return None  # non-ASCII: byte edits would split characters
+        typed = self._typed(word, whole)
+        # the keystroke before asked nearly the same question: reuse its answer
+        short = word if whole else word[:-1]
+        if typed == 0 and self._typed(short, False) == 0 and len(short) >= self.min_len:
+            before = self._fix(short, False)
+            if before is None:
+                # no word begins with `short` nor with any variant frequent enough: nor can
+                # any begin with (or be) `word` or its variants, unless two edits just opened
+                if whole or len(word) != self.p.two_edit_len:
+                    return None
+            else:
+                # keep the correction going while the user types on
+                text = before[0] + word[len(short) :]
+                n = self._typed(text, whole)
+                if math.log1p(n) >= self.p.min_gain + self.p.edit_cost * (before[1] - 1):
+                    return text, before[1], math.log1p(n) - self.p.edit_cost * (before[1] - 1)
+        far = self.words.reach_one(s)
+        # the typo sits at or before the fall-off point; when nothing falls off, anywhere
+        lo = max(far - self.p.back, 1) if far < len(s) else 1
+        rows, lens, edits = self._search(s, self.words, self.alphabet, lo, min(far, len(s)))
+        if not len(lens):
+            return None
+        counts = self.words.exact_counts(rows) if whole else self.words.prefix_counts(rows, lens)
+        for fix in self._best(rows, lens, edits, counts, typed, self.p.min_gain, s):
+            # a known word with a letter more or less at its end is another form of it
+            # ("damaged", "damage"), not a misspelling
+            if not (typed and whole and (fix[0].startswith(word) or word.startswith(fix[0]))):
+                return fix
+        return None
+
+    def _phrase(self, phrase: str, whole: bool) -> int:
+        """How often the words of `phrase` occur in a row: keys of the labels and endings that
+        start with them (with its last word whole, or begun when not `whole`)."""
+        n = 0
+        for ix in self._phrase_tables:
+            if whole:
+                j = ix.id_of(phrase)
+                n += (int(ix.counts[j]) if j >= 0 else 0) + ix.total(*ix.range(phrase + " "))
+            else:
+                n += ix.total(*ix.range(phrase))
+        return n
+
+    def _split(self, word: str, whole: bool) -> tuple[str, int, float] | None:
+        """An unknown `word` as two words run together ("blacklight": "black light"), split
+        where the two occur in a row most often."""
+        if not self.min_len <= len(word) <= MAX_BYTES or any(c.isdigit() for c in word):
+            return None
+        if self._typed(word, whole):
+            return None
+        best, most = "", 0
+        for i in range(2, len(word) - (1 if whole else 0)):
+            a, b = word[:i], word[i:]
+            if self._typed(a, True) and (n := self._phrase(f"{a} {b}", whole)) > most:
+                best, most = f"{a} {b}", n
+        g = math.log1p(most)
+        return (best, 1, g) if most and g >= self.p.min_gain else None
+
+    def _merge(self, a: str, b: str, whole: bool) -> tuple[str, int, float] | None:
+        """Two typed words meant as one ("on line": "online"): the joined word is far more
+        frequent than the two in a row."""
+        if len(a + b) < self.min_len or len(b) < 2 or any(c.isdigit() for c in a + b):
+            return None
+        joined = self._typed(a + b, whole)
+        if not joined:
+            return None
+        g = math.log1p(joined) - math.log1p(self._phrase(f"{a} {b}", whole))
+        return (a + b, 1, g) if g >= self.p.min_gain else None
+
+    def word_spellings(self, prefix: str) -> list[Spelling]:
+        """The prefix with each suspect word (the partial last one too) corrected, words run
+        together split and split words joined; and, when that changed a word the index
+        knows (a rare real word, perhaps: "stopping"), the prefix with only the unknown
+        words corrected."""
+        tokens = prefix.split(" ")  # the last is the partial word ("" after a space)
+        every: list[str] = []
+        unknown: list[str] = []
+        edits, gain, u_edits, u_gain, i = 0, 0.0, 0, 0.0, 0
+        while i < len(tokens):
+            w, whole = tokens[i], i < len(tokens) - 1
+            fix, known = None, True
+            if i + 1 < len(tokens) and tokens[i + 1]:
+                fix = self._merge(w, tokens[i + 1], i + 1 < len(tokens) - 1)
+                if fix is not None:
+                    w = f"{w} {tokens[i + 1]}"
+                    i += 1
+            if fix is None and w:
+                fix = self._fix(w, whole) or self._split(w, whole)
+                known = self._typed(w, whole) > 0
+            every.append(w if fix is None else fix[0])
+            unknown.append(fix[0] if fix is not None and not known else w)
+            if fix is not None:
+                edits, gain = edits + fix[1], gain + fix[2]
+                if not known:
+                    u_edits, u_gain = u_edits + fix[1], u_gain + fix[2]
+            i += 1
+        out = [Spelling(" ".join(every), edits, gain)] if edits else []
+        if u_edits and u_edits < edits:
+            out.append(Spelling(" ".join(unknown), u_edits, u_gain))
+        return out
+
+    # -- the label route -------------------------------------------------------------------
 
     def falloff(self, prefix: str) -> int:
-        """Length of the longest leading part of `prefix` that some label extends."""
-        lo, hi = 0, len(prefix)
-        while lo < hi:  # binary search: extendable prefixes are closed under shortening
-            mid = (lo + hi + 1) >> 1
-            a, b = self.labels.range(prefix[:mid])
-            if b > a:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+        """Length in bytes of the longest leading part of `prefix` that some label extends."""
+        return self.label_keys.reach_one(prefix.encode()[: W - 1])
 
-    def corrections(self, prefix: str, n: int) -> list[Correction]:
-        """Up to n labels, most popular first, extending some variant of `prefix`.
+    def label_spellings(self, prefix: str) -> list[Spelling]:
+        """Prefixes some label extends, one (two) edits from a prefix no label extends.
 
-        A variant can only extend a label if the edit sits at or just before the point where
-        the prefix falls off the label trie (everything before it matched), so edits are tried
-        around that point only; and only while the user is at most `max_past_falloff`
-        characters past it (further on they are typing something new, not mistyping).
+        Only while the word where the prefix falls off looks wrong: "philly j" falls off
+        the labels too, but "j" begins many words and the user is typing something new.
         """
-        if len(prefix) < self.min_len:
+        s = prefix.encode()
+        if len(prefix) < self.min_len or len(s) != len(prefix) or len(s) > MAX_BYTES:
+            return []
+        lo, hi = self.labels.range(prefix)
+        if hi > lo:
             return []
         m = self.falloff(prefix)
-        if m == len(prefix) or len(prefix) - m > self.max_past_falloff:
+        if len(s) - m > self.p.max_past_falloff:
             return []
-        variants = sorted(edits1(prefix, self.alphabet, m - 1, m + 1))
-        enc = [v.encode() for v in variants]
-        short = [len(b) < SORTKEY_BYTES for b in enc]
-        if not any(short):
-            return self._slow(variants, n)
-        keys = self.labels.sortkeys
-        dt = keys.dtype  # needles of the haystack's own dtype: no per-call cast of the haystack
-        kept = [b for b, s in zip(enc, short, strict=True) if s]
-        lo = keys.searchsorted(np.array(kept, dtype=dt), "left")
-        hi = keys.searchsorted(np.array([b + b"\xff" for b in kept], dtype=dt), "left")
-        live = np.nonzero(hi > lo)[0]
-        found: dict[int, str] = {}
-        names = [v for v, s in zip(variants, short, strict=True) if s]
-        for j in live.tolist():
-            for i in self.labels.top_in_range(int(lo[j]), int(hi[j]), self.per_variant).tolist():
-                found.setdefault(i, names[j])
-        if len(variants) != len(names):
-            for c in self._slow([v for v, s in zip(variants, short, strict=True) if not s], n):
-                found.setdefault(c.label, c.corrected_prefix)
-        return self._best(found, n)
+        start, end = prefix.rfind(" ", 0, m) + 1, prefix.find(" ", m)
+        word = prefix[start : len(prefix) if end < 0 else end]
+        if self._typed(word, end >= 0) > self.p.max_count:
+            return []
+        t = self.label_keys
+        rows, lens, edits = self._search(s, t, self.label_alphabet, max(m - self.p.back, 1), m)
+        if not len(lens):
+            return []
+        best = self._best(rows, lens, edits, t.prefix_counts(rows, lens), 0, 0.0, s)
+        return [Spelling(v, e, g) for v, e, g in best]
 
-    def _slow(self, variants: list[str], n: int) -> list[Correction]:
-        found: dict[int, str] = {}
-        for v in variants:
-            lo, hi = self.labels.range(v)
-            for i in self.labels.top_in_range(lo, hi, self.per_variant).tolist():
-                found.setdefault(i, v)
-        return self._best(found, n)
+    # -- both ------------------------------------------------------------------------------
 
-    def _best(self, found: dict[int, str], n: int) -> list[Correction]:
-        rank = self.labels.pop_rank
-        ids = sorted(found, key=lambda i: int(rank[i]))[:n]
-        return [Correction(i, found[i]) for i in ids]
+    def spellings(self, prefix: str) -> list[Spelling]:
+        """Up to `max_spellings` corrected prefixes, the strongest evidence first."""
+        if len(prefix) < self.min_len:
+            return []
+        found = list(self.label_spellings(prefix)) + self.word_spellings(prefix)
+        best: list[Spelling] = []
+        for sp in sorted(found, key=lambda sp: (-sp.gain, sp.edits)):
+            # "amazo" already reaches all that "amazon" does
+            if not any(sp.prefix.startswith(b.prefix) for b in best):
+                best.append(sp)
+        return best[: self.p.max_spellings]

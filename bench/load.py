@@ -251,6 +251,36 @@ def _cpu_s(pid: int) -> float:
     return total / ticks
 
 
+RSS_SAMPLE_S = 5.0
+
+
+def _sample_rss_until_done(
+    pid: int, clients: list[subprocess.Popen[bytes]], t0: float
+) -> list[tuple[float, float]]:
+    """Wait for the load clients, sampling the server's RSS every RSS_SAMPLE_S seconds."""
+    timeline = [(0.0, round(_rss_mb(pid), 1))]
+    while any(c.poll() is None for c in clients):
+        time.sleep(min(RSS_SAMPLE_S, 0.5))
+        now = time.monotonic() - t0
+        if now - timeline[-1][0] >= RSS_SAMPLE_S:
+            timeline.append((round(now, 1), round(_rss_mb(pid), 1)))
+    return timeline
+
+
+def _rss_growth(timeline: list[tuple[float, float]], warmup_s: float) -> dict[str, Any] | None:
+    """RSS at the end of warm-up, the maximum after it, and the growth as a fraction."""
+    after = [rss for t, rss in timeline if t >= warmup_s]
+    if len(after) < 2:
+        return None
+    return {
+        "warmup_s": warmup_s,
+        "at_warmup_mb": after[0],
+        "max_after_mb": max(after),
+        "end_mb": after[-1],
+        "growth": round(max(after) / after[0] - 1.0, 4),
+    }
+
+
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -401,8 +431,7 @@ def run_target(
             )
         buckets0 = _latency_buckets(url) if target == "qac" else {}
         cpu0, t0, load0 = _cpu_s(proc.pid), time.monotonic(), os.getloadavg()[0]
-        for client, _ in clients:
-            client.wait()
+        rss_timeline = _sample_rss_until_done(proc.pid, [c for c, _ in clients], t0)
         server_cpu_s, wall_s = _cpu_s(proc.pid) - cpu0, time.monotonic() - t0
         rss_after = _rss_mb(proc.pid)
         load1 = os.getloadavg()[0]
@@ -458,6 +487,10 @@ def run_target(
         "server_cpu_cores": round(server_cpu_s / wall_s, 2),
         "client_cpu_cores": round(merged.client_cpu_s / wall_s, 2),
         "server_rss_mb": {"before": round(rss_before, 1), "after": round(rss_after, 1)},
+        # RSS every few seconds under load; growth is judged after the warm-up window, once
+        # every connection, buffer and bounded cache has reached its working size.
+        "server_rss_timeline": rss_timeline,
+        "rss_growth_after_warmup": _rss_growth(rss_timeline, args.warmup),
         # The 1-minute load average around the run: other work on the machine shows up here.
         "loadavg_1m": {"before": round(load0, 2), "after": round(load1, 2)},
     }
@@ -518,6 +551,14 @@ def print_table(report: dict[str, Any]) -> None:
                 f"{r['target']}: time inside the server per complete (its histogram): "
                 f"p50 {_fmt(s['p50'])} ms, p99 {_fmt(s['p99'])} ms"
             )
+    for r in report["results"]:
+        g = r.get("rss_growth_after_warmup")
+        if g:
+            print(
+                f"{r['target']}: RSS after {g['warmup_s']:.0f} s warm-up {g['at_warmup_mb']:.1f} MB, "
+                f"max after {g['max_after_mb']:.1f} MB, end {g['end_mb']:.1f} MB: "
+                f"growth {100 * g['growth']:+.1f}%"
+            )
     if "ratio_vs_echo" in report:
         ratio = report["ratio_vs_echo"]
         print(
@@ -548,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--client-procs", type=int, default=1, help="load generator processes")
     ap.add_argument("--sessions", type=int, default=2000, help="test sessions to replay")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=60.0,
+        help="seconds of load before RSS growth is judged (connections, caches warm up)",
+    )
     ap.add_argument("--out", type=Path, help="JSON report (default: bench/results/load-*.json)")
     args = ap.parse_args(argv)
     _raise_fd_limit()

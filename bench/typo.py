@@ -1,13 +1,21 @@
 """Typo tolerance on real misspellings: MRR with and without spelling correction.
 
-Real misspelled prefixes come from the log itself: consecutive queries of a test session
-where the next one corrects the previous (Damerau-Levenshtein distance 1 or 2, at least 4
-characters, not a mere extension). Every prefix of the misspelled query from the first
-wrong character on is a keystroke whose target is the corrected query. The same keystrokes
-are scored by the blended ranker with and without the typo source; the whole test split
-(`--limit` keystrokes) is scored too, to show what correction costs elsewhere.
+Real misspelled prefixes come from the log itself (`misspellings`): consecutive queries of
+a session where the next one corrects the previous (Damerau-Levenshtein distance 1 or 2, at
+least 4 characters, not a mere extension). Every prefix of the misspelled query from the
+first wrong character on is a keystroke whose target is the correction, with the session's
+earlier queries as context. The same keystrokes are scored by the blended ranker with and
+without the typo source, and so is a slice of the whole split (`--limit` keystrokes, targets
+as typed) to show what correction costs elsewhere. Each run starts with a fresh corrector,
+so its caches are cold when the timing starts.
 
-    .venv/bin/python bench/typo.py --index DIR [--log ...] [--limit 50000]
+Besides MRR: `recall` is the share of keystrokes whose target is among the candidates at
+all, `fired` the share where the typo source offered any correction, and "seen" rows are
+pairs whose correction is a training query.
+
+    .venv/bin/python bench/typo.py --index DIR [--log ...] [--split test] [--limit 50000]
+
+Thresholds of the speller are chosen with `--split dev`, never on test.
 """
 
 from __future__ import annotations
@@ -16,18 +24,22 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autocomplete.blend import BlendRanker  # noqa: E402
 from autocomplete.evaluate import evaluate  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
+from autocomplete.typo import TypoCorrector  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
 from indexer.metrics import QualityReport, format_table  # noqa: E402
-from indexer.sessions import Session  # noqa: E402
+from indexer.sessions import Example, Session, examples  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
 
@@ -49,83 +61,134 @@ def osa_distance(a: str, b: str, cap: int = 3) -> int:
     return min(prev[-1], cap)
 
 
-def misspellings(sessions: list[Session]) -> list[tuple[str, str, str]]:
-    """(context before the typo, misspelled query, its correction) from real sessions."""
-    out = []
+def misspellings(sessions: Iterable[Session]) -> Iterator[tuple[Session, int, str]]:
+    """(session, j, correction): the j-th query is corrected by the next one of its session.
+
+    A correction is within Damerau-Levenshtein distance 1-2 of a query of at least 4
+    characters and is not a mere extension or truncation of it. Some are reformulations
+    ("top 10 foods" -> "top 12 foods") that no speller can or should guess.
+    """
     for s in sessions:
-        for j in range(1, len(s.queries)):
-            bad, good = s.queries[j - 1], s.queries[j]
+        for j in range(len(s.queries) - 1):
+            bad, good = s.queries[j], s.queries[j + 1]
             if len(bad) < 4 or good.startswith(bad) or bad.startswith(good):
                 continue
             if osa_distance(bad, good) in (1, 2):
-                out.append((s.queries[j - 2] if j >= 2 else "", bad, good))
-    return out
+                yield s, j, good
 
 
-def score(ranker, cases, k=10):  # type: ignore[no-untyped-def]
+def correction_examples(sessions: Iterable[Session], max_context: int = 10) -> Iterator[Example]:
+    """Keystrokes of misspelled queries whose target is what the user meant, the correction:
+    every prefix from the first wrong character on (and of 4 characters or more), with the
+    session's earlier queries as context."""
+    for s, j, good in misspellings(sessions):
+        bad = s.queries[j]
+        first = next(
+            (i for i, (x, y) in enumerate(zip(bad, good, strict=False)) if x != y), len(bad)
+        )
+        ctx = s.queries[max(0, j - max_context) : j]
+        for i in range(max(first + 1, 4), len(bad) + 1):
+            yield Example(ctx[-1] if ctx else "", bad[:i], good, s.user, s.times[j], ctx)
+
+
+def _pct(lat: list[float]) -> dict[str, float]:
+    arr = np.asarray(lat) * 1e6 if lat else np.zeros(1)
+    return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
+
+
+def score_misspelled(
+    ranker: BlendRanker, cases: list[Example], is_label: Any, k: int = 10
+) -> dict[str, Any]:
+    """MRR, recall and latency of the ranker on the misspelled keystrokes."""
     rep = QualityReport(k)
-    lat = []
-    for ctx, bad, good in cases:
-        pairs = zip(bad, good, strict=False)
-        first_diff = next((i for i, (x, y) in enumerate(pairs) if x != y), min(len(bad), len(good)))
-        for i in range(max(first_diff + 1, 4), len(bad) + 1):
-            prefix = bad[:i]
-            t = time.perf_counter()
-            items = ranker.complete((ctx,) if ctx else (), prefix, k)
-            lat.append(time.perf_counter() - t)
-            rep.add(prefix, good, [c.text for c in items], True)
-    arr = np.asarray(lat) * 1e6
-    return rep.to_dict(), {
-        "p50": float(np.percentile(arr, 50)),
-        "p99": float(np.percentile(arr, 99)),
+    lat: list[float] = []
+    for ex in cases:
+        t = time.perf_counter()
+        items = ranker.complete(ex.context, ex.prefix, k)
+        lat.append(time.perf_counter() - t)
+        rep.add(ex.prefix, ex.target, [c.text for c in items], is_label(ex.target))
+    inside = fired = 0
+    for ex in cases:  # untimed: the candidate set itself
+        cs = ranker.gather(ex.context, ex.prefix)
+        inside += ex.target in cs
+        fired += bool(cs.corrected)
+    q = rep.to_dict()
+    return {
+        "all": q["all"]["overall"],
+        "seen": q["seen"].get("overall", {}),
+        "recall": inside / max(len(cases), 1),
+        "fired": fired / max(len(cases), 1),
+        "latency_us": _pct(lat),
     }
+
+
+def fired_share(ranker: BlendRanker, data: Any, limit: int) -> float:
+    """Share of the whole split's keystrokes where the typo source offered anything."""
+    n = fired = 0
+    for ex in examples(data):
+        if n >= limit:
+            break
+        fired += bool(ranker.gather(ex.context, ex.prefix).corrected)
+        n += 1
+    return fired / max(n, 1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", required=True)
     ap.add_argument("--log", default=str(DEFAULT_LOG))
+    ap.add_argument("--split", choices=("test", "dev"), default="test")
     ap.add_argument("--limit", type=int, default=50_000)
-    ap.add_argument("--out", default=str(ROOT / "bench/results/typo.json"))
+    ap.add_argument("--out", default=None, help="default bench/results/typo.json (test)")
     args = ap.parse_args()
     data = load_split([args.log])
-    cases = misspellings(data.test)
+    sessions = data.test if args.split == "test" else data.dev
+    cases = list(correction_examples(sessions))
+    pairs = len({(ex.user, ex.time) for ex in cases})
     idx = load_index(args.index)
     ranker = idx.ranker
-    gen = getattr(ranker, "gen", None)
-    if gen is None:
+    if not isinstance(ranker, BlendRanker):
         sys.exit("typo bench needs a blended index (build without --no-blend)")
-    typo = gen.typo
-    results = {}
-    for name, t in (("with_typo", typo), ("without_typo", None)):
-        gen.typo = t
-        q, lat = score(ranker, cases)
-        overall = evaluate(ranker, data.test, lambda x: idx.labels.id_of(x) >= 0, limit=args.limit)
+    gen = ranker.gen
+    is_label = lambda q: idx.labels.id_of(q) >= 0  # noqa: E731
+    results: dict[str, Any] = {}
+    for name in ("without_typo", "with_typo"):
+        gen.typo = TypoCorrector(gen.labels, gen.endings) if name == "with_typo" else None
+        mis = score_misspelled(ranker, cases, is_label)
+        overall = evaluate(ranker, sessions, is_label, limit=args.limit)
         results[name] = {
-            "misspelled": q["all"]["overall"],
-            "misspelled_latency_us": lat,
-            "test_overall": overall.quality["all"]["overall"],
-            "test_latency_us": overall.latency_us,
+            "misspelled": mis,
+            "split_overall": overall.quality["all"]["overall"],
+            "split_latency_us": overall.latency_us,
+            "split_fired": fired_share(ranker, sessions, args.limit) if gen.typo else 0.0,
         }
+        table = {"mis": {"all": mis["all"]}, "split": {"all": overall.quality["all"]["overall"]}}
+        if mis["seen"]:
+            table["mis"]["seen"] = mis["seen"]
+        print(format_table(table, f"{name} ({args.split})"))
+        lat, slat = mis["latency_us"], overall.latency_us
         print(
-            format_table(
-                {
-                    "all": {
-                        "misspelled": q["all"]["overall"],
-                        "test": overall.quality["all"]["overall"],
-                    }
-                },
-                name,
-            )
+            f"  misspelled: recall {mis['recall']:.3f}, fired {mis['fired']:.3f}, "
+            f"p50 {lat['p50']:.0f}us p99 {lat['p99']:.0f}us; split: fired "
+            f"{results[name]['split_fired']:.3f}, p50 {slat['p50']:.0f}us p99 {slat['p99']:.0f}us"
         )
-        print(
-            f"  latency misspelled p50 {lat['p50']:.0f}us p99 {lat['p99']:.0f}us; "
-            f"test p50 {overall.latency_us['p50']:.0f}us p99 {overall.latency_us['p99']:.0f}us"
+    print(f"{pairs} misspelling->correction pairs, {len(cases)} keystrokes ({args.split})")
+    name = "typo.json" if args.split == "test" else "typo_dev.json"
+    out = Path(args.out or ROOT / "bench/results" / name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "index": args.index,
+                "split": args.split,
+                "pairs": pairs,
+                "keystrokes": len(cases),
+                "limit": args.limit,
+                **results,
+            },
+            indent=1,
         )
-    gen.typo = typo
-    print(f"{len(cases)} real misspelling->correction pairs in the test split")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"pairs": len(cases), **results}, indent=1))
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 from .artifact import IndexWriter
 from .dataset import SplitSessions, load_split
+from .freshfile import FreshFile, fold_files
 from .labels import LabelTable, write_labels
 from .params import BuildParams
 from .sessions import pairs
@@ -38,8 +39,15 @@ def build_index(
     params: BuildParams,
     progress: Progress | None = None,
     data: SplitSessions | None = None,
+    fresh: Sequence[FreshFile] = (),
 ) -> BuildReport:
-    """Build the index for `params.model` from the training part of `logs` into `out`."""
+    """Build the index for `params.model` from the training part of `logs` into `out`.
+
+    `fresh`: exported fresh counts (`indexer.freshfile`) added to the training label counts
+    before `params.min_count` applies; the manifest's `stats.fresh` records each file's
+    sha256 and row count. Only the label table gains them (not endings or transitions:
+    a fresh count says nothing about which query came before it).
+    """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     if data is None:
@@ -53,7 +61,11 @@ def build_index(
             "no training sessions before the dev split date; check --split / --all"
         )
     train_pairs = list(pairs(train))
-    labels = LabelTable.from_queries((q for _, q, _, _ in train_pairs), params.min_count)
+    query_counts = Counter(q for _, q, _, _ in train_pairs)
+    extra_counts = fold_files(fresh)
+    labels = LabelTable.from_queries(
+        (q for _, q, _, _ in train_pairs), params.min_count, extra_counts
+    )
     if not labels.texts:
         from .errors import LogFormatError
 
@@ -64,7 +76,6 @@ def build_index(
     w = IndexWriter(Path(out))
     try:
         write_labels(w, labels, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k)
-        query_counts = Counter(q for _, q, _, _ in train_pairs)
         endings = endings_table(query_counts)
         write_labels(
             w,
@@ -89,7 +100,7 @@ def build_index(
             extra = build_xmr(w, labels, train_pairs, params, say)
         label_set = set(labels.texts)
         dev_q = [q for _, q, _, _ in pairs(data.dev)]
-        stats = {
+        stats: dict[str, Any] = {
             "reader": {k: v for k, v in vars(data.stats).items() if k != "malformed_examples"},
             "train_sessions": len(train),
             "train_queries": len(train_pairs),
@@ -99,6 +110,13 @@ def build_index(
             else None,
             **extra,
         }
+        if fresh:
+            stats["fresh"] = {
+                "files": [f.summary() for f in fresh],
+                "queries": len(extra_counts),
+                "new_labels": sum(q in label_set and q not in query_counts for q in extra_counts),
+                "added_count": int(sum(extra_counts.values())),
+            }
         manifest = w.commit(
             model=params.model,
             label_count=len(labels.texts),

@@ -11,3 +11,7 @@ class LogFormatError(IndexerError):
 
 class IndexFormatError(IndexerError):
     """An index directory is corrupt, incomplete or from an incompatible format version."""
+
+
+class FreshFormatError(IndexerError):
+    """A fresh-counts file (`autocomplete export-fresh`) is missing or malformed."""

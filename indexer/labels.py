@@ -10,7 +10,7 @@ marisa-trie's own docs suggest for attaching numpy arrays to keys.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import marisa_trie
@@ -34,8 +34,14 @@ class LabelTable:
     counts: np.ndarray  # int64, by label id
 
     @classmethod
-    def from_queries(cls, queries: Iterable[str], min_count: int = 1) -> LabelTable:
+    def from_queries(
+        cls, queries: Iterable[str], min_count: int = 1, extra: Mapping[str, int] | None = None
+    ) -> LabelTable:
+        """Labels from query occurrences; `extra` counts (e.g. folded fresh counts) are added
+        before `min_count` applies, and a query only they hold becomes a label too."""
         c = Counter(queries)
+        if extra:
+            c.update(extra)
         texts = sorted(q for q, n in c.items() if n >= min_count and q)
         return cls(texts, np.fromiter((c[t] for t in texts), dtype=np.int64, count=len(texts)))
 

@@ -1,45 +1,181 @@
-import pytest
+"""The spelling search on its own: variants, the vectorised lookup, the two routes."""
 
-from autocomplete.blend import BlendRanker
-from autocomplete.loader import load_index
-from autocomplete.typo import TypoCorrector, edits1
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autocomplete.typo import KeyTable, TypoCorrector, TypoParams, variants, vocabulary
+from indexer.artifact import IndexFiles, IndexWriter
+from indexer.labels import LabelIndex, LabelTable, write_labels
+from indexer.tables import endings_table
+
+QUERIES = Counter(
+    {
+        "amazon": 50,
+        "amazon books": 20,
+        "new york times": 40,
+        "new york city": 30,
+        "professional resume": 25,
+        "professional tens unit": 3,
+        "cheap professional cameras": 12,
+        "google": 80,
+        "google maps": 30,
+        "goggle": 2,
+        "orlando sentinel": 30,
+        "the sentinel": 4,
+        "cheap cameras": 5,
+        "1986 world cup": 9,
+        "tens": 1,
+        "mens shoes": 30,
+        "wanted: men's shoes": 3,
+        "online banking": 40,
+        "shop on line": 1,
+        "black light bulbs": 10,
+        "shopping mall": 200,
+        "stopping smoking": 2,
+        "morphine pump": 20,
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Labels and endings of a handful of queries, written and loaded as the index does."""
+    out = tmp_path_factory.mktemp("tiny") / "idx"
+    w = IndexWriter(out)
+    labels = LabelTable(sorted(QUERIES), np.array([QUERIES[q] for q in sorted(QUERIES)]))
+    write_labels(w, labels, heavy_threshold=4, heavy_k=8)
+    write_labels(w, endings_table(QUERIES), heavy_threshold=4, heavy_k=8, name="endings")
+    w.commit(model="mpc", label_count=len(labels.texts), build_params={})
+    files = IndexFiles(out)
+    return LabelIndex(files), LabelIndex(files, "endings")
+
+
+@pytest.fixture(scope="module")
+def speller(tiny):
+    return TypoCorrector(*tiny)
+
+
+def edits1(s: str, alphabet: str, lo: int = 0, hi: int | None = None) -> set[str]:
+    """Every string one Damerau-Levenshtein edit from `s` (itself excluded), the edit at
+    lo..hi: the plain-Python reference the vectorised variants must match."""
+    hi = len(s) if hi is None else min(hi, len(s))
+    splits = [(s[:i], s[i:]) for i in range(max(lo, 0), hi + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {a + c + b[1:] for a, b in splits if b for c in alphabet}
+    out |= {a + c + b for a, b in splits for c in alphabet}
+    return out - {s}
 
 
 def test_edits1_covers_the_four_kinds_of_edit():
     v = edits1("nwe", "abcdefghijklmnopqrstuvwxyz ")
     assert {"new", "ne", "nwee", "nwa", "we"} <= v
     assert "nwe" not in v
-    assert all(not x.startswith(" ") and "  " not in x for x in v)
 
 
-@pytest.fixture(scope="module")
-def idx(blend_index_dir):
-    return load_index(blend_index_dir)
+@pytest.mark.parametrize(("s", "lo", "hi"), [("nwe", 0, 3), ("amazom", 4, 5), ("googel", 1, 6)])
+def test_vectorised_variants_are_exactly_the_one_edit_strings(s, lo, hi):
+    alphabet = "aeimnoz "
+    rows, lens = variants(s.encode(), alphabet.encode(), lo, hi)
+    made = {rows[i, : lens[i]].tobytes().decode() for i in range(len(lens))} - {s}
+    assert made == edits1(s, alphabet, lo, hi)
 
 
-def test_a_misspelled_prefix_finds_the_popular_query_one_edit_away(idx):
-    typo = TypoCorrector(idx.labels)
-    texts = [idx.labels.text(c.label) for c in typo.corrections("googel", 5)]
-    assert "google" in texts
-    assert all(
-        t.startswith(c.corrected_prefix)
-        for t, c in zip(texts, typo.corrections("googel", 5), strict=True)
-    )
+def test_vectorised_lookup_agrees_with_brute_force_on_a_small_index(tiny):
+    labels, _ = tiny
+    texts = [labels.text(i) for i in range(len(labels))]
+    table = KeyTable.of(labels)
+    probes = sorted(edits1("amazom", "abmnoz ") | edits1("new yo", "enowy ") | {"goo", "zz"})
+    rows = np.zeros((len(probes), 24), dtype=np.uint8)
+    lens = np.array([len(p) for p in probes])
+    for i, p in enumerate(probes):
+        rows[i, : len(p)] = np.frombuffer(p.encode(), dtype=np.uint8)
+    reach = table.reach(rows, lens)
+    counts = table.prefix_counts(rows, lens)
+    for p, r, c in zip(probes, reach.tolist(), counts.tolist(), strict=True):
+        assert r == max(len(_common(p, t)) for t in texts), p
+        assert c == sum(int(labels.counts[i]) for i, t in enumerate(texts) if t.startswith(p)), p
+        assert table.reach_one(p.encode()) == r
 
 
-def test_short_prefixes_are_not_corrected(idx):
-    assert TypoCorrector(idx.labels).corrections("gogl"[:3], 5) == []
+def _common(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
-def test_ranker_marks_corrections_and_never_puts_them_above_exact_matches(idx):
-    r = idx.ranker
-    assert isinstance(r, BlendRanker)
-    items = r.complete((), "googel", 10)
-    fixed = [c for c in items if c.corrected]
-    assert fixed, "no spelling correction offered for 'googel'"
-    assert all(c.typed == len("googl") or c.text.startswith(c.text[: c.typed]) for c in fixed)
-    exact = [i for i, c in enumerate(items) if not c.corrected and c.source in ("index", "history")]
-    first_fix = min(i for i, c in enumerate(items) if c.corrected)
-    assert all(i < first_fix for i in exact)
-    scores = [c.score for c in items]
-    assert scores == sorted(scores, reverse=True)
+def test_vocabulary_counts_every_word_that_starts_a_label_or_an_ending(tiny):
+    voc = vocabulary(list(tiny))
+    words = {bytes(k).decode(): int(c) for k, c in zip(voc.keys, voc.counts, strict=True)}
+    # "york" starts the endings "york times" (40) and "york city" (30)
+    assert words["york"] == 70
+    assert words["amazon"] == 70  # the labels "amazon" (50) and "amazon books" (20)
+    assert "professional" in words and "tens" in words and "sentinel" in words
+
+
+def test_a_misspelled_single_word_prefix_reaches_the_popular_word(speller):
+    assert [s.prefix for s in speller.spellings("amazom")][:1] in (["amazon"], ["amazo"])
+    assert any(s.prefix.startswith("goog") for s in speller.spellings("googel"))
+
+
+def test_a_rare_earlier_word_is_corrected_and_the_rest_kept(speller):
+    (sp,) = speller.word_spellings("profesional tens u")
+    assert sp.prefix == "professional tens u" and sp.edits == 1
+
+
+def test_short_known_words_and_common_words_are_left_alone(speller):
+    assert speller.word_spellings("tens uni") == []  # "tens" is a word, "mens" is not meant
+    assert speller.spellings("new york t") == []
+    assert speller.spellings("gog") == []  # under min_len
+
+
+def test_digits_are_never_edited(speller):
+    assert speller.word_spellings("1985 world") == []
+
+
+def test_two_edit_variants_only_from_eight_characters(speller):
+    # "sentnile" (8 characters) and "sentnil" (7) are both two edits from "sentinel"
+    (two,) = speller.word_spellings("orlando sentnile ")
+    assert two.prefix == "orlando sentinel " and two.edits == 2
+    assert speller.word_spellings("orlando sentnil ") == []
+    assert speller.word_spellings("proefsional ") != []  # "professional", two edits
+    later = TypoCorrector(speller.labels, speller.endings, TypoParams(two_edit_len=20))
+    assert later.word_spellings("orlando sentnile ") == []
+
+
+def test_typing_on_after_a_typo_keeps_the_correction(speller):
+    assert [s.prefix for s in speller.word_spellings("profesional")] == ["professional"]
+    assert [s.prefix for s in speller.word_spellings("profesional ")] == ["professional "]
+
+
+def test_the_label_route_fixes_a_word_the_prefix_falls_off_at(speller):
+    assert "new yo" in [s.prefix for s in speller.spellings("nwe yo")]
+
+
+def test_words_run_together_are_split_and_split_words_joined(speller):
+    assert [s.prefix for s in speller.word_spellings("on line b")] == ["online b"]
+    assert [s.prefix for s in speller.word_spellings("blacklight b")] == ["black light b"]
+    assert speller.word_spellings("black light b") == []
+
+
+def test_words_the_index_knows_are_left_alone_unless_asked(speller):
+    # "stopping" is rare here and one edit from "shopping"; "moriphine" is unknown
+    assert [s.prefix for s in speller.word_spellings("stopping moriphine")] == ["stopping morphine"]
+    bolder = TypoCorrector(speller.labels, speller.endings, TypoParams(max_count=10))
+    got = [s.prefix for s in bolder.word_spellings("stopping moriphine")]
+    assert got == ["shopping morphine", "stopping morphine"]  # and one fixing unknowns only
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet="amzonegl ysptir'é1-", max_size=30))
+def test_any_typed_text_gets_at_most_two_spellings_other_than_itself(speller, prefix):
+    got = speller.spellings(prefix)
+    assert len(got) <= speller.p.max_spellings
+    assert all(s.prefix != prefix and s.edits >= 1 for s in got)

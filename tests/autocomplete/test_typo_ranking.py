@@ -1,0 +1,78 @@
+"""Spelling corrections in the blended ranker, on the index built from the bundled sample."""
+
+import pytest
+
+from autocomplete.blend import BlendRanker
+from autocomplete.candidates import F
+from autocomplete.loader import load_index
+from autocomplete.personal import examples_with_history
+from indexer.dataset import load_split
+
+
+@pytest.fixture(scope="module")
+def idx(blend_index_dir):
+    return load_index(blend_index_dir)
+
+
+@pytest.fixture(scope="module")
+def ranker(idx):
+    assert isinstance(idx.ranker, BlendRanker)
+    return idx.ranker
+
+
+def test_amazom_completes_to_amazon_marked_as_a_correction(ranker):
+    items = ranker.complete((), "amazom", 10)
+    assert items and items[0].text.startswith("amazon") and items[0].corrected
+    assert all(c.corrected and c.text.startswith("amazo"[: c.typed]) for c in items)
+
+
+def test_a_real_misspelling_of_the_sample_log_reaches_its_correction_below_itself(ranker):
+    # the sample log holds "terms and condidtions of mlb players contracts" (a training query,
+    # so an exact-prefix label here), corrected by the user's next query
+    items = ranker.complete((), "terms and condidtions of m", 10)
+    assert items[0].text == "terms and condidtions of mlb players contracts"
+    assert not items[0].corrected
+    fixed = [c for c in items if c.corrected]
+    assert "terms and conditions of mlb players contracts" in [c.text for c in fixed]
+    assert all(c.text[: c.typed] == "terms and conditions of m" for c in fixed)
+
+
+def test_corrections_come_after_every_exact_label_and_history_item(ranker, sample_log):
+    data = load_split([sample_log])
+    checked = fired = 0
+    for ex, hist in examples_with_history(data.train, data.dev):
+        if len(ex.prefix) < 4 or checked >= 3000:
+            continue
+        checked += 1
+        cs = ranker.gather(ex.context, ex.prefix, hist, ex.time)
+        if not cs.corrected:
+            continue
+        fired += 1
+        x = cs.matrix()
+        exact = {
+            t
+            for i, t in enumerate(cs.texts)
+            if t not in cs.corrected and (x[i, F["bias_label"]] or x[i, F["hist_present"]])
+        }
+        items = ranker.complete(ex.context, ex.prefix, 10, history=hist, now=ex.time)
+        seen_fix = False
+        for c in items:
+            seen_fix |= c.corrected
+            assert not (seen_fix and c.text in exact), (ex.prefix, [i.text for i in items])
+            assert c.corrected or c.text.startswith(ex.prefix)
+        assert [c.score for c in items] == sorted((c.score for c in items), reverse=True)
+    assert fired > 20, "the typo source should fire on some sample keystrokes"
+
+
+def test_correctly_spelled_popular_prefixes_get_no_corrections(ranker):
+    for prefix in ("google ma", "new york", "myspace la", "weather"):
+        assert not ranker.gather((), prefix).corrected, prefix
+
+
+def test_without_the_typo_source_nothing_is_corrected(idx):
+    r = idx.ranker
+    saved, r.gen.typo = r.gen.typo, None
+    try:
+        assert not any(c.corrected for c in r.complete((), "amazom", 10))
+    finally:
+        r.gen.typo = saved

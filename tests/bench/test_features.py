@@ -1,0 +1,124 @@
+"""The pure parts of bench/features.py: its fresh replay must be an honest online measurement."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autocomplete.ranking import Completion
+from autocomplete.server.protocol import completions_frame
+from indexer.sessions import Session
+
+_PATH = Path(__file__).resolve().parents[2] / "bench" / "features.py"
+_spec = importlib.util.spec_from_file_location("bench_features", _PATH)
+assert _spec is not None and _spec.loader is not None
+features = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = features  # dataclasses look their module up while it loads
+_spec.loader.exec_module(features)
+
+
+def visible(index) -> set[str]:  # type: ignore[no-untyped-def]
+    return {q for q, _ in index.extending("", 10_000)}
+
+
+def test_submits_come_in_global_time_order_with_equal_times_grouped():
+    sessions = [
+        Session("u1", ("a", "b"), (10.0, 30.0)),
+        Session("u2", ("c", "d"), (20.0, 30.0)),
+    ]
+    order = features.submits_in_time_order(sessions)
+    assert [(s.time, sessions[s.session].queries[s.j]) for s in order] == [
+        (10.0, "a"),
+        (20.0, "c"),
+        (30.0, "b"),
+        (30.0, "d"),
+    ]
+    groups = [[s.time for s in g] for g in features.grouped_by_time(order)]
+    assert groups == [[10.0], [20.0], [30.0, 30.0]]
+
+
+def test_a_query_is_not_fresh_for_its_own_keystrokes_nor_before_the_next_refresh():
+    async def run() -> None:
+        fresh = features.FreshReplay(refresh_s=1.0)
+        assert visible(await fresh.snapshot(100.0)) == set()
+        await fresh.submit("tab-1", "storm", 100.0)
+        assert visible(await fresh.snapshot(100.0)) == set()  # its own keystrokes
+        assert visible(await fresh.snapshot(100.9)) == set()  # the snapshot is from t=100
+        assert visible(await fresh.snapshot(101.0)) == {"storm"}
+
+    asyncio.run(run())
+
+
+def test_a_coarse_refresh_delays_fresh_queries_to_the_next_boundary():
+    async def run() -> None:
+        fresh = features.FreshReplay(refresh_s=60.0)
+        await fresh.snapshot(61.0)
+        await fresh.submit("tab-1", "storm", 61.0)
+        assert visible(await fresh.snapshot(119.0)) == set()
+        assert visible(await fresh.snapshot(120.0)) == {"storm"}
+        assert fresh.refreshes == 2
+
+    asyncio.run(run())
+
+
+def test_a_connection_counts_a_query_once_like_the_server():
+    async def run() -> None:
+        fresh = features.FreshReplay(refresh_s=1.0)
+        assert await fresh.submit("tab-1", "storm", 1.0)
+        assert not await fresh.submit("tab-1", "storm", 2.0)
+        assert await fresh.submit("tab-2", "storm", 3.0)
+        ((_, count),) = (await fresh.snapshot(10.0)).extending("", 5)
+        assert count == pytest.approx(2.0, rel=1e-3)  # decayed over seconds of a 6 h half-life
+
+    asyncio.run(run())
+
+
+def test_time_cannot_go_backwards():
+    async def run() -> None:
+        fresh = features.FreshReplay(refresh_s=1.0)
+        await fresh.snapshot(10.0)
+        with pytest.raises(ValueError, match="backwards"):
+            await fresh.submit("tab-1", "storm", 9.0)
+
+    asyncio.run(run())
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcde"), st.integers(0, 400), st.integers(0, 3)), max_size=40
+    ),
+    st.sampled_from([1.0, 2.0, 60.0]),
+)
+def test_replayed_snapshots_only_hold_queries_submitted_strictly_earlier(events, refresh_s):
+    """The replay loop of bench/features.py on random streams: every query a keystroke at
+    time t can see was first submitted before t."""
+    sessions = [Session(f"u{c}", (q,), (float(t),)) for q, t, c in events]
+    first: dict[str, float] = {}
+
+    async def run() -> None:
+        fresh = features.FreshReplay(refresh_s)
+        for group in features.grouped_by_time(features.submits_in_time_order(sessions)):
+            t = group[0].time
+            assert all(first[q] < t for q in visible(await fresh.snapshot(t)))
+            for sub in group:
+                q = sessions[sub.session].queries[sub.j]
+                first.setdefault(q, t)
+                await fresh.submit(sessions[sub.session].user, q, t)
+
+    asyncio.run(run())
+
+
+def test_the_frame_without_match_differs_only_by_match():
+    items = [Completion("new york", 0.5), Completion("newark", 0.25, "index", 3, True)]
+    with_match = json.loads(completions_frame(1, "new", items, 0.1))
+    for item in with_match["items"]:
+        del item["match"]
+    assert json.loads(features.frame_without_match(1, "new", items)) == with_match
