@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from indexer.freshfile import format_fresh
 
+from .fresh import MAX_ITEMS
+
 if TYPE_CHECKING:  # the Redis client is imported only when an export runs
     from session_store.fresh import FreshCounts
 
@@ -34,7 +36,7 @@ class ExportParams:
         (default 6 h), or the counts are decayed at the wrong rate.
     """
 
-    top: int = 20_000  # the server's defaults (ServerConfig.fresh_max_items, ...)
+    top: int = MAX_ITEMS  # the server's defaults (ServerConfig.fresh_max_items, ...)
     half_life_s: float = 6 * 3600.0  # ... and ServerConfig.fresh_half_life_s
 
     def __post_init__(self) -> None:

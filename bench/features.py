@@ -64,6 +64,7 @@ from autocomplete.server.assemble import (  # noqa: E402
     recent_searches,
     unique,
 )
+from autocomplete.server.connection import MAX_TRACKED_QUERIES  # noqa: E402
 from autocomplete.server.protocol import completions_frame  # noqa: E402
 from indexer.dataset import SplitSessions, load_split  # noqa: E402
 from indexer.metrics import BUCKETS, reciprocal_rank  # noqa: E402
@@ -78,8 +79,8 @@ DEFAULT_BLOCKLIST = ROOT / "bench" / "blocklist-example.txt"
 COLS = ["overall", *(b for b, _, _ in BUCKETS)]
 #: Queries a session keeps for context and recent searches (the server's default).
 MAX_RECENT = StoreConfig().max_recent
-#: Queries one connection may add to fresh counts (`server.connection.MAX_TRACKED_QUERIES`).
-MAX_TRACKED = 256
+#: Queries one connection may add to fresh counts, as the server bounds it.
+MAX_TRACKED = MAX_TRACKED_QUERIES
 
 
 # --- the time-ordered replay (pure; tested in tests/bench/test_features.py) ---------------
