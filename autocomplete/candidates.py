@@ -66,16 +66,19 @@ F = {name: i for i, name in enumerate(FEATURES)}
 ) = range(NF)
 
 
+class ModelKeystroke(Protocol):
+    """One keystroke of a label model: its own candidates, then scores of any labels (the
+    two share the keystroke's work)."""
+
+    def candidates(self, n: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def score(self, label_ids: np.ndarray) -> np.ndarray: ...
+
+
 class LabelModel(Protocol):
     """A session-aware label scorer (the XR-Linear ranker) the blend can draw on."""
 
-    def candidates(
-        self, prev_queries: Sequence[str], prefix: str, n: int
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def score_labels(
-        self, prev_queries: Sequence[str], prefix: str, label_ids: np.ndarray
-    ) -> np.ndarray: ...
+    def keystroke(self, prev_queries: Sequence[str], prefix: str) -> ModelKeystroke: ...
 
 
 LOG_FLOOR = -12.0  # stands in for log(0) so weights stay finite
@@ -175,8 +178,9 @@ class CandidateGenerator:
         if not prefix:
             return cs
         self._labels(cs, prefix)
-        if model is not None:
-            ids, _ = model.candidates(context, prefix, self.p.n_model)
+        ks = model.keystroke(context, prefix) if model is not None else None
+        if ks is not None:
+            ids, _ = ks.candidates(self.p.n_model)
             for i in ids.tolist():
                 cs.row(self.labels.text(i))
         self._transitions(cs, context, prefix)
@@ -184,7 +188,7 @@ class CandidateGenerator:
         self._session(cs, context, prefix)
         self._history(cs, history, prefix, now)
         self._typos(cs, context, prefix, history, now)
-        self._finish(cs, prefix, context, model)
+        self._finish(cs, prefix, context, ks)
         return cs
 
     def _labels(self, cs: CandidateSet, prefix: str) -> None:
@@ -295,7 +299,7 @@ class CandidateGenerator:
                 cs.corrected[text] = sp.prefix
 
     def _finish(
-        self, cs: CandidateSet, prefix: str, context: Sequence[str], model: LabelModel | None
+        self, cs: CandidateSet, prefix: str, context: Sequence[str], ks: ModelKeystroke | None
     ) -> None:
         """Per-candidate label, length, overlap and model features, vectorised over the set."""
         if not cs.rows:
@@ -316,8 +320,8 @@ class CandidateGenerator:
             if total:  # corrections keep theirs, among the labels of the corrected prefix
                 exact = x[is_lab, _CORRECTED] == 0
                 x[np.nonzero(is_lab)[0][exact], _LABEL_LOGP] = np.log(c[exact] / total)
-            if model is not None:
-                x[is_lab, _MODEL_SCORE] = model.score_labels(context, prefix, lab_ids)
+            if ks is not None:
+                x[is_lab, _MODEL_SCORE] = ks.score(lab_ids)
         lens = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
         x[:, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
         typed_words = len(prefix.split())

@@ -18,7 +18,6 @@ functions otherwise); an only child scores 0 (probability 1).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +29,7 @@ from indexer.labels import LabelIndex
 from indexer.params import BuildParams
 from indexer.xmr.features import Featurizer
 from indexer.xmr.params import COMBINE_OF_LOSS, FEATURES, OVERLAP_WINDOW, RankParams, bucket_index
-from indexer.xmr.search import LevelWeights, XMRModel, spans
+from indexer.xmr.search import LevelWeights, Query, XMRModel, spans
 from indexer.xmr.tree import HybridTree
 
 from .mpc import MPCRanker
@@ -75,9 +74,18 @@ class XMRRanker:
         postings = label_words.T.tocsr()
         self._post_ip = np.asarray(postings.indptr)
         self._post_ix = np.asarray(postings.indices).astype(np.int64)
+        self._post_dt = np.asarray(postings.data, dtype=np.float64)
+        # (word, label) as one sorted int64 key: a word's postings in an id span are found
+        # for all the context's words by two searchsorted calls
+        self._n_labels = int(label_words.shape[0]) + 1
+        self._post_key = (
+            np.repeat(np.arange(len(self._post_ip) - 1, dtype=np.int64), np.diff(self._post_ip))
+            * self._n_labels
+            + self._post_ix
+        )
+        self._words_per_label = max(1.0, float(label_words.nnz) / max(label_words.shape[0], 1))
         self._w = np.asarray(params.weights, dtype=np.float64)
         self._logc = np.log(np.maximum(np.asarray(labels.counts, dtype=np.float64), 1.0))
-        self._local = threading.local()
 
     # -- one keystroke ------------------------------------------------------------------
     def _successors(self, query: str) -> tuple[np.ndarray, np.ndarray]:
@@ -102,27 +110,65 @@ class XMRRanker:
         self, ids: np.ndarray, prev_queries: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Cosines of each label's word TF-IDF with the previous query's and the recent
-        context's."""
+        context's (the recent context includes the previous query).
+
+        Two ways to the same sums, the cheaper chosen per call: gather every candidate's
+        words (few candidates), or walk the postings of the context's few words inside the
+        candidates' id span (thousands of candidates, as when a short prefix is scored
+        exactly).
+        """
+        n = len(ids)
+        if not prev_queries or not n:
+            return np.zeros(n), np.zeros(n)
         feat = self.model.feat
-        if not prev_queries or not len(ids):
-            return np.zeros(len(ids)), np.zeros(len(ids))
-        scratch = getattr(self._local, "w", None)
-        if scratch is None:
-            scratch = self._local.w = np.zeros((2, feat.n_words))
-        pc, pv = feat.word_vector(prev_queries[-1:])
         cc, cv = feat.word_vector(prev_queries[-OVERLAP_WINDOW:])
-        scratch[0, pc] = pv
-        scratch[1, cc] = cv
+        if not len(cc):
+            return np.zeros(n), np.zeros(n)
+        pc, pv = feat.word_vector(prev_queries[-1:])
+        order = np.argsort(cc)
+        cols = cc[order].astype(np.int64)
+        weight = np.zeros((2, len(cols)))
+        weight[1] = cv[order]
+        weight[0, np.searchsorted(cols, pc)] = pv
+        id_lo, id_hi = int(ids.min()), int(ids.max())
+        key = cols * self._n_labels
+        first = np.searchsorted(self._post_key, key + id_lo)
+        lens = np.searchsorted(self._post_key, key + id_hi, side="right") - first
+        if int(lens.sum()) > n * self._words_per_label:
+            return self._overlaps_by_label(ids, cols, weight)
+        flat = spans(first, lens)
+        labs = self._post_ix[flat]
+        which = np.repeat(np.arange(len(cols)), lens)
+        if n == id_hi - id_lo + 1 and bool(np.all(ids[1:] > ids[:-1])):
+            k = labs - id_lo  # ids are the whole range id_lo..id_hi in order
+            hit = slice(None)
+            size = n
+        else:
+            u, inv = np.unique(ids, return_inverse=True)
+            k = np.minimum(np.searchsorted(u, labs), len(u) - 1)
+            hit = u[k] == labs
+            size = len(u)
+        k, which, val = k[hit], which[hit], self._post_dt[flat[hit]]
+        ov_prev = np.bincount(k, val * weight[0, which], minlength=size)
+        ov_ctx = np.bincount(k, val * weight[1, which], minlength=size)
+        if size == n and isinstance(hit, slice):
+            return ov_prev, ov_ctx
+        return ov_prev[inv], ov_ctx[inv]
+
+    def _overlaps_by_label(
+        self, ids: np.ndarray, cols: np.ndarray, weight: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         lw = self._words
         a = lw.ip[ids]
         lens = lw.ip[ids + 1] - a
         flat = spans(a, lens)
         seg = np.repeat(np.arange(len(ids)), lens)
         col, dat = lw.ix[flat], lw.dt[flat]
-        ov_prev = np.bincount(seg, dat * scratch[0, col], minlength=len(ids))
-        ov_ctx = np.bincount(seg, dat * scratch[1, col], minlength=len(ids))
-        scratch[0, pc] = 0.0
-        scratch[1, cc] = 0.0
+        j = np.minimum(np.searchsorted(cols, col), len(cols) - 1)
+        hit = cols[j] == col
+        seg, dat, j = seg[hit], dat[hit], j[hit]
+        ov_prev = np.bincount(seg, dat * weight[0, j], minlength=len(ids))
+        ov_ctx = np.bincount(seg, dat * weight[1, j], minlength=len(ids))
         return ov_prev, ov_ctx
 
     def _session_candidates(
@@ -185,63 +231,10 @@ class XMRRanker:
         succ = self._successors(prev_queries[-1] if prev_queries else "")[0]
         return self._condition(prev_queries, succ, lo, hi)
 
-    def _weights(
-        self, prev_queries: Sequence[str], prefix: str, succ_ids: np.ndarray, lo: int, hi: int
-    ) -> np.ndarray:
-        return self._w[self._condition(prev_queries, succ_ids, lo, hi), bucket_index(len(prefix))]
-
-    def _gather(
-        self,
-        prev_queries: Sequence[str],
-        prefix: str,
-        lo: int,
-        hi: int,
-        ids: np.ndarray | None = None,
-        *,
-        exact_path: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(label ids, feature rows, blend weights) of `ids` when given, else of the
-        keystroke's candidates: every label extending the prefix when there are at most
-        `exact_threshold`; else the sources the blend weighs: the model's beam (when the
-        path score has weight), the `pool` most popular labels (when popularity has),
-        and the session's own suggestions (`_session_candidates`).
-
-        Without `exact_path`, path scores the blend gives no weight are left at 0: the
-        scores are the same, the model is not run (`candidates` only needs the scores)."""
-        m, p = self.model, self.params
-        succ = self._successors(prev_queries[-1] if prev_queries else "")
-        w = self._weights(prev_queries, prefix, succ[0], lo, hi)
-        run_model = exact_path or w[0] != 0.0
-        beam = ids is None and hi - lo > p.exact_threshold
-        whole = ids is None and not beam  # every label of the range: contiguous slices
-        if whole:
-            ids = np.arange(lo, hi, dtype=np.int64)
-        elif ids is None:
-            extra = self._session_candidates(prev_queries, succ[0], lo, hi)
-            if p.pool and w[1]:
-                extra = np.union1d(extra, self.labels.top_popular(prefix, p.pool))
-            ids = extra
-        path = np.zeros(len(ids))
-        if run_model:
-            start = m.start_level(prefix, lo, hi)
-            q = m.query(prev_queries, prefix)
-            try:
-                if beam:
-                    node = int(m.anc_lab[start][lo])
-                    b_ids, b_path = m.beam_search(
-                        node, start, lo, hi, len(prefix) > m.depth, p.beam, q
-                    )
-                    if len(ids):
-                        ids = ids[~np.isin(ids, b_ids, kind="table")]
-                    path = np.concatenate([b_path, m.path_scores(ids, start, q, lo, hi)])
-                    ids = np.concatenate([b_ids, ids])
-                elif whole:
-                    path = m.range_scores(lo, hi, start, q)
-                else:
-                    path = m.path_scores(ids, start, q, lo, hi)
-            finally:
-                m.release(q)
-        return ids, self._feature_matrix(ids, path, prev_queries, succ), w
+    def keystroke(self, prev_queries: Sequence[str], prefix: str) -> XMRKeystroke:
+        """The keystroke's shared state: `candidates` then `score` on one object reuse the
+        range, the successors, the featurised input and every path score already found."""
+        return XMRKeystroke(self, prev_queries, prefix)
 
     # -- public API ---------------------------------------------------------------------
     def candidates(
@@ -251,19 +244,7 @@ class XMRRanker:
 
         Never fewer than min(n, labels extending the prefix): MPC fills what the beam missed.
         """
-        lo, hi = self.labels.range(prefix)
-        if n <= 0 or hi <= lo:
-            return _EMPTY_I, _EMPTY_F
-        ids, f, w = self._gather(prev_queries, prefix, lo, hi, exact_path=False)
-        s = f @ w
-        if len(ids) > n:
-            top = np.argpartition(-s, n - 1)[:n]
-            ids, s = ids[top], s[top]
-        order = np.lexsort((ids, -s))
-        ids, s = ids[order], s[order]
-        if len(ids) < min(n, hi - lo):
-            ids, s = self._fill(ids, s, prefix, n)
-        return ids, s
+        return self.keystroke(prev_queries, prefix).candidates(n)
 
     def _fill(
         self, ids: np.ndarray, s: np.ndarray, prefix: str, n: int
@@ -283,11 +264,11 @@ class XMRRanker:
         """(label ids, rows of `FEATURES`, the blend weights this keystroke uses) for the given
         labels, or for every candidate the keystroke considers; for tuning the blend and for
         combining scorers. The final score is rows @ weights."""
-        lo, hi = self.labels.range(prefix)
-        if label_ids is None and hi <= lo:
+        ks = self.keystroke(prev_queries, prefix)
+        if label_ids is None and ks.hi <= ks.lo:
             return _EMPTY_I, np.empty((0, len(FEATURES))), self._w[0, bucket_index(len(prefix))]
         ids = None if label_ids is None else np.asarray(label_ids, dtype=np.int64)
-        return self._gather(prev_queries, prefix, lo, hi, ids)
+        return ks.gather(ids)
 
     def score_labels(
         self, prev_queries: Sequence[str], prefix: str, label_ids: np.ndarray
@@ -296,11 +277,7 @@ class XMRRanker:
 
         Labels that do not extend `prefix` are scored as if their trie levels matched it.
         """
-        ids = np.asarray(label_ids, dtype=np.int64)
-        if not len(ids):
-            return _EMPTY_F
-        _, f, w = self.features(prev_queries, prefix, ids)
-        return f @ w
+        return self.keystroke(prev_queries, prefix).score(label_ids)
 
     def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10) -> list[Completion]:
         ids, s = self.candidates(prev_queries, prefix, k)
@@ -308,6 +285,151 @@ class XMRRanker:
         return [
             Completion(text(i), sc, "index") for i, sc in zip(ids.tolist(), s.tolist(), strict=True)
         ]
+
+
+class XMRKeystroke:
+    """One keystroke (previous queries + prefix) against an `XMRRanker`.
+
+    Why an object: the blend asks the model for its candidates and then for the scores of
+    every label candidate any source found. Both need the prefix's range, the successors of
+    the previous query, the featurised input and path scores; computed once here, a path
+    score found by the beam or the exact range pass is looked up instead of recomputed
+    (at two typed characters that halves the model's time). Not thread-safe: one thread
+    uses one keystroke, as the server's ranking call does.
+    """
+
+    __slots__ = ("r", "prev", "prefix", "lo", "hi", "succ", "w", "_q", "_start", "_known")
+
+    def __init__(self, ranker: XMRRanker, prev_queries: Sequence[str], prefix: str) -> None:
+        self.r = ranker
+        self.prev = prev_queries
+        self.prefix = prefix
+        self.lo, self.hi = ranker.labels.range(prefix)
+        self.succ = ranker._successors(prev_queries[-1] if prev_queries else "")
+        self.w: np.ndarray = ranker._w[
+            ranker._condition(prev_queries, self.succ[0], self.lo, self.hi),
+            bucket_index(len(prefix)),
+        ]
+        self._q: Query | None = None
+        self._start = -1
+        #: path scores found so far: (sorted label ids in [lo, hi), their path scores)
+        self._known: tuple[np.ndarray, np.ndarray] = (_EMPTY_I, _EMPTY_F)
+
+    # -- the model, run lazily --------------------------------------------------------
+    def _acquire(self) -> Query:
+        m = self.r.model
+        if self._q is None:
+            self._start = m.start_level(self.prefix, self.lo, self.hi)
+            self._q = m.query(self.prev, self.prefix)
+        else:
+            m.acquire(self._q)
+        return self._q
+
+    def _remember(self, ids: np.ndarray, path: np.ndarray) -> None:
+        inside = (ids >= self.lo) & (ids < self.hi)
+        ids, path = ids[inside], path[inside]
+        k_ids, k_path = self._known
+        if len(k_ids):
+            new = ~np.isin(ids, k_ids, kind="table")
+            ids = np.concatenate([k_ids, ids[new]])
+            path = np.concatenate([k_path, path[new]])
+        order = np.argsort(ids, kind="stable")
+        self._known = (ids[order], path[order])
+
+    def _paths(self, ids: np.ndarray) -> np.ndarray:
+        """Exact path scores of any label ids, known ones looked up."""
+        k_ids, k_path = self._known
+        path = np.zeros(len(ids))
+        todo = np.ones(len(ids), dtype=bool)
+        if len(k_ids) and len(ids):
+            j = np.minimum(np.searchsorted(k_ids, ids), len(k_ids) - 1)
+            hit = k_ids[j] == ids
+            path[hit] = k_path[j[hit]]
+            todo = ~hit
+        if todo.any():
+            m = self.r.model
+            q = self._acquire()
+            try:
+                path[todo] = m.path_scores(ids[todo], self._start, q, self.lo, self.hi)
+            finally:
+                m.release(q)
+        return path
+
+    # -- what callers ask ---------------------------------------------------------------
+    def gather(
+        self, ids: np.ndarray | None = None, *, exact_path: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(label ids, feature rows, blend weights) of `ids` when given, else of the
+        keystroke's candidates: every label extending the prefix when there are at most
+        `exact_threshold`; else the sources the blend weighs: the model's beam (when the
+        path score has weight), the `pool` most popular labels (when popularity has),
+        and the session's own suggestions (`_session_candidates`).
+
+        Without `exact_path`, path scores the blend gives no weight are left at 0: the
+        scores are the same, the model is not run (`candidates` only needs the scores)."""
+        r, m, p = self.r, self.r.model, self.r.params
+        lo, hi, w = self.lo, self.hi, self.w
+        run_model = exact_path or w[0] != 0.0
+        if ids is not None:
+            path = self._paths(ids) if run_model else np.zeros(len(ids))
+            return ids, r._feature_matrix(ids, path, self.prev, self.succ), w
+        if hi - lo <= p.exact_threshold:  # every label of the range: contiguous slices
+            ids = np.arange(lo, hi, dtype=np.int64)
+            path = np.zeros(len(ids))
+            if run_model:
+                q = self._acquire()
+                try:
+                    path = m.range_scores(lo, hi, self._start, q)
+                finally:
+                    m.release(q)
+                self._known = (ids, path)
+            return ids, r._feature_matrix(ids, path, self.prev, self.succ), w
+        extra = r._session_candidates(self.prev, self.succ[0], lo, hi)
+        if p.pool and w[1]:
+            extra = np.union1d(extra, r.labels.top_popular(self.prefix, p.pool))
+        ids = extra
+        path = np.zeros(len(ids))
+        if run_model:
+            q = self._acquire()
+            try:
+                node = int(m.anc_lab[self._start][lo])
+                b_ids, b_path = m.beam_search(
+                    node, self._start, lo, hi, len(self.prefix) > m.depth, p.beam, q
+                )
+            finally:
+                m.release(q)
+            self._remember(b_ids, b_path)
+            if len(ids):
+                ids = ids[~np.isin(ids, b_ids, kind="table")]
+            path = np.concatenate([b_path, self._paths(ids)])
+            self._remember(ids, path[len(b_ids) :])
+            ids = np.concatenate([b_ids, ids])
+        return ids, r._feature_matrix(ids, path, self.prev, self.succ), w
+
+    def candidates(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to n label ids extending the prefix, best first, and their blended scores."""
+        lo, hi = self.lo, self.hi
+        if n <= 0 or hi <= lo:
+            return _EMPTY_I, _EMPTY_F
+        ids, f, w = self.gather(exact_path=False)
+        s = f @ w
+        if len(ids) > n:
+            top = np.argpartition(-s, n - 1)[:n]
+            ids, s = ids[top], s[top]
+        order = np.lexsort((ids, -s))
+        ids, s = ids[order], s[order]
+        if len(ids) < min(n, hi - lo):
+            ids, s = self.r._fill(ids, s, self.prefix, n)
+        return ids, s
+
+    def score(self, label_ids: np.ndarray) -> np.ndarray:
+        """Blended scores of any label ids (same scale as `candidates`); labels that do not
+        extend the prefix are scored as if their trie levels matched it."""
+        ids = np.asarray(label_ids, dtype=np.int64)
+        if not len(ids):
+            return _EMPTY_F
+        _, f, w = self.gather(ids, exact_path=False)
+        return f @ w
 
 
 def _check_matrix(files: IndexFiles, w: Any, shape: tuple[int, int], what: str) -> None:

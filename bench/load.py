@@ -555,7 +555,8 @@ def print_table(report: dict[str, Any]) -> None:
         g = r.get("rss_growth_after_warmup")
         if g:
             print(
-                f"{r['target']}: RSS after {g['warmup_s']:.0f} s warm-up {g['at_warmup_mb']:.1f} MB, "
+                f"{r['target']}: RSS after {g['warmup_s']:.0f} s warm-up "
+                f"{g['at_warmup_mb']:.1f} MB, "
                 f"max after {g['max_after_mb']:.1f} MB, end {g['end_mb']:.1f} MB: "
                 f"growth {100 * g['growth']:+.1f}%"
             )

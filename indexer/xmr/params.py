@@ -193,7 +193,10 @@ class RankParams:
 
     beam: beam width of the tree search (>= 1).
     exact_threshold: when at most this many labels extend the prefix, all of them are scored
-        exactly instead of beam-searched (0 = always beam search).
+        exactly instead of beam-searched (0 = always beam search). Scoring a contiguous
+        range exactly is cheaper than a beam that reaches most of it: at two characters a
+        beam of 20 reached ~1,900 of ~2,500 labels. On DEV (75,051 keystrokes of 1-3
+        characters) 1000 and 4000 give the same MRR to four decimals; 4000 cuts the p99.
     pool: when beam-searching, this many most popular labels extending the prefix join the
         candidates if popularity has weight in the blend (the session's suggestions always
         join, the beam only if the path score has weight). On DEV this candidate set
@@ -208,7 +211,7 @@ class RankParams:
     """
 
     beam: int = 20
-    exact_threshold: int = 1000
+    exact_threshold: int = 4000
     pool: int = 32
     combine: str | None = None
     weights: tuple[tuple[tuple[float, ...], ...], ...] = field(default=_TUNED)

@@ -168,7 +168,13 @@ class XMRModel:
 
     @staticmethod
     def release(q: Query) -> None:
+        """Clear the thread's dense scratch after scoring (it is shared by every query)."""
         q.xd[q.cols] = 0.0
+
+    @staticmethod
+    def acquire(q: Query) -> None:
+        """Write a released query back into the dense scratch to score with it again."""
+        q.xd[q.cols] = q.vals
 
     def fixed_level(self, prefix: str) -> int:
         """The deepest trie level the typed prefix alone decides."""

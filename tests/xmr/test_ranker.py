@@ -136,6 +136,71 @@ def test_score_labels_and_features_agree_with_candidates(ranker: XMRRanker) -> N
         assert np.allclose(rows @ w, s)
 
 
+@pytest.mark.parametrize("mode", ["exact", "beam"])
+def test_one_keystroke_reuses_path_scores_without_changing_them(
+    xmr_index: XmrFixture, mode: str
+) -> None:
+    # the blend asks a keystroke for its candidates, then scores every label any source
+    # found (some the beam reached, some it did not, some off the prefix); the path scores
+    # it looks up must be those a fresh computation gives
+    w = (1.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0)
+    rows = {"no_prev": w, "prev": w, "prev_known": w}
+    rp = (
+        RankParams(exact_threshold=10**9)
+        if mode == "exact"
+        else RankParams(exact_threshold=0, beam=2, pool=4)
+    )
+    ranker = _ranker(xmr_index.path, rp.with_weights(rows))
+    labels = ranker.labels
+    for prev, prefix in [((), "m"), (("weather",), "w"), (("google",), "go")]:
+        ks = ranker.keystroke(prev, prefix)
+        found, _ = ks.candidates(5)
+        lo, hi = labels.range(prefix)
+        others = np.arange(lo, hi)[::3]
+        off = np.arange(0, len(labels), max(1, len(labels) // 7))
+        off = off[(off < lo) | (off >= hi)][:4]
+        ids = np.concatenate([found, others, off])
+        cached = ks.score(ids)
+        fresh = np.array(
+            [ranker.keystroke(prev, prefix).score(ids[i : i + 1])[0] for i in range(len(ids))]
+        )
+        assert np.allclose(cached, fresh)
+        assert np.allclose(ks.score(found), ranker.keystroke(prev, prefix).candidates(5)[1])
+
+
+def test_context_overlaps_equal_word_vector_cosines_for_any_candidate_set(
+    ranker: XMRRanker,
+) -> None:
+    # the overlap features are read through postings for large candidate sets and through
+    # each label's words for small ones: both must be the plain cosine of word vectors
+    feat = ranker.model.feat
+    n = len(ranker.labels)
+    lo, hi = ranker.labels.range("w")
+    rng = np.random.default_rng(1)
+    sets = [
+        np.arange(lo, hi),  # a whole range, in order
+        np.arange(lo, hi)[::-1],
+        rng.permutation(np.arange(lo, min(hi, lo + 40))),
+        rng.choice(n, 25, replace=False),
+        np.array([lo]),
+        np.array([n - 1, 0]),  # two labels far apart: cheaper through their own words
+    ]
+    for prev in [("weather",), ("google", "weather channel"), ("zz unknown",)]:
+        pc, pv = feat.word_vector(prev[-1:])
+        cc, cv = feat.word_vector(prev[-4:])
+        p = dict(zip(pc.tolist(), pv.tolist(), strict=True))
+        c = dict(zip(cc.tolist(), cv.tolist(), strict=True))
+        for ids in sets:
+            got_prev, got_ctx = ranker._overlaps(ids, prev)
+            for j, i in enumerate(ids.tolist()):
+                lc, lv = feat.word_vector([ranker.labels.text(i)])
+                words = list(zip(lc.tolist(), lv.tolist(), strict=True))
+                want_p = sum(v * p.get(k, 0.0) for k, v in words)
+                want_c = sum(v * c.get(k, 0.0) for k, v in words)
+                assert got_prev[j] == pytest.approx(want_p, abs=1e-6)
+                assert got_ctx[j] == pytest.approx(want_c, abs=1e-6)
+
+
 def test_score_labels_of_labels_off_the_prefix_are_finite(ranker: XMRRanker) -> None:
     other = ranker.candidates((), "w", 5)[0]
     scores = ranker.score_labels(("google",), "m", other)
