@@ -6,6 +6,9 @@ A blocklist file has one rule per line:
     re:PATTERN          a Python regular expression searched in the completion
     # comment / blank   ignored
 Matching runs on normalised text (lowercase, collapsed spaces), the form completions have.
+Phrases made of word characters and single spaces (nearly all of a real list) are looked up
+in a set over the text's words, not searched as a regex alternation: a reply tests 20 or
+more texts per keystroke and one alternation of many phrases costs ~17 µs a text.
 `ReloadingBlocklist` re-reads the file when its modification time changes (checked at most
 once per `check_every_s`), so operators edit it without a restart; a file that fails to parse
 keeps the previous rules and the error is reported, never half-applied.
@@ -29,16 +32,24 @@ class BlocklistError(ValueError):
     """A blocklist file cannot be read or has an invalid pattern (line number in message)."""
 
 
+_WORD = re.compile(r"\w+")
+_PLAIN = re.compile(r"\w+(?: \w+)*")
+
+
 @dataclass(frozen=True)
 class Blocklist:
-    """Compiled rules; `blocks(text)` is one regex search."""
+    """Compiled rules: whole-word phrases of word characters in a set (`phrases`, at most
+    `max_words` words), every other rule in one regex (`pattern`)."""
 
     pattern: re.Pattern[str] | None
     rules: int
+    phrases: frozenset[str] = frozenset()
+    max_words: int = 0
 
     @classmethod
     def parse(cls, lines: Iterable[str], origin: str = "<blocklist>") -> Blocklist:
         parts: list[str] = []
+        phrases: set[str] = set()
         for n, raw in enumerate(lines, 1):
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -52,9 +63,16 @@ class Blocklist:
                 parts.append(f"(?:{expr})")
             else:
                 phrase = normalize_query(line)
-                if phrase:
+                if phrase and _PLAIN.fullmatch(phrase):
+                    phrases.add(phrase)
+                elif phrase:
                     parts.append(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)")
-        return cls(re.compile("|".join(parts)) if parts else None, len(parts))
+        return cls(
+            re.compile("|".join(parts)) if parts else None,
+            len(parts) + len(phrases),
+            frozenset(phrases),
+            max((p.count(" ") + 1 for p in phrases), default=0),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Blocklist:
@@ -65,7 +83,28 @@ class Blocklist:
             raise BlocklistError(f"{path}: cannot read blocklist ({exc})") from None
 
     def blocks(self, text: str) -> bool:
+        if self.phrases and self._has_phrase(text):
+            return True
         return self.pattern is not None and self.pattern.search(text) is not None
+
+    def _has_phrase(self, text: str) -> bool:
+        """Whether a run of the text's words, joined by single spaces, is a phrase: the
+        same as searching each phrase between non-word boundaries."""
+        if self.max_words == 1:
+            return not self.phrases.isdisjoint(_WORD.findall(text))
+        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        for i, (w, _, end) in enumerate(words):
+            if w in self.phrases:
+                return True
+            run = w
+            for w2, start2, end2 in words[i + 1 : i + self.max_words]:
+                if start2 != end + 1 or text[end] != " ":
+                    break
+                run = f"{run} {w2}"
+                end = end2
+                if run in self.phrases:
+                    return True
+        return False
 
 
 EMPTY = Blocklist(None, 0)

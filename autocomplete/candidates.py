@@ -40,6 +40,8 @@ FEATURES: tuple[str, ...] = (
     "hist_logcount",  # log(1 + times the user issued it before)
     "hist_recency",  # exp(-days since the user last issued it / 30)
     "hist_present",  # 1 when the candidate is in the user's history
+    "hist_logp",  # log share of the user's history extending the prefix that is this query
+    "hist_age",  # log(1 + hours since the user last issued it); 0 when not in the history
     "model_score",  # the session-aware model's score (0 when no model)
     "corrected",  # extends a spelling correction of the prefix, not the prefix
 )
@@ -61,6 +63,8 @@ F = {name: i for i, name in enumerate(FEATURES)}
     _HIST_LOGCOUNT,
     _HIST_RECENCY,
     _HIST_PRESENT,
+    _HIST_LOGP,
+    _HIST_AGE,
     _MODEL_SCORE,
     _CORRECTED,
 ) = range(NF)
@@ -251,13 +255,18 @@ class CandidateGenerator:
     def _history(
         self, cs: CandidateSet, history: Sequence[tuple[str, int, float]], prefix: str, now: float
     ) -> None:
-        for q, count, last in history:
-            if q.startswith(prefix):
-                r = cs.row(q)
-                r[_HIST_PRESENT] = 1.0
-                r[_HIST_LOGCOUNT] = math.log1p(count)
-                days = max(0.0, now - last) / 86400.0
-                r[_HIST_RECENCY] = math.exp(-days / 30.0)
+        mine = [(q, count, last) for q, count, last in history if q.startswith(prefix)]
+        if not mine:
+            return
+        total = float(sum(count for _, count, _ in mine))
+        for q, count, last in mine:
+            r = cs.row(q)
+            r[_HIST_PRESENT] = 1.0
+            r[_HIST_LOGCOUNT] = math.log1p(count)
+            r[_HIST_LOGP] = math.log(count / total) if count > 0 else LOG_FLOOR
+            age_s = max(0.0, now - last)
+            r[_HIST_RECENCY] = math.exp(-age_s / 86400.0 / 30.0)
+            r[_HIST_AGE] = math.log1p(age_s / 3600.0)
 
     def _typos(
         self,

@@ -6,8 +6,9 @@ couple of seconds, so a new or trending query becomes a completion within second
 rebuilding the static index. Pure: no I/O, no clock.
 
 The queries are kept sorted, so `extending(prefix, n)` is two bisections (the range of texts
-that start with `prefix`) and a partial sort of that range by count. Size is bounded by
-`max_items` (the most counted queries win).
+that start with `prefix`) and a numpy partial sort of that range's counts (a one-character
+prefix can hold thousands of fresh queries: a Python-keyed heap over them cost ~0.5 ms).
+Size is bounded by `max_items` (the most counted queries win).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Iterable
+
+import numpy as np
 
 #: Default bound on the queries one snapshot holds (and the store keeps).
 MAX_ITEMS = 20_000
@@ -37,7 +40,7 @@ class FreshIndex:
         kept = heapq.nlargest(max_items, best.items(), key=lambda tc: (tc[1], tc[0]))
         kept.sort()
         self._texts = [t for t, _ in kept]
-        self._counts = [c for _, c in kept]
+        self._counts = np.array([c for _, c in kept], dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self._texts)
@@ -45,7 +48,7 @@ class FreshIndex:
     def count(self, text: str) -> float:
         """The decayed count of `text`; 0.0 when it is not in the snapshot."""
         i = bisect_left(self._texts, text)
-        return self._counts[i] if i < len(self._texts) and self._texts[i] == text else 0.0
+        return float(self._counts[i]) if i < len(self._texts) and self._texts[i] == text else 0.0
 
     def extending(self, prefix: str, n: int) -> list[tuple[str, float]]:
         """Up to `n` (query, count) pairs whose query starts with `prefix`, highest count
@@ -54,9 +57,15 @@ class FreshIndex:
             return []
         lo = bisect_left(self._texts, prefix)
         hi = bisect_left(self._texts, prefix + _HIGHEST, lo)
-        rows = range(lo, hi)
-        best = heapq.nsmallest(n, rows, key=lambda i: (-self._counts[i], self._texts[i]))
-        return [(self._texts[i], self._counts[i]) for i in best]
+        c = self._counts[lo:hi]
+        if len(c) > 4 * n:  # keep the n largest and every count tied with the n-th
+            cut = np.partition(c, len(c) - n)[len(c) - n]
+            rows = np.flatnonzero(c >= cut)
+        else:
+            rows = np.arange(len(c))
+        # texts are sorted, so a stable sort by count breaks ties alphabetically
+        best = rows[np.argsort(-c[rows], kind="stable")[:n]] + lo
+        return [(self._texts[i], float(self._counts[i])) for i in best.tolist()]
 
 
 EMPTY = FreshIndex()

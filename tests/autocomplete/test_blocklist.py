@@ -1,8 +1,12 @@
 import os
+import re
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from autocomplete.blocklist import Blocklist, BlocklistError, ReloadingBlocklist
+from indexer.text import normalize_query
 
 
 def test_phrases_block_whole_words_only():
@@ -44,3 +48,29 @@ def test_reload_picks_up_edits_and_keeps_old_rules_on_a_broken_file(tmp_path):
     now[0] = 3.0
     assert rb.blocks("worse"), "a broken file keeps the previous rules"
     assert rb.last_error and "bad pattern" in rb.last_error
+
+
+PHRASES = ["ab", "a b", "b a b", "é", "ab-c", "x"]
+
+
+@settings(max_examples=400, deadline=None)
+@example(text="a-b a", rules=["a b"])
+@given(
+    text=st.text(alphabet="abx é-.'", max_size=14),
+    rules=st.lists(st.sampled_from(PHRASES), min_size=1, max_size=4, unique=True),
+)
+def test_word_phrase_lookup_matches_a_whole_word_regex_search(text, rules):
+    # plain phrases are looked up among the text's words, not searched as a regex; the
+    # answer must be the regex's: the phrase between non-word characters or the ends
+    want = re.search(
+        "|".join(r"(?<!\w)" + re.escape(normalize_query(r)) + r"(?!\w)" for r in rules), text
+    )
+    assert Blocklist.parse(rules).blocks(text) == (want is not None)
+
+
+def test_phrases_with_punctuation_and_regexes_combine_with_word_phrases():
+    b = Blocklist.parse(["ab-c", "re:^zz", "kick ass"])
+    assert b.rules == 3
+    assert b.blocks("x ab-c y") and not b.blocks("ab-cd")
+    assert b.blocks("zz top") and b.blocks("super-kick ass!") and not b.blocks("kick  ass2")
+    assert not b.blocks("kick-ass") and not b.blocks("kick  ass")  # one space joins a phrase

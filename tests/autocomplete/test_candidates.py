@@ -90,7 +90,22 @@ def test_history_entries_extending_the_prefix_join_with_their_counts(gen):
     row = cs.matrix()[cs.texts.index("my own rare query")]
     assert row[F["hist_present"]] == 1 and row[F["hist_logcount"]] == pytest.approx(np.log(4))
     assert row[F["hist_recency"]] == pytest.approx(np.exp(-1))
+    assert row[F["hist_age"]] == pytest.approx(np.log1p(30 * 24))  # hours since last used
+    assert row[F["hist_logp"]] == 0.0  # the only history entry extending "my o"
     assert "other thing" not in cs.texts
+
+
+def test_history_share_is_among_the_entries_extending_the_prefix(gen):
+    hist = (("my own rare query", 3, 1000.0), ("my other query", 1, 1000.0), ("zzz", 9, 1.0))
+    cs = gen.gather((), "my o", hist, now=1000.0)
+    x = cs.matrix()
+    share = {
+        t: x[cs.texts.index(t)][F["hist_logp"]] for t in ("my own rare query", "my other query")
+    }
+    assert share == pytest.approx(
+        {"my own rare query": np.log(3 / 4), "my other query": np.log(1 / 4)}
+    )
+    assert x[cs.texts.index("my other query")][F["hist_age"]] == 0.0  # used just now
 
 
 def test_empty_prefix_gathers_nothing(gen):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autocomplete.fresh import EMPTY, FreshIndex
@@ -32,8 +32,13 @@ def test_empty_and_unusable_rows_are_left_out() -> None:
         FreshIndex(max_items=0)
 
 
+@settings(max_examples=300, deadline=None)
 @given(
-    st.dictionaries(st.text("abc ", min_size=1, max_size=6), st.floats(0.01, 100), max_size=40),
+    st.dictionaries(
+        st.text("abc ", min_size=1, max_size=6),
+        st.one_of(st.floats(0.01, 100), st.sampled_from([1.0, 2.0, 3.0])),  # ties too
+        max_size=60,
+    ),
     st.text("abc ", max_size=3),
     st.integers(0, 10),
 )
