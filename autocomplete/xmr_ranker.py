@@ -14,6 +14,11 @@ the prefix, and the most popular labels and the session's own suggestions join i
 label's path score is the sum over its levels below the fixed node of the node's
 log-softmax among its valid siblings (for softmax-trained models; PECOS's combine
 functions otherwise); an only child scores 0 (probability 1).
+
+The blend asks two things of each keystroke: the model's own candidates, then the scores of
+every label any candidate source found. Both go to one `XMRKeystroke`, which works out the
+range, the successors and the input once and looks up path scores the beam or the exact
+pass already found (`XMRRanker.keystroke`).
 """
 
 from __future__ import annotations
