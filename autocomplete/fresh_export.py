@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexer.freshfile import format_fresh
+from session_store.base import FRESH_HALF_LIFE_S
 
 from .fresh import MAX_ITEMS
 
@@ -37,7 +38,7 @@ class ExportParams:
     """
 
     top: int = MAX_ITEMS  # the server's defaults (ServerConfig.fresh_max_items, ...)
-    half_life_s: float = 6 * 3600.0  # ... and ServerConfig.fresh_half_life_s
+    half_life_s: float = FRESH_HALF_LIFE_S
 
     def __post_init__(self) -> None:
         if self.top < 1:

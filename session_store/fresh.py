@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from session_store.base import StoreConfig, check_query
+from session_store.base import FRESH_HALF_LIFE_S, StoreConfig, check_query
 from session_store.redis_store import _unavailable
 
 #: Rebase once scores reach e^REBASE_AFTER (a double holds up to ~e^709).
@@ -41,7 +41,7 @@ class FreshConfig:
     """half_life_s: seconds after which a submit counts half (default 6 h).
     max_items: queries kept (the highest decayed counts; default 20,000)."""
 
-    half_life_s: float = 6 * 3600.0
+    half_life_s: float = FRESH_HALF_LIFE_S
     max_items: int = 20_000
 
     def __post_init__(self) -> None:

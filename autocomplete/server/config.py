@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from session_store.base import MAX_QUERY_CHARS
+from session_store.base import FRESH_HALF_LIFE_S, MAX_QUERY_CHARS
 
 from .errors import ConfigError
 
@@ -101,7 +101,7 @@ class ServerConfig:
     ws_ping_interval_s: float = 20.0
     blocklist: str | None = None
     fresh_refresh_s: float = 2.0
-    fresh_half_life_s: float = 6 * 3600.0
+    fresh_half_life_s: float = FRESH_HALF_LIFE_S
     fresh_max_items: int = 20_000
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
