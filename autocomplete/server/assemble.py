@@ -32,11 +32,16 @@ PROMOTE_AT = 3
 HistoryItem = tuple[str, int, float]
 
 
-def unique(items: Iterable[Completion], blocks: Blocks | None = None) -> list[Completion]:
-    """`items` in order, without blocked ones and without repeats of a normalised text."""
+def unique(
+    items: Iterable[Completion], blocks: Blocks | None = None, limit: int | None = None
+) -> list[Completion]:
+    """`items` in order, without blocked ones and without repeats of a normalised text; at
+    most `limit` (the items past it are never tested against the blocklist)."""
     seen: set[str] = set()
-    out = []
+    out: list[Completion] = []
     for item in items:
+        if limit is not None and len(out) >= limit:
+            break
         key = normalize_query(item.text)
         if key in seen or (blocks is not None and blocks(item.text)):
             continue
@@ -54,7 +59,7 @@ def allowed_completions(
     kept: list[Completion] = []
     for want in (k + EXTRA, 3 * k + EXTRA):
         got = rank(want)
-        kept = unique(got, blocks)
+        kept = unique(got, blocks, k)
         if len(kept) >= k or len(got) < want:  # enough, or the ranker has no more
             break
     return kept[:k]

@@ -44,6 +44,21 @@ def test_when_the_first_ask_is_mostly_blocked_a_bigger_one_follows() -> None:
     assert asked == [2 + EXTRA, 3 * 2 + EXTRA]
 
 
+def test_the_blocklist_is_consulted_only_until_k_items_are_kept() -> None:
+    # each test costs microseconds and a reply is on every keystroke: items past the k-th
+    # kept one are never looked at
+    rank, _ = ranker_of([f"q{i}" for i in range(20)])
+    tested: list[str] = []
+
+    def blocks(text: str) -> bool:
+        tested.append(text)
+        return text == "q1"
+
+    got = allowed_completions(rank, 3, blocks)
+    assert [c.text for c in got] == ["q0", "q2", "q3"]
+    assert tested == ["q0", "q1", "q2", "q3"]
+
+
 def test_texts_that_normalise_alike_appear_once() -> None:
     rank, _ = ranker_of(["new york", "New  York", "newark"])
     assert [c.text for c in allowed_completions(rank, 3, None)] == ["new york", "newark"]
