@@ -55,7 +55,13 @@ def test_new_session_gets_a_fresh_id_and_clears_the_panel(page: Any, demo_server
     page.wait_for_function(
         "(s) => document.querySelector('#session-id').textContent === s", arg=new
     )
-    # The new id is what the server announced in hello for the new socket.
+    # The new id is what the server announces in hello for the new socket (that hello may
+    # arrive after the page shows the id it asked for).
+    page.wait_for_function(
+        """(s) => window.__qacEvents.some(
+            (e) => e.type === "status" && e.detail.hello && e.detail.hello.session === s)""",
+        arg=new,
+    )
     hellos = [e for e in demo.events("status") if e.get("hello")]
     assert hellos[-1]["hello"]["session"] == new
     # The session survives a reload of the page (sessionStorage), until "New session".
