@@ -34,6 +34,7 @@ FEATURES: tuple[str, ...] = (
     "gen_logp",  # log P(ending | typed context) of the best generation route
     "gen_context",  # words of typed context the generation route matched (0..3)/3
     "in_session",  # candidate was issued earlier in this session
+    "is_prev",  # candidate is the session's latest query (the log never repeats one at once)
     "prev_overlap",  # share of the completed words that occur in the previous queries
     "extra_words",  # words added beyond the typed prefix
     "extra_chars",  # log(1 + characters added)
@@ -57,6 +58,7 @@ F = {name: i for i, name in enumerate(FEATURES)}
     _GEN_LOGP,
     _GEN_CONTEXT,
     _IN_SESSION,
+    _IS_PREV,
     _PREV_OVERLAP,
     _EXTRA_WORDS,
     _EXTRA_CHARS,
@@ -130,6 +132,10 @@ class CandidateSet:
 
     def __contains__(self, text: str) -> bool:
         return text in self._pos
+
+    def index(self, text: str) -> int | None:
+        """The row of `text`, or None when it is not a candidate."""
+        return self._pos.get(text)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -337,6 +343,8 @@ class CandidateGenerator:
         trailing = 1 if prefix.endswith(" ") else 0
         n_words = np.fromiter((t.count(" ") + 1 for t in texts), dtype=np.float64, count=len(texts))
         x[:, _EXTRA_WORDS] = n_words - typed_words + trailing
+        if context and (j := cs.index(context[-1])) is not None:
+            x[j, _IS_PREV] = 1.0
         prev_words = {w for q in context[-self.p.max_prev_queries :] for w in q.split()}
         if prev_words:
             skip = max(typed_words - 1, 0)

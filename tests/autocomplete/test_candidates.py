@@ -110,3 +110,15 @@ def test_history_share_is_among_the_entries_extending_the_prefix(gen):
 
 def test_empty_prefix_gathers_nothing(gen):
     assert len(gen.gather(("ebay",), "")) == 0
+
+
+def test_the_sessions_latest_query_is_marked_and_older_ones_are_only_in_session(gen):
+    # the log never repeats a query straight away, so the blend learns to push the latest
+    # one down; older session queries come back often and stay plain session candidates
+    cs = gen.gather(("my older query", "my latest query"), "my ")
+    x = cs.matrix()
+    latest, older = x[cs.index("my latest query")], x[cs.index("my older query")]
+    assert latest[F["is_prev"]] == 1 and latest[F["in_session"]] == 1
+    assert older[F["is_prev"]] == 0 and older[F["in_session"]] == 1
+    assert x[:, F["is_prev"]].sum() == 1
+    assert cs.index("never gathered") is None
