@@ -25,10 +25,15 @@ Gather = Callable[[Example, HistoryItems], CandidateSet]
 
 @dataclass(frozen=True)
 class TuneParams:
-    """every: use every n-th dev keystroke; l2: ridge strength per keystroke."""
+    """every: use every n-th dev keystroke; l2: ridge strength per keystroke.
+
+    l2 was 1e-3 until measured: on dev keystrokes the fit does not see (n % 8 == 3), 1e-4,
+    1e-5 and 0 each beat it in every bucket, in both modes (personal MRR@10 0.3629 -> 0.3646,
+    0.3653, 0.3656). 1e-5 keeps a little ridge so collinear features stay bounded.
+    """
 
     every: int = 8
-    l2: float = 1e-3
+    l2: float = 1e-5
     max_iter: int = 300
 
 
