@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import BinaryIO, cast
 
 from .errors import LogFormatError
 from .text import normalize_query
@@ -67,7 +68,7 @@ def _open_text(path: str | os.PathLike[str]) -> io.TextIOWrapper:
         raise LogFormatError(f"{path}: is a directory, expected a log file") from None
     except PermissionError:
         raise LogFormatError(f"{path}: permission denied") from None
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n")
+    return io.TextIOWrapper(cast(BinaryIO, raw), encoding="utf-8", errors="replace", newline="\n")
 
 
 def _rows(path: str | os.PathLike[str], stats: ReadStats) -> Iterator[QueryEvent]:
