@@ -43,6 +43,7 @@ FEATURES: tuple[str, ...] = (
     "hist_present",  # 1 when the candidate is in the user's history
     "hist_logp",  # log share of the user's history extending the prefix that is this query
     "hist_age",  # log(1 + hours since the user last issued it); 0 when not in the history
+    "hist_rank",  # log(1 + the user's queries extending the prefix issued after it)
     "model_score",  # the session-aware model's score (0 when no model)
     "corrected",  # extends a spelling correction of the prefix, not the prefix
 )
@@ -67,6 +68,7 @@ F = {name: i for i, name in enumerate(FEATURES)}
     _HIST_PRESENT,
     _HIST_LOGP,
     _HIST_AGE,
+    _HIST_RANK,
     _MODEL_SCORE,
     _CORRECTED,
 ) = range(NF)
@@ -265,8 +267,10 @@ class CandidateGenerator:
         if not mine:
             return
         total = float(sum(count for _, count, _ in mine))
-        for q, count, last in mine:
+        mine.sort(key=lambda item: -item[2])
+        for rank, (q, count, last) in enumerate(mine):
             r = cs.row(q)
+            r[_HIST_RANK] = math.log1p(rank)
             r[_HIST_PRESENT] = 1.0
             r[_HIST_LOGCOUNT] = math.log1p(count)
             r[_HIST_LOGP] = math.log(count / total) if count > 0 else LOG_FLOOR

@@ -108,6 +108,24 @@ def test_history_share_is_among_the_entries_extending_the_prefix(gen):
     assert x[cs.texts.index("my other query")][F["hist_age"]] == 0.0  # used just now
 
 
+def test_history_rank_counts_the_entries_extending_the_prefix_used_more_recently(gen):
+    hist = (
+        ("my old query", 5, 100.0),
+        ("zzz newest of all", 1, 900.0),  # does not extend the prefix: not counted
+        ("my newest query", 1, 800.0),
+        ("my middle query", 2, 500.0),
+    )
+    cs = gen.gather((), "my ", hist, now=1000.0)
+    x = cs.matrix()
+    rank = {
+        t: x[cs.texts.index(t)][F["hist_rank"]]
+        for t in ("my newest query", "my middle query", "my old query")
+    }
+    assert rank == pytest.approx(
+        {"my newest query": 0.0, "my middle query": np.log(2), "my old query": np.log(3)}
+    )
+
+
 def test_empty_prefix_gathers_nothing(gen):
     assert len(gen.gather(("ebay",), "")) == 0
 
