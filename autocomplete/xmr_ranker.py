@@ -144,19 +144,18 @@ class XMRRanker:
         flat = spans(first, lens)
         labs = self._post_ix[flat]
         which = np.repeat(np.arange(len(cols)), lens)
-        if n == id_hi - id_lo + 1 and bool(np.all(ids[1:] > ids[:-1])):
-            k = labs - id_lo  # ids are the whole range id_lo..id_hi in order
-            hit = slice(None)
-            size = n
+        val = self._post_dt[flat]
+        whole_span = n == id_hi - id_lo + 1 and bool(np.all(ids[1:] > ids[:-1]))
+        if whole_span:  # ids are id_lo..id_hi in order: a posting's row is its offset
+            k, size = labs - id_lo, n
         else:
             u, inv = np.unique(ids, return_inverse=True)
             k = np.minimum(np.searchsorted(u, labs), len(u) - 1)
             hit = u[k] == labs
-            size = len(u)
-        k, which, val = k[hit], which[hit], self._post_dt[flat[hit]]
+            k, which, val, size = k[hit], which[hit], val[hit], len(u)
         ov_prev = np.bincount(k, val * weight[0, which], minlength=size)
         ov_ctx = np.bincount(k, val * weight[1, which], minlength=size)
-        if size == n and isinstance(hit, slice):
+        if whole_span:
             return ov_prev, ov_ctx
         return ov_prev[inv], ov_ctx[inv]
 
@@ -403,12 +402,11 @@ class XMRKeystroke:
                 )
             finally:
                 m.release(q)
-            self._remember(b_ids, b_path)
             if len(ids):
                 ids = ids[~np.isin(ids, b_ids, kind="table")]
             path = np.concatenate([b_path, self._paths(ids)])
-            self._remember(ids, path[len(b_ids) :])
             ids = np.concatenate([b_ids, ids])
+            self._remember(ids, path)
         return ids, r._feature_matrix(ids, path, self.prev, self.succ), w
 
     def candidates(self, n: int) -> tuple[np.ndarray, np.ndarray]:
