@@ -24,7 +24,7 @@ index: install
 
 demo: index
 	$(BIN)/autocomplete complete --index $(INDEX) --k 3 "go" "new y" "amazom"
-	$(BIN)/autocomplete serve --index $(INDEX) --host $(HOST) --port $(PORT)
+	$(BIN)/autocomplete serve --index $(INDEX) --host $(HOST) --port $(PORT) --demo-tokens
 
 test: install
 	bash scripts/system_deps.sh

@@ -28,37 +28,77 @@ def add_replay_parser(subparsers: Any) -> None:
         "replay",
         help="replay real sessions keystroke by keystroke over the WebSocket",
         description="Types every held-out query of each session character by character "
-                    "(one `complete` per proper prefix, then `submit`) against a running "
-                    "server and reports the metrics of `autocomplete evaluate` plus "
-                    "round-trip latency and errors.",
+        "(one `complete` per proper prefix, then `submit`) against a running "
+        "server and reports the metrics of `autocomplete evaluate` plus "
+        "round-trip latency and errors.",
     )
     r.add_argument("--url", required=True, help="WebSocket URL, e.g. ws://127.0.0.1:8000/ws")
     r.add_argument("--log", nargs="+", required=True, help="AOL-format log files")
     r.add_argument("--part", choices=("train", "dev", "test", "all"), default="test")
-    r.add_argument("--sessions", type=_non_negative, default=None, metavar="N",
-                   help="replay only the first N sessions of the part (log order)")
-    r.add_argument("--concurrency", type=_positive, default=8, metavar="C",
-                   help="sessions replayed at once, one connection each (default 8)")
-    r.add_argument("--typing-delay-ms", type=float, default=0.0, metavar="D",
-                   help="least time between two keystrokes of a session (default 0)")
+    r.add_argument(
+        "--sessions",
+        type=_non_negative,
+        default=None,
+        metavar="N",
+        help="replay only the first N sessions of the part (log order)",
+    )
+    r.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=8,
+        metavar="C",
+        help="sessions replayed at once, one connection each (default 8)",
+    )
+    r.add_argument(
+        "--typing-delay-ms",
+        type=float,
+        default=0.0,
+        metavar="D",
+        help="least time between two keystrokes of a session (default 0)",
+    )
     r.add_argument("--k", type=_positive, default=10)
-    r.add_argument("--index", metavar="DIR",
-                   help="the served index, to report the 'seen' set (else 'all' only)")
-    r.add_argument("--timeout-s", type=float, default=10.0,
-                   help="seconds one request waits for its answer before it counts as lost")
-    r.add_argument("--reconnect-s", type=float, default=30.0,
-                   help="seconds to keep reconnecting to a vanished server before giving up")
-    r.add_argument("--session-prefix", default=None,
-                   help="session ids are PREFIX-<n> (default: random per run, so runs "
-                        "never share session context on the server)")
+    r.add_argument(
+        "--index",
+        metavar="DIR",
+        help="the served index, to report the 'seen' set (else 'all' only)",
+    )
+    r.add_argument(
+        "--timeout-s",
+        type=float,
+        default=10.0,
+        help="seconds one request waits for its answer before it counts as lost",
+    )
+    r.add_argument(
+        "--reconnect-s",
+        type=float,
+        default=30.0,
+        help="seconds to keep reconnecting to a vanished server before giving up",
+    )
+    r.add_argument(
+        "--session-prefix",
+        default=None,
+        help="session ids are PREFIX-<n> (default: random per run, so runs "
+        "never share session context on the server)",
+    )
     r.add_argument("--json", action="store_true", help="print the report as JSON")
     r.add_argument("--out-jsonl", metavar="FILE", help="per-session breakdown, one JSON a line")
-    r.add_argument("--baseline", metavar="FILE",
-                   help="a saved --json run: exit 1 if this run regressed against it")
-    r.add_argument("--max-mrr-drop", type=float, default=0.005,
-                   help="largest allowed MRR@10 drop vs the baseline (absolute, default 0.005)")
-    r.add_argument("--max-p99-rise", type=float, default=0.5,
-                   help="largest allowed round-trip p99 rise vs the baseline (0.5 = +50%%)")
+    r.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a saved --json run: exit 1 if this run regressed against it",
+    )
+    r.add_argument(
+        "--max-mrr-drop",
+        type=float,
+        default=0.005,
+        help="largest allowed MRR@10 drop vs the baseline (absolute, default 0.005)",
+    )
+    r.add_argument(
+        "--max-p99-rise",
+        type=float,
+        default=0.5,
+        help="largest allowed round-trip p99 rise vs the baseline (0.5 = +50%%)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_split_args(r)
     r.set_defaults(func=run_replay_cmd)
@@ -113,12 +153,14 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("--timeout-s must be > 0; --reconnect-s and --typing-delay-ms >= 0")
     limits = GateLimits(args.max_mrr_drop, args.max_p99_rise)
     baseline = load_baseline(args.baseline) if args.baseline else None
-    client = ClientSettings(k=args.k, reply_timeout_s=args.timeout_s,
-                            typing_delay_s=args.typing_delay_ms / 1000.0,
-                            reconnect=replace(RECONNECT, deadline_s=args.reconnect_s))
+    client = ClientSettings(
+        k=args.k,
+        reply_timeout_s=args.timeout_s,
+        typing_delay_s=args.typing_delay_ms / 1000.0,
+        reconnect=replace(RECONNECT, deadline_s=args.reconnect_s),
+    )
     run_id = check_run_id(args.session_prefix) if args.session_prefix else new_run_id()
-    probe_id = f"{run_id}-probe"
-    hello = asyncio.run(probe(args.url, client.open_timeout_s, probe_id))
+    hello = asyncio.run(probe(args.url, client.open_timeout_s))
 
     is_seen: Callable[[str], bool] = _no_labels
     if args.index:
@@ -127,12 +169,15 @@ def _run(args: argparse.Namespace) -> int:
 
         files = IndexFiles(args.index)
         if hello.get("index") != files.version:
-            raise ReplayError(f"--index {args.index} is index {files.version} but the server "
-                              f"serves {hello.get('index')}: the 'seen' set would be wrong")
+            raise ReplayError(
+                f"--index {args.index} is index {files.version} but the server "
+                f"serves {hello.get('index')}: the 'seen' set would be wrong"
+            )
         labels = LabelIndex(files)
 
         def is_seen(target: str) -> bool:
             return labels.id_of(target) >= 0
+
     data = load_split(args.log, args.split, args.gap_minutes * 60)
     plans = plan_sessions(data.part(args.part), run_id, args.sessions)
     settings = ReplaySettings(args.concurrency, args.part, bool(args.index), client)
@@ -148,11 +193,18 @@ def _run(args: argparse.Namespace) -> int:
         if jsonl is not None:
             jsonl.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
 
-    bar = tqdm(total=sum(p.keystrokes for p in plans), desc="replay", unit="kst",
-               disable=args.quiet or args.json or None, leave=False, file=sys.stderr)
+    bar = tqdm(
+        total=sum(p.keystrokes for p in plans),
+        desc="replay",
+        unit="kst",
+        disable=args.quiet or args.json or None,
+        leave=False,
+        file=sys.stderr,
+    )
     try:
-        report, _ = run_replay(args.url, plans, settings, is_seen, progress=bar.update,
-                               on_session=write, probe_session=probe_id)
+        report, _ = run_replay(
+            args.url, plans, settings, is_seen, progress=bar.update, on_session=write
+        )
     finally:
         bar.close()
         if jsonl is not None:

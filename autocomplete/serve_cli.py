@@ -18,7 +18,10 @@ def add_serve_parser(subparsers: Any) -> None:
         help="serve completions over WebSocket (/ws), plus /healthz, /metrics and the demo",
         description="Every setting can also come from a QAC_* environment variable "
         "(e.g. QAC_INDEX, QAC_REDIS_URL, QAC_ALLOWED_ORIGINS, QAC_MAX_CONNECTIONS, "
-        "QAC_RATE_PER_S); flags win over the environment.",
+        "QAC_RATE_PER_S); flags win over the environment. Users are identified only by a "
+        "verified credential: set QAC_JWT_SECRET (HS256) or QAC_JWT_PUBLIC_KEY_FILE "
+        "(RS256/ES256), or QAC_TRUSTED_PROXIES + QAC_TRUSTED_USER_HEADER; without them every "
+        "connection is anonymous.",
     )
     s.add_argument("--index", help="index directory (QAC_INDEX)")
     s.add_argument(
@@ -48,6 +51,14 @@ def add_serve_parser(subparsers: Any) -> None:
         help="completions matching this file's words or re: patterns are never sent; "
         "edits apply without a restart (QAC_BLOCKLIST)",
     )
+    s.add_argument(
+        "--demo-tokens",
+        action="store_const",
+        const=True,
+        help="serve POST /demo/token, which hands out a token for any user id, so the demo "
+        "page can show personal history (QAC_DEMO_TOKENS). Anyone can then be anyone: "
+        "for demos on your own machine only",
+    )
     s.add_argument("--static-dir", help="demo files served at / and /static (QAC_STATIC_DIR)")
     s.add_argument(
         "--log-level",
@@ -72,6 +83,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "max_connections": args.max_connections,
         "blocklist": args.blocklist,
         "static_dir": args.static_dir,
+        "demo_tokens": args.demo_tokens,
         "log_level": args.log_level,
     }
     config = ServerConfig.from_env(overrides=overrides)

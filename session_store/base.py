@@ -52,8 +52,10 @@ class StoreConfig:
     user_ttl_s: float = 90 * 86400.0
     """Seconds after the last `record_user` before a user's whole history is dropped."""
 
-    socket_timeout_s: float = 0.05
-    """Redis only: seconds to wait for a reply before the attempt counts as failed."""
+    socket_timeout_s: float = 0.5
+    """Redis only: seconds to wait for a reply before the attempt counts as failed. A backstop
+    for a hung server: callers bound how long they wait themselves (the server's read budget
+    is far shorter), and a slow but working Redis must still take writes."""
 
     connect_timeout_s: float = 0.2
     """Redis only: seconds to wait for a TCP connection before the attempt counts as failed."""

@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from session_store.base import FRESH_HALF_LIFE_S, StoreConfig, check_query
-from session_store.redis_store import _unavailable
+from session_store.redis_store import unavailable
 
 #: Rebase once scores reach e^REBASE_AFTER (a double holds up to ~e^709).
 REBASE_AFTER = 40.0
@@ -167,14 +167,14 @@ class RedisFreshCounts:
             self.config.max_items,
             repr(REBASE_AFTER),
         ]
-        with _unavailable("fresh add"):
+        with unavailable("fresh add"):
             await self._add(keys=[self.key, self.t0_key], args=args)
 
     async def top(self, n: int, now: float | None = None) -> list[tuple[str, float]]:
         if n <= 0:
             return []
         when = time.time() if now is None else float(now)
-        with _unavailable("fresh top"):
+        with unavailable("fresh top"):
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.zrange(
                     self.key, 0, min(n, self.config.max_items) - 1, desc=True, withscores=True

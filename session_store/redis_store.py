@@ -72,7 +72,7 @@ return 1
 
 
 @contextmanager
-def _unavailable(operation: str) -> Iterator[None]:
+def unavailable(operation: str) -> Iterator[None]:
     """Re-raise client, connection and timeout errors as `SessionStoreUnavailable`."""
     try:
         yield
@@ -115,7 +115,7 @@ class RedisStore:
 
     async def recent(self, session_id: str) -> list[str]:
         key = self.session_key(check_id("session_id", session_id))
-        with _unavailable("recent"):
+        with unavailable("recent"):
             newest_first = cast(list[str], await self._client.lrange(key, 0, -1))
         return newest_first[::-1]
 
@@ -123,23 +123,23 @@ class RedisStore:
         key = self.session_key(check_id("session_id", session_id))
         check_query(query)
         args: list[str | int] = [query, self.config.max_recent, _ms(self.config.session_ttl_s)]
-        with _unavailable("append"):
+        with unavailable("append"):
             await self._append(keys=[key], args=args)
 
     async def clear(self, session_id: str) -> None:
         key = self.session_key(check_id("session_id", session_id))
-        with _unavailable("clear"):
+        with unavailable("clear"):
             await self._client.delete(key)
 
     async def forget(self, session_id: str, query: str) -> None:
         key = self.session_key(check_id("session_id", session_id))
         check_query(query)
-        with _unavailable("forget"):
+        with unavailable("forget"):
             await self._client.lrem(key, 0, query)
 
     async def user_history(self, user_id: str) -> list[HistoryEntry]:
         seen, counts = self.user_keys(check_id("user_id", user_id))
-        with _unavailable("user_history"):
+        with unavailable("user_history"):
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.zrange(seen, 0, -1, desc=True, withscores=True)
                 pipe.hgetall(counts)
@@ -161,17 +161,17 @@ class RedisStore:
             self.config.user_history_size,
             _ms(self.config.user_ttl_s),
         ]
-        with _unavailable("record_user"):
+        with unavailable("record_user"):
             await self._record_user(keys=keys, args=args)
 
     async def forget_user(self, user_id: str, query: str | None = None) -> None:
         seen, counts = self.user_keys(check_id("user_id", user_id))
         if query is None:
-            with _unavailable("forget_user"):
+            with unavailable("forget_user"):
                 await self._client.delete(seen, counts)
             return
         check_query(query)
-        with _unavailable("forget_user"):
+        with unavailable("forget_user"):
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.zrem(seen, query)
                 pipe.hdel(counts, query)

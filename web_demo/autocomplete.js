@@ -10,7 +10,7 @@
 // The input becomes a WAI-ARIA 1.2 combobox with a listbox popup. Server data is rendered
 // with text nodes only. Events (bubbling CustomEvents on the input) are listed in EVENTS.
 
-import { QacConnection, State, newSessionId } from "./connection.js";
+import { QacConnection, State } from "./connection.js";
 import { EVENTS, MAX_PREFIX_CHARS, MAX_QUERY_CHARS, normalizeOptions } from "./options.js";
 import { hide, normalizeTyped, renderOption, sanitizeItem } from "./render.js";
 
@@ -38,7 +38,8 @@ function readStored(key) {
 
 function writeStored(key, value) {
   try {
-    sessionStorage.setItem(key, value);
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
   } catch {
     // storage disabled: the session then lasts as long as the page
   }
@@ -81,7 +82,7 @@ class Autocomplete {
     this.#storageKey = storageKey(opts.url);
     const session = opts.session || (opts.rememberSession ? readStored(this.#storageKey) : null);
     this.#conn = new QacConnection(opts.url, {
-      session, user: opts.user, backoff: opts.backoff,
+      session, token: opts.token, backoff: opts.backoff,
       connectTimeoutMs: opts.connectTimeoutMs, WebSocketImpl: opts.WebSocketImpl,
     });
     if (opts.styles) loadStyles();
@@ -108,12 +109,12 @@ class Autocomplete {
     return this.#conn.forget(req);
   }
 
-  /** Start over under a fresh session id; returns it. */
+  /** Start over in a fresh session; the server announces its id (the `session` getter and
+   * the next "status" event carry it). */
   newSession() {
     this.#reset();
-    const id = this.#conn.newSession(newSessionId());
-    if (this.#opts.rememberSession) writeStored(this.#storageKey, id);
-    return id;
+    if (this.#opts.rememberSession) writeStored(this.#storageKey, null);
+    this.#conn.newSession();
   }
 
   destroy() {
@@ -508,7 +509,7 @@ export function autoAttach(root = document) {
     if (d.autocomplete) options.url = d.autocomplete;
     if (d.autocompleteK) options.k = Number(d.autocompleteK);
     if (d.autocompleteMinChars) options.minChars = Number(d.autocompleteMinChars);
-    if (d.autocompleteUser) options.user = d.autocompleteUser;
+    if (d.autocompleteToken) options.token = d.autocompleteToken;
     return attachAutocomplete(input, options);
   });
 }

@@ -44,12 +44,10 @@ export class Backoff {
   }
 }
 
-/** A fresh random session id (32 hex chars); works outside secure contexts too. */
-export function newSessionId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** Close code of a socket the server closed for being idle; reconnect on the next use. */
+export const CLOSE_IDLE = 4408;
+/** The `session` value that asks the server for a fresh session. */
+const NEW_SESSION = "new";
 
 /** `url` (ws:, wss:, http:, https: or relative to `base`) as a ws:/wss: URL object. */
 export function toWebSocketUrl(url, base) {
@@ -71,15 +69,24 @@ function isObject(v) {
  * request ids are dropped (counted in `stats.staleDropped`). `submit()` works offline too: the
  * query is queued and sent once the socket is back.
  *
- * Options: session (id to resume; default: the server picks one), user (long-lived user id),
- * backoff (Backoff options), connectTimeoutMs (5000), WebSocketImpl (default: WebSocket).
+ * Options: session (a server-issued id to resume; default: the server's cookie or a new one),
+ * token (who the user is: a JWT the embedding site issued, or a function returning one or a
+ * promise of one, called before every connect so an expired token is replaced; without it the
+ * connection is anonymous), backoff (Backoff options), connectTimeoutMs (5000),
+ * WebSocketImpl (default: WebSocket).
+ *
+ * A socket the server closed for idleness (4408) is not reopened until the next request.
  */
 export class QacConnection extends EventTarget {
   #url;
   #ws = null;
   #state = State.CONNECTING;
   #session;
-  #user;
+  #freshSession = false;
+  #token;
+  #idle = false;
+  #pendingComplete = null;
+  #retriedAuth = false;
   #index = null;
   #nextId = 1;
   #latestComplete = 0;
@@ -91,15 +98,19 @@ export class QacConnection extends EventTarget {
   #connectTimer = null;
   #connectTimeoutMs;
   #WebSocketImpl;
+  #attempts = 0;
   #onOnline = () => this.#state === State.OFFLINE && this.reconnectNow();
 
   stats = { staleDropped: 0, reconnects: 0, framesIn: 0, framesOut: 0 };
 
-  constructor(url, { session = null, user = null, backoff = {}, connectTimeoutMs = 5000, WebSocketImpl = null } = {}) {
+  constructor(url, { session = null, token = null, backoff = {}, connectTimeoutMs = 5000, WebSocketImpl = null } = {}) {
     super();
     this.#url = toWebSocketUrl(url, globalThis.location?.href);
     this.#session = session || null;
-    this.#user = user || null;
+    if (token !== null && typeof token !== "string" && typeof token !== "function") {
+      throw new TypeError("token must be a string, a function returning one, or null");
+    }
+    this.#token = token;
     this.#backoff = backoff instanceof Backoff ? backoff : new Backoff(backoff);
     this.#connectTimeoutMs = connectTimeoutMs;
     this.#WebSocketImpl = WebSocketImpl || globalThis.WebSocket;
@@ -114,8 +125,9 @@ export class QacConnection extends EventTarget {
   get index() {
     return this.#index;
   }
+  /** The socket URL without the credential (safe to log). */
   get url() {
-    return this.#socketUrl().href;
+    return this.#socketUrl(null).href;
   }
 
   start() {
@@ -125,16 +137,22 @@ export class QacConnection extends EventTarget {
     return this;
   }
 
-  /** Ask for completions of `prefix`; returns the request id, or null when offline. */
+  /** Ask for completions of `prefix`; returns the request id, or null when offline (an
+   * idle-closed socket is reopened and the newest request sent once it is open). */
   complete(prefix, k = 10) {
     const id = this.#nextId++;
     this.#latestComplete = id;
-    return this.#send({ type: "complete", id, prefix, k }) ? id : null;
+    const frame = { type: "complete", id, prefix, k };
+    if (this.#send(frame)) return id;
+    this.#pendingComplete = frame;
+    if (this.#idle) this.reconnectNow();
+    return null;
   }
 
   /** Make every outstanding completion reply stale (e.g. the input was cleared). */
   cancel() {
     this.#latestComplete = this.#nextId++;
+    this.#pendingComplete = null;
   }
 
   /** Record `query` as the session's latest query; queued while offline. Returns the id. */
@@ -143,6 +161,7 @@ export class QacConnection extends EventTarget {
     if (!this.#send({ type: "submit", id, query })) {
       this.#queuedSubmits.push(query);
       this.#queuedSubmits.splice(0, this.#queuedSubmits.length - MAX_QUEUED_SUBMITS);
+      if (this.#idle) this.reconnectNow();
       return { id, queued: true };
     }
     this.#pendingSubmits.set(id, query);
@@ -159,14 +178,14 @@ export class QacConnection extends EventTarget {
     return id;
   }
 
-  /** Drop the current session and reconnect under `session` (default: a fresh random id). */
-  newSession(session = newSessionId()) {
-    this.#session = session;
+  /** Drop the current session and reconnect; the server issues a new id (in `hello`). */
+  newSession() {
+    this.#session = null;
+    this.#freshSession = true;
     this.#index = null;
     this.#queuedSubmits = [];
     this.#pendingSubmits.clear();
     this.reconnectNow();
-    return session;
   }
 
   /** Reconnect at once (skipping any backoff wait). */
@@ -183,17 +202,40 @@ export class QacConnection extends EventTarget {
     this.#setState(State.CLOSED);
   }
 
-  #socketUrl() {
+  #socketUrl(token) {
     const u = new URL(this.#url);
-    if (this.#session) u.searchParams.set("session", this.#session);
-    if (this.#user) u.searchParams.set("user", this.#user);
+    if (this.#freshSession) u.searchParams.set("session", NEW_SESSION);
+    else if (this.#session) u.searchParams.set("session", this.#session);
+    if (token) u.searchParams.set("token", token);
     return u;
   }
 
+  async #resolveToken() {
+    if (typeof this.#token !== "function") return this.#token;
+    try {
+      const token = await this.#token();
+      return typeof token === "string" && token ? token : null;
+    } catch {
+      return null; // no credential this time: the connection is anonymous
+    }
+  }
+
   #connect() {
+    this.#idle = false;
+    const attempt = ++this.#attempts;
+    if (typeof this.#token === "function") {
+      this.#resolveToken().then((token) => {
+        if (attempt === this.#attempts && this.#state !== State.CLOSED && !this.#ws) this.#open(token);
+      });
+    } else {
+      this.#open(this.#token);
+    }
+  }
+
+  #open(token) {
     let ws;
     try {
-      ws = new this.#WebSocketImpl(this.#socketUrl().href);
+      ws = new this.#WebSocketImpl(this.#socketUrl(token).href);
     } catch (err) {
       // A malformed URL or a blocked scheme: nothing to retry into, but stay usable offline.
       this.#setState(State.OFFLINE, { reason: String(err) });
@@ -217,6 +259,11 @@ export class QacConnection extends EventTarget {
       this.#pendingSubmits.clear();
       this.#pendingOther.clear();
       this.cancel();
+      if (ev.code === CLOSE_IDLE && !this.#queuedSubmits.length) {
+        this.#idle = true; // reopened by the next complete() or submit(), not by a timer
+        this.#setState(State.OFFLINE, { code: ev.code, idle: true });
+        return;
+      }
       const delay = this.#backoff.next();
       this.stats.reconnects += 1;
       this.#retryTimer = setTimeout(() => {
@@ -261,6 +308,9 @@ export class QacConnection extends EventTarget {
     const queued = this.#queuedSubmits;
     this.#queuedSubmits = [];
     for (const query of queued) this.submit(query);
+    const pending = this.#pendingComplete;
+    this.#pendingComplete = null;
+    if (pending && pending.id === this.#latestComplete) this.#send(pending);
   }
 
   #setState(state, extra = {}) {
@@ -285,8 +335,16 @@ export class QacConnection extends EventTarget {
     switch (frame.type) {
       case "hello":
         if (typeof frame.session === "string" && frame.session) this.#session = frame.session;
+        this.#freshSession = false;
         this.#index = typeof frame.index === "string" ? frame.index : null;
-        this.#setState(State.OPEN, { hello: frame });
+        this.#setState(State.OPEN, { hello: frame, auth: frame.auth, authError: frame.auth_error ?? null });
+        // An expired credential: get a new one from the token function and reconnect, once.
+        if (frame.auth_error === "expired" && typeof this.#token === "function" && !this.#retriedAuth) {
+          this.#retriedAuth = true;
+          this.reconnectNow();
+        } else if (frame.auth === "user") {
+          this.#retriedAuth = false;
+        }
         break;
       case "completions":
         if (frame.id !== this.#latestComplete) {

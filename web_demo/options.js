@@ -32,8 +32,10 @@ export const MESSAGES = Object.freeze({
  * k: suggestions to ask for and show (1..50). minChars: typed characters before asking
  *   (0 asks on focus too). debounceMs: wait after a keystroke (0: every keystroke asks; only
  *   the newest reply is shown).
- * session: session id to resume (default: remembered in sessionStorage when rememberSession,
- *   else the server's). user: long-lived user id for personal history.
+ * session: a server-issued session id to resume (default: remembered in sessionStorage when
+ *   rememberSession, else the server's). token: who the user is, for personal history: a JWT
+ *   your site issued for the logged-in user, or a function returning one (or a promise of
+ *   one), called before every (re)connect; null: anonymous.
  * submitOnPick: picking with the pointer also submits the input's form.
  * styles: load autocomplete.css from next to this module. notice: show the offline notice
  *   under the input (true), not at all (false), or write it into the given element.
@@ -46,7 +48,7 @@ export const DEFAULTS = Object.freeze({
   minChars: 1,
   debounceMs: 0,
   session: null,
-  user: null,
+  token: null,
   rememberSession: true,
   submitOnPick: true,
   styles: true,

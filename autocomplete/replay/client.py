@@ -87,8 +87,9 @@ def check_url(url: str) -> str:
     except ValueError as exc:
         raise ConnectFailed(f"bad URL {url!r}: {exc}", permanent=True) from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConnectFailed(f"bad URL {url!r}: expected ws://HOST:PORT/ws or wss://...",
-                            permanent=True)
+        raise ConnectFailed(
+            f"bad URL {url!r}: expected ws://HOST:PORT/ws or wss://...", permanent=True
+        )
     return url
 
 
@@ -97,8 +98,9 @@ def _describe(exc: BaseException, open_timeout_s: float) -> ConnectFailed:
         return ConnectFailed(f"bad URL: {exc}", permanent=True)
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
-        return ConnectFailed(f"handshake refused with HTTP {status}",
-                             permanent=status in _PERMANENT_STATUS)
+        return ConnectFailed(
+            f"handshake refused with HTTP {status}", permanent=status in _PERMANENT_STATUS
+        )
     if isinstance(exc, ConnectionRefusedError):
         return ConnectFailed("connection refused")
     if isinstance(exc, socket.gaierror):
@@ -118,13 +120,16 @@ def _decode(raw: str | bytes) -> dict[str, Any] | None:
     return msg if isinstance(msg, dict) else None
 
 
-async def open_link(url: str, session_id: str, open_timeout_s: float
-                    ) -> tuple[ClientConnection, dict[str, Any]]:
-    """Connect as `session_id` and read the `hello` frame; raises `ConnectFailed`."""
+async def open_link(
+    url: str, session_id: str | None, open_timeout_s: float
+) -> tuple[ClientConnection, dict[str, Any]]:
+    """Connect (resuming `session_id`, a session the server issued earlier, when given) and
+    read the `hello` frame; raises `ConnectFailed`. The session in force is `hello["session"]`:
+    the server issues a new one when it cannot resume the old one."""
     check_url(url)
+    target = url if session_id is None else session_url(url, session_id)
     try:
-        ws = await connect(session_url(url, session_id), open_timeout=open_timeout_s,
-                           ping_interval=None, close_timeout=2)
+        ws = await connect(target, open_timeout=open_timeout_s, ping_interval=None, close_timeout=2)
     except (OSError, TimeoutError, InvalidURI, InvalidHandshake) as exc:
         raise _describe(exc, open_timeout_s) from None
     try:
@@ -133,12 +138,9 @@ async def open_link(url: str, session_id: str, open_timeout_s: float
     except (ConnectionClosed, TimeoutError, OSError) as exc:
         await ws.close()
         raise ConnectFailed(f"no hello frame after the handshake ({type(exc).__name__})") from None
-    if hello is None or hello.get("type") != "hello":
+    if hello is None or hello.get("type") != "hello" or not isinstance(hello.get("session"), str):
         await ws.close()
         raise ConnectFailed(f"expected a hello frame first, got {hello!r}"[:200], permanent=True)
-    if hello.get("session") != session_id:
-        await ws.close()
-        raise ConnectFailed(f"server did not accept session id {session_id!r}", permanent=True)
     return ws, hello
 
 
@@ -164,6 +166,7 @@ class SessionReplay:
         self.progress = progress
         self.outcome = SessionOutcome(plan.index, plan.session_id, plan.user, settings.k)
         self._ws: ClientConnection | None = None
+        self._session: str | None = None  # issued by the server on the first connect
         self._connected_once = False
         self._request_id = 0
         self._pacer = Pacer()
@@ -194,21 +197,19 @@ class SessionReplay:
         delays = self.settings.reconnect.delays()
         while True:
             try:
-                ws, hello = await open_link(self.url, self.plan.session_id,
-                                            self.settings.open_timeout_s)
+                ws, hello = await open_link(self.url, self._session, self.settings.open_timeout_s)
             except ConnectFailed as exc:
                 delay = None if exc.permanent else next(delays, None)
                 if delay is None:
-                    raise ServerGone(
-                        f"{self.url}: {exc.reason}"
-                        + ("" if exc.permanent else
-                           f" (still, after retrying for {self.settings.reconnect.deadline_s:g}s)")
-                    ) from None
+                    deadline_s = self.settings.reconnect.deadline_s
+                    still = "" if exc.permanent else f" (still, after retrying for {deadline_s:g}s)"
+                    raise ServerGone(f"{self.url}: {exc.reason}{still}") from None
                 await asyncio.sleep(delay)
                 continue
             if self._connected_once:
                 self.outcome.reconnects += 1
             self._connected_once = True
+            self._session = str(hello["session"])  # resumed on reconnects
             self.outcome.index_versions.add(str(hello.get("index")))
             self._ws = ws
             return ws
@@ -271,8 +272,12 @@ class SessionReplay:
         waits = self.settings.rate_limited.delays()
         await self._pace(keystroke=True)
         while True:
-            frame = {"type": "complete", "id": self._next_id(), "prefix": prefix,
-                     "k": self.settings.k}
+            frame = {
+                "type": "complete",
+                "id": self._next_id(),
+                "prefix": prefix,
+                "k": self.settings.k,
+            }
             try:
                 msg, rtt_ms = await self._exchange(frame)
             except _Closed:
@@ -312,8 +317,9 @@ class SessionReplay:
         while True:
             sends += 1
             try:
-                msg, _ = await self._exchange({"type": "submit", "id": self._next_id(),
-                                               "query": query})
+                msg, _ = await self._exchange(
+                    {"type": "submit", "id": self._next_id(), "query": query}
+                )
             except _Closed:
                 o.errors["disconnected"] += 1
                 if sends < self.settings.submit_attempts:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from indexer.sessions import Example, Session, query_examples
 
-#: The server accepts session ids of [A-Za-z0-9_-]{1,64}; leave room for "-<index>".
+#: Session labels in reports: short and plain (the server issues the real session ids).
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,48}")
 
 
@@ -29,7 +29,8 @@ class QueryPlan:
 @dataclass(frozen=True)
 class SessionPlan:
     """index: position of the session in the replayed part (log order).
-    session_id: the id sent as the `session` parameter of the WebSocket URL."""
+    session_id: this run's label for the session, in reports (the server issues the id it
+    keys the session by, and each replayed session starts a new one)."""
 
     index: int
     session_id: str
@@ -42,7 +43,7 @@ class SessionPlan:
 
 
 def new_run_id() -> str:
-    """A fresh prefix for session ids, so two runs against one server never share context."""
+    """A fresh prefix for session labels, so two runs' reports never mix up sessions."""
     return "replay-" + secrets.token_hex(4)
 
 

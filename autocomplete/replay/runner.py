@@ -53,11 +53,11 @@ class _InOrder:
             self.next += 1
 
 
-async def probe(url: str, open_timeout_s: float, session_id: str) -> dict[str, Any]:
+async def probe(url: str, open_timeout_s: float) -> dict[str, Any]:
     """One connection that must succeed first time: the server's `hello`, or an error."""
     try:
         check_url(url)
-        ws, hello = await open_link(url, session_id, open_timeout_s)
+        ws, hello = await open_link(url, None, open_timeout_s)
     except ConnectFailed as exc:
         raise ServerUnreachable(f"cannot connect to {url}: {exc.reason}") from None
     await ws.close()
@@ -72,7 +72,6 @@ async def replay_sessions(
     *,
     progress: Callable[[int], None] | None = None,
     on_session: Callable[[SessionOutcome], None] | None = None,
-    probe_session: str = "replay-probe",
 ) -> tuple[ReplayReport, dict[str, Any]]:
     """Replay `plans`; returns the report and the probe's `hello`.
 
@@ -80,9 +79,10 @@ async def replay_sessions(
     Raises `ServerUnreachable` when the probe fails and `ServerGone` when the server goes
     away mid-run for longer than the reconnect deadline (the other sessions are cancelled).
     """
-    hello = await probe(url, settings.client.open_timeout_s, probe_session)
-    report = ReplayReport(url, settings.part, settings.client.k, settings.seen_known,
-                          settings.concurrency)
+    hello = await probe(url, settings.client.open_timeout_s)
+    report = ReplayReport(
+        url, settings.part, settings.client.k, settings.seen_known, settings.concurrency
+    )
     report.index_versions.add(str(hello.get("index")))
 
     def sink(outcome: SessionOutcome) -> None:

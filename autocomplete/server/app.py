@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import itertools
 import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -27,15 +29,24 @@ from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
 from session_store.base import SessionStore, StoreConfig, create_store
 from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
+from session_store.ledger import RedisLedger
 
+from .auth import SessionSigner, TokenVerifier
+from .clients import ClientTable
 from .config import ServerConfig
 from .connection import Connection, Services
+from .demo import demo_token_endpoint
 from .drain import DRAIN_EXTENSION, DrainHook
+from .fairness import ClientLimits
 from .freshness import FreshFeed
-from .handshake import origin_allowed, resolve_identity, session_cookie
+from .handshake import Authenticator, Identity, origin_allowed, session_cookie
+from .logs import configure_privacy
 from .metrics import ServerMetrics
+from .peers import Peer, in_networks, parse_networks, resolve_peer
 from .protocol import Limits, hello_frame
+from .pseudonyms import Pseudonyms
 from .store_gateway import StoreGateway
+from .timeouts import configure_header_timeout
 
 log = logging.getLogger("autocomplete.server")
 
@@ -53,8 +64,28 @@ class CompletionServer:
         store: SessionStore,
         fresh: FreshCounts | None = None,
     ) -> None:
+        config = config.with_runtime_secrets()
+        assert config.session_secret is not None
         self.config = config
         self.index = index
+        self.pseudonyms = Pseudonyms(config.session_secret)
+        configure_privacy(self.pseudonyms)
+        configure_header_timeout(config.header_timeout_s)
+        self.proxies = parse_networks(config.trusted_proxies)
+        self.metrics_allow = parse_networks(config.metrics_allow)
+        self.auth = Authenticator(
+            TokenVerifier.from_settings(
+                secret=config.jwt_secret,
+                public_key_file=config.jwt_public_key_file,
+                algorithms=config.jwt_algorithms,
+                audience=config.jwt_audience,
+                issuer=config.jwt_issuer,
+                leeway_s=config.jwt_leeway_s,
+            ),
+            SessionSigner(config.session_secret),
+            self.proxies,
+            config.trusted_user_header,
+        )
         self.metrics = ServerMetrics(index.version, index.model, store.name)
         self.gateway = StoreGateway(
             store,
@@ -81,6 +112,17 @@ class CompletionServer:
             self.fresh = FreshFeed(
                 counts, self.gateway, config.fresh_refresh_s, config.fresh_max_items
             )
+        self.clients = ClientLimits(
+            ClientTable(
+                config.max_connections_per_client,
+                config.client_rate_per_s,
+                config.client_rate_burst,
+            ),
+            RedisLedger(config.redis_url) if config.redis_url is not None else None,
+            self.pseudonyms,
+            self.metrics,
+            deadline_s=config.store_read_timeout_s,
+        )
         self.services = Services(
             ranker=index.ranker,
             gateway=self.gateway,
@@ -94,25 +136,47 @@ class CompletionServer:
             drain_timeout_s=config.drain_timeout_s,
             blocks=self.blocklist.blocks if self.blocklist is not None else None,
             fresh=self.fresh,
+            clients=self.clients,
+            idle_timeout_s=config.idle_timeout_s,
         )
         self.connections: set[Connection] = set()
         self.open_slots = 0  # handshakes accepted or in progress (reserved before awaiting)
+        self._conn_ids = itertools.count()
 
     async def websocket(self, ws: WebSocket) -> None:
         m = self.metrics
         refusal = self._refusal(ws)
         if refusal is not None:
-            reason, response = refusal
-            m.refused_connections.labels(reason).inc()
-            log.debug("refused WebSocket from %s: %s", _peer(ws), reason)
-            await ws.send_denial_response(response)
+            await self._refuse(ws, *refusal)
             return
         self.open_slots += 1  # reserved before the first await, so the limit is exact
+        identity: Identity | None = None
+        conn_id = f"{os.getpid()}-{next(self._conn_ids)}"
         try:
-            identity = resolve_identity(ws.query_params, ws.cookies)
+            identity = self.auth.identify(
+                ws.query_params,
+                ws.cookies,
+                ws.headers,
+                ws.client.host if ws.client else None,
+                ws.scope.get("scheme", "ws"),
+            )
+            if not await self.clients.admit(identity.peer.address, conn_id):
+                await self._refuse(
+                    ws,
+                    "client_cap",
+                    PlainTextResponse(
+                        "too many connections from your address; close some first\n",
+                        status_code=429,
+                        headers={"Retry-After": str(RETRY_AFTER_S)},
+                    ),
+                    self.clients.key(identity.peer.address),
+                )
+                return
+            m.auth.labels(identity.rejected or identity.auth).inc()
             headers = []
             if identity.new_session:
-                headers.append((b"set-cookie", session_cookie(identity.session).encode()))
+                cookie = session_cookie(identity.session, identity.peer.secure)
+                headers.append((b"set-cookie", cookie.encode()))
             await ws.accept(headers=headers)
             conn = Connection(ws, self.services, identity)
             self.connections.add(conn)
@@ -121,7 +185,11 @@ class CompletionServer:
                 hook = ws.scope.get("extensions", {}).get(DRAIN_EXTENSION)
                 if isinstance(hook, DrainHook):
                     hook.subscribe(conn.drain)
-                await ws.send_text(hello_frame(identity.session, self.index.version))
+                await ws.send_text(
+                    hello_frame(
+                        identity.session, self.index.version, identity.auth, identity.rejected
+                    )
+                )
                 await conn.run()
             finally:
                 self.connections.discard(conn)
@@ -132,11 +200,21 @@ class CompletionServer:
             log.exception("WebSocket handler failed")
         finally:
             self.open_slots -= 1
+            if identity is not None:
+                self.clients.release(identity.peer.address, conn_id)
+
+    async def _refuse(
+        self, ws: WebSocket, reason: str, response: Response, client: str | None = None
+    ) -> None:
+        self.metrics.refused_connections.labels(reason).inc()
+        log.info("refused a WebSocket (%s)%s", reason, f" from {client}" if client else "")
+        await ws.send_denial_response(response)
 
     def _refusal(self, ws: WebSocket) -> tuple[str, Response] | None:
         """Why this handshake must be refused (reason label, HTTP response), or None."""
+        secure = self._peer_of(ws).secure
         if not origin_allowed(
-            ws.headers.get("origin"), ws.headers.get("host"), self.config.allowed_origins
+            ws.headers.get("origin"), ws.headers.get("host"), self.config.allowed_origins, secure
         ):
             return "origin", PlainTextResponse("origin not allowed\n", status_code=403)
         if self.open_slots >= self.config.max_connections:
@@ -147,44 +225,71 @@ class CompletionServer:
             )
         return None
 
-    async def healthz(self, request: Request) -> Response:
-        """200 "ok", or 200 "degraded" when the store is down (completions still work)."""
-        reachable = await self.gateway.ping()
-        return JSONResponse(
-            {
-                "status": "ok" if reachable else "degraded",
-                "index": {
-                    "loaded": True,
-                    "version": self.index.version,
-                    "model": self.index.model,
-                    "labels": len(self.index.labels.counts),
-                },
-                "store": {"name": self.gateway.name, "reachable": reachable},
-                "connections": len(self.connections),
-                "pid": os.getpid(),
-                **self._blocklist_health(),
-                "fresh": None
-                if self.fresh is None
-                else {
-                    "queries": len(self.fresh.index),
-                    "refreshes": self.fresh.refreshes,
-                    "failures": self.fresh.failures,
-                },
-            }
+    def _peer_of(self, conn: HTTPConnection) -> Peer:
+        return resolve_peer(
+            conn.client.host if conn.client else None,
+            conn.scope.get("scheme", "http"),
+            conn.headers.get("x-forwarded-for"),
+            conn.headers.get("x-forwarded-proto"),
+            self.proxies,
         )
 
-    def _blocklist_health(self) -> dict[str, object]:
-        """`blocklist` (rules in force, reloads) and `blocklist_error` (None, or why the
-        file's latest version was not applied; the previous rules still are)."""
+    def _may_see_details(self, request: Request) -> bool:
+        """Only a caller holding the configured health token sees internals."""
+        token = self.config.health_token
+        if token is None:
+            return False
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+    async def healthz(self, request: Request) -> Response:
+        """200 "ok", or 200 "degraded" when the store is down (completions still work).
+
+        Internals (pid, blocklist error text, breaker state) only for the health token.
+        """
+        reachable = await self.gateway.ping()
+        body: dict[str, object] = {
+            "status": "ok" if reachable else "degraded",
+            "index": {
+                "loaded": True,
+                "version": self.index.version,
+                "model": self.index.model,
+                "labels": len(self.index.labels.counts),
+            },
+            "store": {"name": self.gateway.name, "reachable": reachable},
+            "connections": len(self.connections),
+            "blocklist": self._blocklist_health(),
+            "fresh": None
+            if self.fresh is None
+            else {"queries": len(self.fresh.index), "refreshes": self.fresh.refreshes},
+        }
+        if self._may_see_details(request):
+            body["details"] = {
+                "pid": os.getpid(),
+                "breaker": self.gateway.breaker.state.value,
+                "blocklist_error": self.blocklist.last_error if self.blocklist else None,
+                "fresh_failures": None if self.fresh is None else self.fresh.failures,
+                "clients": len(self.clients.table),
+            }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    def _blocklist_health(self) -> dict[str, object] | None:
+        """Rules in force, reloads, and whether the file's latest version failed to apply
+        (the previous rules still are; the reason is a detail for the health token)."""
         if self.blocklist is None:
-            return {"blocklist": None, "blocklist_error": None}
+            return None
         rules = self.blocklist.current()  # also notices an edit nobody has typed past yet
         return {
-            "blocklist": {"rules": rules.rules, "reloads": self.blocklist.reloads},
-            "blocklist_error": self.blocklist.last_error,
+            "rules": rules.rules,
+            "reloads": self.blocklist.reloads,
+            "error": self.blocklist.last_error is not None,
         }
 
     async def metrics_endpoint(self, request: Request) -> Response:
+        if self.metrics_allow and not in_networks(
+            self._peer_of(request).address, self.metrics_allow
+        ):
+            return PlainTextResponse("forbidden\n", status_code=403)
         body, content_type = self.metrics.render()
         return Response(body, media_type=content_type)
 
@@ -205,17 +310,24 @@ class CompletionServer:
             len(self.index.labels.counts),
             self.gateway.name,
         )
-        refresher = None
+        if self.config.demo_tokens:
+            log.warning(
+                "demo tokens are on: POST /demo/token hands anyone a token for any user id. "
+                "Never run a public server like this."
+            )
+        background = [asyncio.create_task(self.clients.run(), name="qac-client-limits")]
         if self.fresh is not None:
-            refresher = asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh")
+            background.append(asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh"))
         try:
             yield
         finally:
-            if refresher is not None:
-                refresher.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
-                await self.fresh.close()  # type: ignore[union-attr]
+                    await task
+            if self.fresh is not None:
+                await self.fresh.close()
+            await self.clients.close()
             await self.gateway.close()
 
 
@@ -231,16 +343,25 @@ def create_app(
     (Redis with `redis_url`, else memory). Unused when `config.fresh_refresh_s` is 0.
     """
     server = CompletionServer(config, index, store, fresh)
-    app = Starlette(
-        routes=[
-            WebSocketRoute("/ws", server.websocket),
-            Route("/healthz", server.healthz),
-            Route("/metrics", server.metrics_endpoint),
-            Route("/", server.demo_page),
-            Mount("/static", _static_files(config.static_dir), name="static"),
-        ],
-        lifespan=server.lifespan,
-    )
+    routes = [
+        WebSocketRoute("/ws", server.websocket),
+        Route("/healthz", server.healthz),
+        Route("/metrics", server.metrics_endpoint),
+        Route("/", server.demo_page),
+        Mount("/static", _static_files(config.static_dir), name="static"),
+    ]
+    if server.config.demo_tokens:
+        assert server.config.jwt_secret is not None  # `with_runtime_secrets` made one
+        routes.append(
+            Route(
+                "/demo/token",
+                demo_token_endpoint(
+                    server.config.jwt_secret, config.jwt_audience, config.jwt_issuer
+                ),
+                methods=["POST"],
+            )
+        )
+    app = Starlette(routes=routes, lifespan=server.lifespan)
     app.state.server = server
     return app
 
@@ -264,7 +385,3 @@ def _static_files(directory: str) -> ASGIApp:
     return PlainTextResponse(
         f"no static files at {directory}; set QAC_STATIC_DIR\n", status_code=404
     )
-
-
-def _peer(ws: WebSocket) -> str:
-    return f"{ws.client.host}:{ws.client.port}" if ws.client else "?"

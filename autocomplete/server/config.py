@@ -17,6 +17,7 @@ from typing import Any
 
 from session_store.base import FRESH_HALF_LIFE_S, MAX_QUERY_CHARS
 
+from .auth import new_secret
 from .errors import ConfigError
 
 ENV_PREFIX = "QAC_"
@@ -77,6 +78,34 @@ class ServerConfig:
     fresh_max_items: queries whose counts are kept (the most counted; default 20,000).
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
+
+    Identity (see `handshake`; without a key or proxy every connection is anonymous):
+    jwt_secret: HS256 secret (>= 32 bytes) that verifies the `token` parameter / `qac_token`
+        cookie; the user id is the token's `sub`, and `exp` is required.
+    jwt_public_key_file: PEM public key for RS256/ES256 tokens instead of a secret.
+    jwt_algorithms: allowed `alg` values (default HS256 with a secret, RS256 and ES256 with a
+        key; never taken from the token).
+    jwt_audience, jwt_issuer: when set, tokens must carry this `aud` / `iss`.
+    jwt_leeway_s: clock skew tolerated on `exp` (default 30 s).
+    session_secret: key (>= 32 bytes) that signs session ids and keys log pseudonyms. Unset:
+        a random one per server run (`serve` shares it with its workers), so sessions end
+        with the run; set it when several hosts share Redis or sessions must survive restarts.
+    trusted_proxies: addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For`,
+        `X-Forwarded-Proto` and `trusted_user_header` are believed (empty: nobody's).
+    trusted_user_header: header in which a trusted proxy names the authenticated user.
+    demo_tokens: serve `POST /demo/token`, which mints a token for any user id it is asked
+        for. A demo convenience that lets anyone be anyone: never in production.
+
+    Abuse and capacity:
+    max_connections_per_client: open WebSockets per client address (across workers when
+        `redis_url` is set); beyond it the handshake gets HTTP 429.
+    client_rate_per_s, client_rate_burst: frames per second from one client address, summed
+        over its connections (across workers when `redis_url` is set).
+    idle_timeout_s: a WebSocket that sends no frame for this long is closed (4408).
+    header_timeout_s: a connection must finish sending its HTTP request headers within this.
+    health_token: bearer token that shows `/healthz` details (pid, blocklist errors); unset:
+        details are never shown.
+    metrics_allow: addresses or CIDR blocks that may read `/metrics` (empty: everyone).
     """
 
     index: str
@@ -86,7 +115,7 @@ class ServerConfig:
     workers: int = 1
     allowed_origins: tuple[str, ...] = ()
     max_connections: int = 1000
-    max_frame_bytes: int = 65536
+    max_frame_bytes: int = 8192
     max_prefix_chars: int = 200
     max_query_chars: int = 500
     default_k: int = 10
@@ -94,7 +123,7 @@ class ServerConfig:
     rate_per_s: float = 50.0
     rate_burst: int = 100
     flood_close_after: int = 50
-    store_read_timeout_s: float = 0.1
+    store_read_timeout_s: float = 0.02
     store_write_timeout_s: float = 0.5
     store_retry_after_s: float = 1.0
     drain_timeout_s: float = 5.0
@@ -105,6 +134,23 @@ class ServerConfig:
     fresh_max_items: int = 20_000
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_public_key_file: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway_s: float = 30.0
+    session_secret: str | None = field(default=None, repr=False)
+    trusted_proxies: tuple[str, ...] = ()
+    trusted_user_header: str | None = None
+    demo_tokens: bool = False
+    max_connections_per_client: int = 20
+    client_rate_per_s: float = 200.0
+    client_rate_burst: int = 400
+    idle_timeout_s: float = 120.0
+    header_timeout_s: float = 10.0
+    health_token: str | None = field(default=None, repr=False)
+    metrics_allow: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -120,6 +166,8 @@ class ServerConfig:
             "rate_burst",
             "flood_close_after",
             "fresh_max_items",
+            "max_connections_per_client",
+            "client_rate_burst",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env(name)} must be >= 1, got {getattr(self, name)}")
@@ -130,6 +178,9 @@ class ServerConfig:
             "store_retry_after_s",
             "drain_timeout_s",
             "fresh_half_life_s",
+            "client_rate_per_s",
+            "idle_timeout_s",
+            "header_timeout_s",
         ):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{_env(name)} must be > 0, got {getattr(self, name)}")
@@ -147,6 +198,12 @@ class ServerConfig:
                 f"QAC_MAX_QUERY_CHARS must be <= {MAX_QUERY_CHARS} (the session store's limit), "
                 f"got {self.max_query_chars}"
             )
+        if self.jwt_leeway_s < 0:
+            raise ConfigError(f"QAC_JWT_LEEWAY_S must be >= 0, got {self.jwt_leeway_s}")
+        if self.demo_tokens and self.jwt_public_key_file is not None:
+            raise ConfigError(
+                "QAC_DEMO_TOKENS mints HS256 tokens: it cannot be used with QAC_JWT_PUBLIC_KEY_FILE"
+            )
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
 
@@ -163,7 +220,7 @@ class ServerConfig:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(_env(f.name))
-            if raw is not None and (raw.strip() or f.name in _OPTIONAL):
+            if raw is not None and (raw.strip() or f.name in _OPTIONAL or f.name in _LISTS):
                 values[f.name] = _parse(f.name, raw)
         unknown = set(overrides or ()) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -179,9 +236,22 @@ class ServerConfig:
             value = getattr(self, f.name)
             if isinstance(value, tuple):
                 out[_env(f.name)] = ",".join(value)
+            elif isinstance(value, bool):
+                out[_env(f.name)] = "1" if value else "0"
             else:
                 out[_env(f.name)] = "" if value is None else str(value)
         return out
+
+    def with_runtime_secrets(self) -> ServerConfig:
+        """This config with the secrets a run needs and the operator left unset, made up:
+        a session secret, and a JWT secret when demo tokens are on without one. Done once
+        by the supervisor, so its workers share them (`to_env`)."""
+        changes: dict[str, Any] = {}
+        if self.session_secret is None:
+            changes["session_secret"] = new_secret()
+        if self.demo_tokens and self.jwt_secret is None:
+            changes["jwt_secret"] = new_secret()
+        return dataclasses.replace(self, **changes) if changes else self
 
 
 def _env(name: str) -> str:
@@ -193,13 +263,44 @@ def parse_origins(raw: str) -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
+def parse_list(raw: str) -> tuple[str, ...]:
+    """Comma-separated values, trimmed."""
+    return tuple(v.strip() for v in raw.split(",") if v.strip())
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(raw)
+
+
+def _optional(raw: str) -> str | None:
+    return raw.strip() or None
+
+
 #: Settings whose empty variable means None (so `to_env` round-trips an unset value).
-_OPTIONAL = ("redis_url", "blocklist")
+_OPTIONAL = (
+    "redis_url",
+    "blocklist",
+    "jwt_secret",
+    "jwt_public_key_file",
+    "jwt_audience",
+    "jwt_issuer",
+    "session_secret",
+    "trusted_user_header",
+    "health_token",
+)
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
-    "redis_url": lambda raw: raw.strip() or None,
-    "blocklist": lambda raw: raw.strip() or None,
+    **{name: _optional for name in _OPTIONAL},
     "allowed_origins": parse_origins,
+    "jwt_algorithms": parse_list,
+    "trusted_proxies": parse_list,
+    "metrics_allow": parse_list,
+    "demo_tokens": parse_bool,
     "log_level": lambda raw: raw.strip().lower(),
 }
 
@@ -214,6 +315,10 @@ def _parse(name: str, raw: str) -> Any:
         return parser(raw)
     except ValueError:
         raise ConfigError(f"{_env(name)}: cannot read {raw!r} as {_type_name(name)}") from None
+
+
+#: Settings whose empty variable means an empty list.
+_LISTS = ("allowed_origins", "jwt_algorithms", "trusted_proxies", "metrics_allow")
 
 
 def _type_name(name: str) -> str:

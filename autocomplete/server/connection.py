@@ -1,32 +1,34 @@
 """One WebSocket connection: read frames, answer them, close politely.
 
-The reader loop never waits on the session store for a keystroke: each `complete` runs in its
-own task (store read, then ranking inline: ranking is ~30 us - 1 ms of CPU, cheaper than any
-hand-off to a thread), so the reader is free to see the next keystroke. That is what makes
-"newest wins" real: a `complete` still waiting for its session context when a newer one
-arrives is dropped unanswered, before it is ranked. A `submit` is served in the reader itself,
-so the completes that follow it see the query it stored.
+The reader loop never waits on the session store: each `complete` runs in its own task
+(ranking inline: ~30 us - 1 ms of CPU, cheaper than any hand-off to a thread), so the reader
+is free to see the next keystroke. That is what makes "newest wins" real: a `complete` still
+waiting when a newer one arrives is dropped unanswered, before it is ranked.
 
-Personal history: when the ranker takes it (`supports_history`) and the client named a user,
-the user's history is read once per connection (next to the first keystroke's session read)
-and again after each submit or forget, which is when it changes; keystrokes in between reuse
-it. A query the client asked to forget is also hidden for the rest of the connection (until
-it is submitted again), so it cannot come back as history even when the store was down.
+Session context (previous queries, and the user's history for an identified user) lives in a
+`context.LocalContext`: read once right after the handshake, updated at once by this
+connection's own submits and forgets, and re-read in the background every
+`context_refresh_s`. A keystroke waits on the store only while nothing was read yet, and then
+at most the store's read budget. Writes (submits, forgets) go through one queue per
+connection, in order, so a slow store delays the `ack`, never the next keystroke, and a
+forget can never overtake the submit before it. A query forgotten here is also hidden for the
+rest of the connection (until submitted again), even when the store was down.
 
-An empty prefix (the box got focus) is answered with recent searches instead of the ranker:
-the session's queries, newest first, then the user's history (`assemble.recent_searches`).
+An empty prefix (the box got focus) is answered with recent searches instead of the ranker.
 Every item sent, whatever its source, passes the blocklist (when one is configured). Fresh
-queries (submitted lately through the server) are merged into ranked replies by the rule in
-`assemble.merge_fresh`; each submit the store kept is counted for them, once per query per
-connection.
+queries are merged into ranked replies by `assemble.merge_fresh`; each submit the store kept
+is counted for them, once per query per connection.
 
-Closing: the client leaves (pending work is cancelled), the flood guard gives up on it (1008),
-or the server drains (the reply in flight is finished, then 1001).
+Closing: the client leaves (pending work is cancelled; queued writes still reach the store),
+the flood guard gives up on it (1008), it stays silent past `idle_timeout_s` (4408), or the
+server drains (the reply in flight is finished, then 1001). Nothing a client sends can kill
+the handler: an unexpected failure is logged (rate-limited) and answered `unavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -37,9 +39,12 @@ from typing import Any, Protocol
 from autocomplete.ranking import Completion, Ranker
 
 from .assemble import EXTRA, Blocks, allowed_completions, merge_fresh, recent_searches
+from .context import LocalContext
 from .errors import ProtocolError
+from .fairness import ClientLimits
 from .freshness import FreshFeed
 from .handshake import Identity
+from .logs import LogLimiter
 from .metrics import ServerMetrics
 from .protocol import (
     CompleteRequest,
@@ -52,15 +57,20 @@ from .protocol import (
     parse_frame,
 )
 from .ratelimit import FloodGuard, Verdict
-from .store_gateway import HistoryItem, StoreGateway
+from .store_gateway import HistoryItem, StoreGateway, StoreRejected
 
 log = logging.getLogger("autocomplete.server")
+_logs = LogLimiter(log)
 
 CLOSE_GOING_AWAY = 1001  # server shutting down
 CLOSE_POLICY = 1008  # flood: rate limit exceeded for too long
+CLOSE_IDLE = 4408  # no frame for `idle_timeout_s` (like HTTP 408); reconnect when needed
 #: Bound on the per-connection query sets below (memory a client can make us hold). A client
 #: past it stops adding to fresh counts and to what its own connection hides.
 MAX_TRACKED_QUERIES = 256
+#: Writes (submits, forgets) a connection may have queued; beyond it they are refused at once
+#: (`ack stored:false`), never silently dropped.
+MAX_QUEUED_WRITES = 32
 
 
 class Channel(Protocol):
@@ -84,10 +94,18 @@ class Services:
     flood_close_after: int
     drain_timeout_s: float
     clock: Callable[[], float] = time.perf_counter
+    wall_clock: Callable[[], float] = time.time
     blocks: Blocks | None = None
     """The blocklist test (`ReloadingBlocklist.blocks`); None: nothing is blocked."""
     fresh: FreshFeed | None = None
     """Recently submitted queries, counted and merged into replies; None: off."""
+    clients: ClientLimits | None = None
+    """Per-client-address frame budget; None: only the per-connection one."""
+    idle_timeout_s: float = 120.0
+    context_refresh_s: float = 2.0
+    """How old the connection's copy of its context may get before a background re-read."""
+    context_timeout_s: float = 0.5
+    """Deadline of a background context read (keystrokes wait at most the read budget)."""
 
     @property
     def personal(self) -> bool:
@@ -99,6 +117,9 @@ class Phase(enum.Enum):
     READING = "reading"  # waiting for the next frame: safe to interrupt for a drain
     HANDLING = "handling"  # serving a frame: a drain waits until it is done
     CLOSED = "closed"
+
+
+_Write = tuple[SubmitRequest | ForgetRequest, int]  # request, local context version after it
 
 
 class Connection:
@@ -115,9 +136,18 @@ class Connection:
         self._latest = 0  # sequence number of the newest complete request
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[Any] | None = None
-        self._history: tuple[HistoryItem, ...] | None = None  # None: (re)load it
+        self._context = LocalContext()
+        self._refreshing: asyncio.Task[None] | None = None
+        self._writes: asyncio.Queue[_Write] = asyncio.Queue(MAX_QUEUED_WRITES)
+        self._writer: asyncio.Task[None] | None = None
         self._hidden: set[str] = set()  # forgotten on this connection, until submitted again
         self._counted: set[str] = set()  # fresh counts: one per query per connection
+
+    @property
+    def _user(self) -> str | None:
+        """The verified user whose history this connection reads and writes (None: nobody's:
+        an anonymous connection never touches anyone's history)."""
+        return self.identity.user
 
     def drain(self) -> None:
         """Ask the connection to finish its in-flight reply and close with 1001.
@@ -131,14 +161,20 @@ class Connection:
             self._reader.cancel()  # only ever interrupts `receive()`; see `run`
 
     async def run(self) -> None:
-        """Serve frames until the client leaves, the flood guard closes, or a drain."""
+        """Serve frames until the client leaves, a close, or a drain."""
         self._reader = asyncio.current_task()
+        self._refresh()  # the first read, while the user has not typed yet
         close: tuple[int, str] | None = None
         try:
             while not self.draining and close is None:
                 self.phase = Phase.READING
                 try:
-                    message = await self.channel.receive()
+                    async with asyncio.timeout(self.services.idle_timeout_s):
+                        message = await self.channel.receive()
+                except TimeoutError:
+                    self.services.metrics.closes.labels("idle").inc()
+                    close = (CLOSE_IDLE, "idle timeout")
+                    break
                 except asyncio.CancelledError:
                     if not self.draining:
                         raise
@@ -150,9 +186,15 @@ class Connection:
                 if message["type"] == "websocket.disconnect":
                     self._disconnected = True
                     break
-                close = await self._on_message(message)
+                try:
+                    close = await self._on_message(message)
+                except Exception:  # noqa: BLE001 - no frame may kill the handler
+                    _logs.log(logging.ERROR, "frame", "frame handling failed", exc_info=True)
+                    self.services.metrics.errors.labels("unavailable").inc()
+                    await self._send(error_frame(None, "unavailable", "this frame failed"))
             if self.draining and close is None:
                 close = (CLOSE_GOING_AWAY, "server shutting down")
+                self.services.metrics.closes.labels("drain").inc()
         finally:
             self.phase = Phase.CLOSED
             await self._settle()
@@ -163,23 +205,34 @@ class Connection:
                 pass
 
     async def _settle(self) -> None:
-        """Let in-flight completes finish when draining; cancel them otherwise."""
+        """Let in-flight completes finish when draining (cancel them otherwise); let queued
+        writes reach the store either way, within the drain deadline."""
+        timeout_s = self.services.drain_timeout_s
         pending = {t for t in self._tasks if not t.done()}
-        if not pending:
-            return
-        if self.draining and not self._disconnected:
-            _, pending = await asyncio.wait(pending, timeout=self.services.drain_timeout_s)
+        if pending and self.draining and not self._disconnected:
+            _, pending = await asyncio.wait(pending, timeout=timeout_s)
         for task in pending:
             task.cancel()
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+        writer = self._writer
+        if writer is not None and not writer.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._writes.join()
+            writer.cancel()
 
     async def _on_message(self, message: MutableMapping[str, Any]) -> tuple[int, str] | None:
         """Serve one frame; a (code, reason) result closes the connection."""
         m = self.services.metrics
-        verdict = self._guard.check()
+        clients = self.services.clients
+        client_ok = clients is None or clients.allow_frame(self.identity.peer.address)
+        verdict = self._guard.check(client_ok)
         if verdict is not Verdict.ALLOW:
             m.errors.labels("rate_limited").inc()
             if verdict is Verdict.CLOSE:
                 m.rate_limit_closes.inc()
+                m.closes.labels("flood").inc()
                 await self._send(error_frame(None, "rate_limited", "too many frames; closing"))
                 return CLOSE_POLICY, "rate limit exceeded"
             await self._send(
@@ -207,10 +260,17 @@ class Connection:
             self._start_complete(request)
         elif isinstance(request, ForgetRequest):
             m.requests.labels("forget").inc()
-            await self._forget(request)
+            self._context.forgotten(request.query)
+            if request.query is not None and len(self._hidden) < MAX_TRACKED_QUERIES:
+                self._hidden.add(request.query)
+            await self._write(request)
         else:
             m.requests.labels("submit").inc()
-            await self._submit(request)
+            self._context.submitted(
+                request.query, self.services.wall_clock(), personal=self._user is not None
+            )
+            self._hidden.discard(request.query)
+            await self._write(request)
         return None
 
     def _start_complete(self, request: CompleteRequest) -> None:
@@ -221,18 +281,21 @@ class Connection:
 
     async def _complete(self, request: CompleteRequest, seq: int, started: float) -> None:
         s = self.services
-        if not request.prefix:
-            await self._recent_searches(request, seq, started)
-            return
-        previous, history = await self._context()
+        previous, history = await self._current_context()
         if seq != self._latest:  # a newer keystroke arrived meanwhile: newest wins
             s.metrics.superseded.inc()
             return
         if self._hidden:
             history = tuple(h for h in history if h[0] not in self._hidden)
+        if not request.prefix:
+            items = recent_searches(
+                previous, history, request.k, hidden=self._hidden, blocks=s.blocks
+            )
+            await self._reply(request, items, started)
+            return
 
         def rank(k: int) -> list[Completion]:
-            if history:
+            if history and s.personal:
                 return s.ranker.complete(previous, request.prefix, k, history=history)  # type: ignore[call-arg]
             return s.ranker.complete(previous, request.prefix, k)
 
@@ -242,7 +305,13 @@ class Connection:
                 fresh = s.fresh.extending(request.prefix, request.k + EXTRA)
                 items = merge_fresh(items, fresh, request.k, s.blocks)
         except Exception:
-            log.exception("ranker failed on a prefix of %d characters", len(request.prefix))
+            _logs.log(
+                logging.ERROR,
+                "ranker",
+                "ranker failed on a prefix of %d characters",
+                len(request.prefix),
+                exc_info=True,
+            )
             s.metrics.errors.labels("unavailable").inc()
             await self._send(
                 error_frame(
@@ -250,76 +319,102 @@ class Connection:
                 )
             )
             return
+        await self._reply(request, items, started)
+
+    async def _reply(
+        self, request: CompleteRequest, items: list[Completion], started: float
+    ) -> None:
+        s = self.services
         took = s.clock() - started
         s.metrics.completion_latency.observe(took)
         await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
 
-    async def _recent_searches(self, request: CompleteRequest, seq: int, started: float) -> None:
-        """Answer an empty prefix from the store (read afresh: it is once per focus)."""
-        s, user = self.services, self.identity.user
-        if user is None:
-            recent, history = await s.gateway.recent(self.identity.session), None
-        else:
-            recent, history = await asyncio.gather(
-                s.gateway.recent(self.identity.session), s.gateway.user_history(user)
-            )
-        if seq != self._latest:
-            s.metrics.superseded.inc()
+    async def _current_context(self) -> tuple[tuple[str, ...], tuple[HistoryItem, ...]]:
+        """(previous queries, the user's history) from the local copy; waits for the first
+        read at most the store's read budget, and starts a re-read when the copy is old."""
+        ctx, s = self._context, self.services
+        if ctx.loaded_at is None:
+            task = self._refresh()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), s.gateway.read_timeout_s)
+        elif s.clock() - ctx.loaded_at > s.context_refresh_s:
+            self._refresh()
+        return ctx.previous, ctx.history
+
+    def _refresh(self) -> asyncio.Task[None]:
+        """Start a background re-read of the context (one at a time)."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._reread())
+        return self._refreshing
+
+    async def _reread(self) -> None:
+        s, version = self.services, self._context.version
+        context = await s.gateway.context(self.identity.session, self._user, s.context_timeout_s)
+        self._context.replace(context, version, s.clock())
+
+    async def _write(self, request: SubmitRequest | ForgetRequest) -> None:
+        """Queue a store write; the writer acks it. A full queue is refused at once."""
+        try:
+            self._writes.put_nowait((request, self._context.version))
+        except asyncio.QueueFull:
+            await self._send(ack_frame(request.id, False))
             return
-        items = recent_searches(
-            recent, history or (), request.k, hidden=self._hidden, blocks=s.blocks
-        )
-        took = s.clock() - started
-        s.metrics.completion_latency.observe(took)
-        await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop())
 
-    async def _context(self) -> tuple[tuple[str, ...], tuple[HistoryItem, ...]]:
-        """(the session's previous queries, the user's history); empty where unknown."""
-        gateway, user = self.services.gateway, self.identity.user
-        if user is None or not self.services.personal or self._history is not None:
-            return await gateway.recent(self.identity.session), self._history or ()
-        previous, history = await asyncio.gather(
-            gateway.recent(self.identity.session), gateway.user_history(user)
-        )
-        if history is not None:
-            self._history = history
-        return previous, history or ()
+    async def _write_loop(self) -> None:
+        while True:
+            request, _ = await self._writes.get()
+            try:
+                await self._store(request)
+            except Exception:  # noqa: BLE001 - the next write must still run
+                _logs.log(logging.ERROR, "write", "store write failed", exc_info=True)
+                await self._send(ack_frame(request.id, False))
+            finally:
+                self._writes.task_done()
 
-    async def _submit(self, request: SubmitRequest) -> None:
-        stored = await self.services.gateway.remember(
-            self.identity.session, self.identity.user, request.query
-        )
-        self._history = None  # the submit changed it
-        self._hidden.discard(request.query)
-        fresh = self.services.fresh
-        # A store that is down is skipped; a connection repeating a query counts it once, so
-        # one person pressing Enter again cannot make a query trend for everyone.
-        counted = self._counted
-        if (
-            stored
-            and fresh is not None
-            and request.query not in counted
-            and len(counted) < MAX_TRACKED_QUERIES
-        ):
-            counted.add(request.query)
-            await fresh.count(request.query)
+    async def _store(self, request: SubmitRequest | ForgetRequest) -> None:
+        s, session = self.services, self.identity.session
+        try:
+            if isinstance(request, ForgetRequest):
+                stored = await s.gateway.forget(session, self._user, request.query)
+            else:
+                stored = await s.gateway.remember(session, self._user, request.query)
+                if stored:
+                    await self._count_fresh(request.query)
+        except StoreRejected as exc:
+            s.metrics.errors.labels("bad_request").inc()
+            await self._send(error_frame(request.id, "bad_request", str(exc)))
+            return
         await self._send(ack_frame(request.id, stored))
 
-    async def _forget(self, request: ForgetRequest) -> None:
-        stored = await self.services.gateway.forget(
-            self.identity.session, self.identity.user, request.query
-        )
-        self._history = None  # the forget changed it
-        if request.query is not None and len(self._hidden) < MAX_TRACKED_QUERIES:
-            self._hidden.add(request.query)
-        await self._send(ack_frame(request.id, stored))
+    async def _count_fresh(self, query: str) -> None:
+        fresh, counted = self.services.fresh, self._counted
+        # A connection repeating a query counts it once, so one person pressing Enter again
+        # cannot make a query trend for everyone.
+        if fresh is not None and query not in counted and len(counted) < MAX_TRACKED_QUERIES:
+            counted.add(query)
+            await fresh.count(query)
 
     async def _send(self, text: str) -> bool:
         if self._disconnected:
             return False
+        m = self.services.metrics
         try:
             await self.channel.send_text(text)
-        except Exception:  # noqa: BLE001 - any failure to write means the client is gone
+        except UnicodeEncodeError:
+            m.send_failures.labels("encoding").inc()
+            _logs.log(logging.ERROR, "encoding", "a reply could not be encoded; not sent")
+            with contextlib.suppress(Exception):  # tell the client something went wrong
+                await self.channel.send_text(
+                    error_frame(None, "unavailable", "a reply could not be encoded")
+                )
+            return False
+        except Exception as exc:  # noqa: BLE001 - any other failure means the client is gone
             self._disconnected = True
+            m.send_failures.labels("disconnected").inc()
+            _logs.log(
+                logging.INFO, "send", "reply not sent, the client is gone: %s", type(exc).__name__
+            )
             return False
         return True

@@ -1,9 +1,14 @@
-"""Logging setup for the server and uvicorn, with user ids kept out of the logs.
+"""Logging for the server and uvicorn: no identifiers in clear, and no floods of lines.
 
-uvicorn logs every WebSocket handshake with its query string at info level, and a `user`
-parameter names a person across sessions. `RedactUserFilter` rewrites `user=<id>` to
-`user=<redacted>` in every record of the handlers below; it is wired in through uvicorn's
-`log_config`, so worker processes get it too.
+uvicorn logs every request and WebSocket handshake with its client address and query string,
+and the query string carries credentials (`token=`), session ids and whatever else a client
+put there. `PrivacyFilter` rewrites uvicorn's records before any handler sees them: the query
+string is dropped and the client address becomes a keyed pseudonym (`pseudonyms.Pseudonyms`,
+keyed by the server's session secret, set with `configure_privacy`). It is wired in through
+uvicorn's `log_config`, so worker processes get it too.
+
+`LogLimiter` keeps a client that triggers the same failure on every frame from writing a
+line per frame: at most a few lines per key per interval, with a count of what was skipped.
 """
 
 from __future__ import annotations
@@ -11,35 +16,104 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
-_USER_PARAM = re.compile(r"(?<![A-Za-z0-9_])(user=)[^&\s\"']*")
+from .pseudonyms import Pseudonyms
+
+_QUERY = re.compile(r"(/[^\s\"?]*)\?[^\s\"]*")
+_CLIENT = re.compile(r"^\[?[0-9A-Fa-f:.]+\]?:\d+$")
+_state: dict[str, Pseudonyms | None] = {"pseudonyms": None}
 
 
-def redact_user_params(text: str) -> str:
-    return _USER_PARAM.sub(r"\1<redacted>", text)
+def configure_privacy(pseudonyms: Pseudonyms | None) -> None:
+    """Key client pseudonyms in uvicorn's lines (None: addresses become `client:?`)."""
+    _state["pseudonyms"] = pseudonyms
 
 
-class RedactUserFilter(logging.Filter):
+def drop_query_strings(text: str) -> str:
+    """`/ws?token=...&session=...` -> `/ws?<dropped>` anywhere in a line."""
+    return _QUERY.sub(r"\1?<dropped>", text)
+
+
+def pseudonymise_client(value: str) -> str:
+    """`ip:port` -> `client:<pseudonym>` (the port is dropped: it only adds linkability)."""
+    host = value.rsplit(":", 1)[0].strip("[]")
+    pseudonyms = _state["pseudonyms"]
+    return "client:?" if pseudonyms is None else pseudonyms.of("client", host)
+
+
+class PrivacyFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_user_params(message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
+        if isinstance(record.args, tuple) and record.args:
+            args = list(record.args)
+            changed = False
+            for i, arg in enumerate(args):
+                if isinstance(arg, str):
+                    new = arg
+                    if _CLIENT.match(arg):
+                        new = pseudonymise_client(arg)
+                    elif "?" in arg:
+                        new = drop_query_strings(arg)
+                    if new is not arg:
+                        args[i], changed = new, True
+            if changed:
+                record.args = tuple(args)
+        elif isinstance(record.msg, str) and "?" in record.msg and not record.args:
+            record.msg = drop_query_strings(record.msg)
         return True
 
 
 def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's default logging config plus the redaction filter and our own logger."""
+    """uvicorn's default logging config plus the privacy filter and our own logger."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact_user": {"()": f"{__name__}.RedactUserFilter"}}
+    config["filters"] = {"privacy": {"()": f"{__name__}.PrivacyFilter"}}
     for handler in config["handlers"].values():
-        handler.setdefault("filters", []).append("redact_user")
+        handler.setdefault("filters", []).append("privacy")
     config["loggers"]["autocomplete"] = {
         "handlers": ["default"],
         "level": level.upper(),
         "propagate": False,
     }
     return config
+
+
+class LogLimiter:
+    """At most `burst` records per key per `interval_s`; the first one after a quiet spell
+    says how many were skipped. Pure apart from the logger: the clock is injected."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        burst: int = 5,
+        interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 1000,
+    ) -> None:
+        self.logger = logger
+        self.burst = burst
+        self.interval_s = interval_s
+        self._clock = clock
+        self.max_keys = max_keys
+        self._seen: dict[str, tuple[float, int, int]] = {}  # key -> (start, logged, skipped)
+
+    def log(self, level: int, key: str, msg: str, *args: object, exc_info: bool = False) -> bool:
+        """Log unless `key` used up its share this interval; True when a line was written."""
+        now = self._clock()
+        start, logged, skipped = self._seen.get(key, (now, 0, 0))
+        if now - start >= self.interval_s:
+            start, logged = now, 0
+        if logged >= self.burst:
+            self._seen[key] = (start, logged, skipped + 1)
+            return False
+        if len(self._seen) >= self.max_keys and key not in self._seen:
+            self._seen.clear()
+        if skipped:
+            msg += f" ({skipped} similar lines skipped)"
+        self._seen[key] = (start, logged + 1, 0)
+        self.logger.log(level, msg, *args, exc_info=exc_info)
+        return True

@@ -32,8 +32,12 @@ STORE_OPS = (
     "fresh_add",
     "fresh_top",
     "ping",
+    "context",
+    "ledger",
 )
-REFUSAL_REASONS = ("origin", "capacity")
+REFUSAL_REASONS = ("origin", "capacity", "client_cap")
+AUTH_RESULTS = ("user", "anonymous", "expired", "invalid", "unusable_subject")
+CLOSE_REASONS = ("idle", "flood", "frame_too_big", "drain")
 
 # Ranking is ~30 us - 1 ms; a store round trip adds ~0.1-1 ms; a timed-out store read ~100 ms.
 _LATENCY_BUCKETS = (
@@ -115,6 +119,49 @@ class ServerMetrics:
             "Keystrokes completed without session context because the store was failing",
             registry=r,
         )
+        self.store_latency = Histogram(
+            "qac_store_latency_seconds",
+            "Session store call latency (answered calls only), by operation",
+            ["op"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.breaker_open = Gauge(
+            "qac_store_breaker_open",
+            "1 while keystrokes skip the session store (it failed or was slow), else 0",
+            registry=r,
+        )
+        self.breaker_opens = Counter(
+            "qac_store_breaker_opens",
+            "Times the store breaker opened, by cause (error, latency)",
+            ["cause"],
+            registry=r,
+        )
+        self.auth = Counter(
+            "qac_auth",
+            "WebSocket handshakes by who they identified (user, anonymous) or why a presented "
+            "credential was refused (expired, invalid, unusable_subject)",
+            ["result"],
+            registry=r,
+        )
+        self.closes = Counter(
+            "qac_server_closes",
+            "Connections the server closed, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.client_throttles = Counter(
+            "qac_client_throttles",
+            "Times a client address was throttled for sending too many frames over all its "
+            "connections (shared across workers with Redis)",
+            registry=r,
+        )
+        self.send_failures = Counter(
+            "qac_send_failures",
+            "Frames that could not be sent (the client left, or the frame could not be encoded)",
+            ["kind"],
+            registry=r,
+        )
         info = Gauge("qac_index_info", "The index being served", ["version", "model"], registry=r)
         info.labels(index_version, index_model).set(1)
         worker = Gauge("qac_worker_info", "This worker process", ["pid", "store"], registry=r)
@@ -130,6 +177,14 @@ class ServerMetrics:
             self.store_failures.labels(op)
         for reason in REFUSAL_REASONS:
             self.refused_connections.labels(reason)
+        for result in AUTH_RESULTS:
+            self.auth.labels(result)
+        for reason in CLOSE_REASONS:
+            self.closes.labels(reason)
+        for cause in ("error", "latency"):
+            self.breaker_opens.labels(cause)
+        for kind in ("disconnected", "encoding"):
+            self.send_failures.labels(kind)
         self.store_available.set(1)
 
     def render(self) -> tuple[bytes, str]:

@@ -14,12 +14,14 @@ shapes are those of DESIGN.md ("Wire protocol"):
 
 Prefixes and queries are normalised here (`indexer.text`), so the server ranks exactly what
 the indexer indexed: control characters are stripped, case and spaces folded, and a prefix
-keeps one trailing space. Length limits apply after normalisation.
+keeps one trailing space. Raw lengths, surrogates and combining-mark runs are checked before
+normalisation (`_safe_text`), length limits again after it.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,11 @@ from .errors import ErrorCode, ProtocolError, RequestId
 MAX_ID_CHARS = 64
 #: Integer ids must survive a JavaScript number (Number.MAX_SAFE_INTEGER).
 MAX_INT_ID = 2**53 - 1
+#: A raw text field may be this many times its normalised limit (see `_safe_text`).
+RAW_SLACK = 2
+#: Longest run of combining marks in a text field: Unicode's stream-safe text format allows
+#: 30 non-starters in a row, which no real word needs more of.
+MAX_COMBINING_RUN = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +131,11 @@ def _request_id(message: dict[str, Any]) -> RequestId:
             raise ProtocolError(
                 f"field 'id' must be at most {MAX_ID_CHARS} characters, got {len(value)}"
             )
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ProtocolError("field 'id' contains a lone surrogate") from None
         return value
     raise ProtocolError(f"field 'id' must be an integer or a string, got {_json_type(value)}")
 
@@ -137,8 +149,47 @@ def _string(message: dict[str, Any], name: str) -> str:
     return value
 
 
+def _safe_text(message: dict[str, Any], name: str, limit: int) -> str:
+    """A text field that is safe to normalise: checked *before* normalisation, which costs
+    superlinear time on long runs of combining marks and must never see a lone surrogate.
+
+    The raw text may be `RAW_SLACK` times the limit (room for spaces and control characters
+    that normalisation drops); the normalised text must then be within the limit itself.
+    """
+    value = _string(message, name)
+    if len(value) > RAW_SLACK * limit:
+        raise ProtocolError(
+            f"field '{name}' is {len(value)} characters; the limit is {limit} "
+            f"(after normalisation), {RAW_SLACK * limit} as sent"
+        )
+    if not value.isascii():
+        _check_unicode(name, value)
+    return value
+
+
+def _check_unicode(name: str, value: str) -> None:
+    """Refuse lone surrogates (JSON's `\\udc00` escapes decode to them, but they are not
+    text: they cannot be encoded, stored or sent) and overlong combining-mark runs."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError(
+            f"field '{name}' is not valid Unicode text (it contains a lone surrogate)"
+        ) from None
+    run = 0
+    for ch in value:
+        if unicodedata.combining(ch):
+            run += 1
+            if run > MAX_COMBINING_RUN:
+                raise ProtocolError(
+                    f"field '{name}' has more than {MAX_COMBINING_RUN} combining marks in a row"
+                )
+        else:
+            run = 0
+
+
 def _prefix(message: dict[str, Any], limits: Limits) -> str:
-    prefix = normalize_prefix(_string(message, "prefix"))
+    prefix = normalize_prefix(_safe_text(message, "prefix", limits.max_prefix_chars))
     if len(prefix) > limits.max_prefix_chars:
         raise ProtocolError(
             f"field 'prefix' is {len(prefix)} characters after normalisation; "
@@ -148,7 +199,7 @@ def _prefix(message: dict[str, Any], limits: Limits) -> str:
 
 
 def _query(message: dict[str, Any], limits: Limits) -> str:
-    query = normalize_query(_string(message, "query"))
+    query = normalize_query(_safe_text(message, "query", limits.max_query_chars))
     if not query:
         raise ProtocolError("field 'query' is empty after normalisation")
     if len(query) > limits.max_query_chars:
@@ -209,8 +260,21 @@ def _dump(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
-def hello_frame(session: str, index_version: str) -> str:
-    return _dump({"type": "hello", "session": session, "index": index_version})
+def hello_frame(
+    session: str, index_version: str, auth: str = "anonymous", rejected: str | None = None
+) -> str:
+    """`auth`: "user" when a credential identified the user, else "anonymous";
+    `auth_error` (only when a presented credential was refused): expired, invalid or
+    unusable_subject, so a client can fetch a new token and reconnect."""
+    frame: dict[str, Any] = {
+        "type": "hello",
+        "session": session,
+        "index": index_version,
+        "auth": auth,
+    }
+    if rejected is not None:
+        frame["auth_error"] = rejected
+    return _dump(frame)
 
 
 def completions_frame(

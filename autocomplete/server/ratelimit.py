@@ -83,8 +83,10 @@ class FloodGuard:
         self._frames = TokenBucket(rate_per_s, burst, clock)
         self._patience = TokenBucket(close_after / window_s, close_after, clock)
 
-    def check(self) -> Verdict:
-        if self._frames.take():
+    def check(self, client_allows: bool = True) -> Verdict:
+        """client_allows: False when the frame is over a budget shared with other connections
+        (`clients.ClientTable`); it is then refused like one over this connection's own."""
+        if self._frames.take() and client_allows:
             return Verdict.ALLOW
         if self._patience.take():
             return Verdict.REJECT

@@ -22,6 +22,7 @@ from .app import create_app
 from .config import ServerConfig
 from .drain import PROTOCOL_IMPORT
 from .logs import log_config
+from .timeouts import PROTOCOL_IMPORT as HTTP_PROTOCOL_IMPORT
 
 FACTORY_IMPORT = "autocomplete.server.app:app_from_env"
 #: uvicorn's own deadline runs this long after ours, as a backstop for a wedged connection.
@@ -44,6 +45,10 @@ def uvicorn_config(
         port=config.port,
         workers=config.workers,
         ws=PROTOCOL_IMPORT,
+        http=HTTP_PROTOCOL_IMPORT,
+        # Forwarding headers are judged by `peers` against QAC_TRUSTED_PROXIES, not by
+        # uvicorn (whose default trusts X-Forwarded-For from 127.0.0.1).
+        proxy_headers=False,
         ws_max_size=config.max_frame_bytes,
         ws_ping_interval=config.ws_ping_interval_s or None,
         ws_ping_timeout=config.ws_ping_interval_s or None,
@@ -57,20 +62,34 @@ def uvicorn_config(
 
 def serve(config: ServerConfig, index: LoadedIndex) -> None:
     """Serve until SIGINT/SIGTERM; returns after a graceful shutdown."""
+    made_up_secret = config.session_secret is None
+    config = config.with_runtime_secrets()  # one set for every worker
     if config.workers == 1:
         store = create_store(config.redis_url, StoreConfig())
-        uvicorn.Server(uvicorn_config(config, create_app(config, index, store))).run()
+        uv_config = uvicorn_config(config, create_app(config, index, store))
+        _warn(config, made_up_secret)
+        uvicorn.Server(uv_config).run()
         return
     from uvicorn.supervisors import Multiprocess
 
     create_store(config.redis_url, StoreConfig())  # a malformed URL fails here, not per worker
     os.environ.update(config.to_env())  # what the worker processes build their apps from
     uv_config = uvicorn_config(config, FACTORY_IMPORT)  # also sets up logging
-    if config.redis_url is None:
+    _warn(config, made_up_secret)
+    sock = uv_config.bind_socket()
+    Multiprocess(uv_config, sockets=[sock]).run()
+
+
+def _warn(config: ServerConfig, made_up_secret: bool) -> None:
+    """Settings that work, but not the way an operator may think (logged once at start)."""
+    if config.redis_url is not None and made_up_secret:
+        log.warning(
+            "QAC_SESSION_SECRET is not set: session ids and pseudonyms are keyed by a secret "
+            "made up for this run, so sessions end at restart and other hosts cannot resume them"
+        )
+    if config.workers > 1 and config.redis_url is None:
         log.warning(
             "%d workers without --redis: each worker keeps its own sessions, so a "
             "reconnect may lose its session context",
             config.workers,
         )
-    sock = uv_config.bind_socket()
-    Multiprocess(uv_config, sockets=[sock]).run()

@@ -1,8 +1,9 @@
 """A scripted WebSocket server speaking just enough of the protocol to test the client.
 
 `ScriptedServer(reply)` answers every client frame with `reply(frame, state)`: a dict to send,
-a list of dicts (sent in order), None (no answer) or `CLOSE` (close the connection). Every
-connection gets `hello` with the `session` parameter it asked for. Runs in the test's loop.
+a list of dicts (sent in order), None (no answer) or `CLOSE` (close the connection). Like the
+real server, it issues a session id (`srv-<n>`) to a connection that names none, and resumes
+the one a connection names (or announces `hello_session` when set). Runs in the test's loop.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ GONE = "gone"  # close every connection and stop listening: the server is gone
 @dataclass
 class State:
     frames: list[dict[str, Any]] = field(default_factory=list)  # every frame, all connections
-    sessions: list[str] = field(default_factory=list)  # session id of each connection
+    sessions: list[str] = field(default_factory=list)  # session asked for ("?": none)
     connections: int = 0
 
 
@@ -34,10 +35,17 @@ Reply = Callable[[dict[str, Any], State], Any]
 def echo(frame: dict[str, Any], state: State) -> Any:
     """A well-behaved server: suggests prefix+"c" then prefix+"b"; acks submits."""
     if frame["type"] == "complete":
-        items = [{"text": frame["prefix"] + "c", "score": 1.0, "source": "index"},
-                 {"text": frame["prefix"] + "b", "score": 0.5, "source": "index"}]
-        return {"type": "completions", "id": frame["id"], "prefix": frame["prefix"],
-                "items": items, "took_ms": 0.1}
+        items = [
+            {"text": frame["prefix"] + "c", "score": 1.0, "source": "index"},
+            {"text": frame["prefix"] + "b", "score": 0.5, "source": "index"},
+        ]
+        return {
+            "type": "completions",
+            "id": frame["id"],
+            "prefix": frame["prefix"],
+            "items": items,
+            "took_ms": 0.1,
+        }
     return {"type": "ack", "id": frame["id"], "stored": True}
 
 
@@ -59,8 +67,12 @@ class ScriptedServer:
         session = parse_qs(urlsplit(ws.request.path).query).get("session", ["?"])[0]
         self.state.sessions.append(session)
         self.state.connections += 1
-        await ws.send(json.dumps({"type": "hello", "session": self.hello_session or session,
-                                  "index": "fake-1"}))
+        issued = session if session != "?" else f"srv-{self.state.connections}"
+        await ws.send(
+            json.dumps(
+                {"type": "hello", "session": self.hello_session or issued, "index": "fake-1"}
+            )
+        )
         try:
             async for raw in ws:
                 frame = json.loads(raw)
@@ -87,6 +99,10 @@ class ScriptedServer:
             self._server.close()
             await self._server.wait_closed()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.close()

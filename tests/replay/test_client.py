@@ -25,16 +25,19 @@ from .fakes import CLOSE, GONE, ScriptedServer, State, echo
 pytestmark = pytest.mark.anyio
 
 SESSION = Session("u1", ("ab", "abc"), (0.0, 1.0))  # keystrokes: a | a, ab
-FAST = ClientSettings(reconnect=Backoff(base_s=0.01, max_s=0.05, deadline_s=10),
-                      rate_limited=Backoff(base_s=0.001, max_s=0.01, deadline_s=10))
+FAST = ClientSettings(
+    reconnect=Backoff(base_s=0.01, max_s=0.05, deadline_s=10),
+    rate_limited=Backoff(base_s=0.001, max_s=0.01, deadline_s=10),
+)
 
 
 def typed(state: State) -> list[tuple[str, str]]:
     return [(f["type"], f.get("prefix", f.get("query"))) for f in state.frames]
 
 
-async def replay(server: ScriptedServer, settings: ClientSettings = FAST,
-                 session: Session = SESSION) -> Any:
+async def replay(
+    server: ScriptedServer, settings: ClientSettings = FAST, session: Session = SESSION
+) -> Any:
     (plan,) = plan_sessions([session], "t")
     return await SessionReplay(server.url, plan, settings, lambda q: q == "abc").run()
 
@@ -42,9 +45,14 @@ async def replay(server: ScriptedServer, settings: ClientSettings = FAST,
 async def test_types_every_proper_prefix_waits_for_each_answer_then_submits():
     async with ScriptedServer() as server:
         out = await replay(server)
-    assert typed(server.state) == [("complete", "a"), ("submit", "ab"),
-                                   ("complete", "a"), ("complete", "ab"), ("submit", "abc")]
-    assert server.state.sessions == ["t-0"]
+    assert typed(server.state) == [
+        ("complete", "a"),
+        ("submit", "ab"),
+        ("complete", "a"),
+        ("complete", "ab"),
+        ("submit", "abc"),
+    ]
+    assert server.state.sessions == ["?"], "the server issues the session"
     assert (out.keystrokes, out.answered, out.lost, out.submits) == (3, 3, 0, 2)
     assert not out.errors and len(out.rtt_ms) == 3 and out.server_ms == [0.1] * 3
     # "a" -> [ac, ab]: ab at rank 2; then "a" -> miss for abc, "ab" -> [abc, abb]: rank 1
@@ -88,7 +96,7 @@ async def test_closed_connection_loses_the_keystroke_and_reconnects_same_session
 
     async with ScriptedServer(close_on_second_complete) as server:
         out = await replay(server)
-    assert server.state.sessions == ["t-0", "t-0"]
+    assert server.state.sessions == ["?", "srv-1"], "the reconnect resumes the issued session"
     assert (out.keystrokes, out.answered, out.lost, out.reconnects) == (3, 2, 1, 1)
     assert out.errors == {"disconnected": 1}
     assert [q.rr for q in out.queries] == [[0.5], [0.0, 1.0]]  # the lost one scored a miss
@@ -146,14 +154,19 @@ async def test_runner_reports_sessions_in_order_and_aborts_when_the_server_is_go
     seen: list[int] = []
     async with ScriptedServer() as server:
         report, hello = await replay_sessions(
-            server.url, plans, ReplaySettings(concurrency=3, client=FAST),
-            on_session=lambda o: seen.append(o.index))
+            server.url,
+            plans,
+            ReplaySettings(concurrency=3, client=FAST),
+            on_session=lambda o: seen.append(o.index),
+        )
     assert seen == [0, 1, 2, 3, 4] and hello["index"] == "fake-1"
     assert report.keystrokes == sum(p.keystrokes for p in plans)
     assert report.to_dict()["index"] == ["fake-1"]
 
-    settings = ReplaySettings(concurrency=2, client=ClientSettings(
-        reconnect=Backoff(base_s=0.01, max_s=0.02, deadline_s=0.2)))
+    settings = ReplaySettings(
+        concurrency=2,
+        client=ClientSettings(reconnect=Backoff(base_s=0.01, max_s=0.02, deadline_s=0.2)),
+    )
     async with ScriptedServer(lambda f, s: GONE if s.connections > 2 else echo(f, s)) as server:
         with pytest.raises(ServerGone, match=r"of 5 sessions"):
             await replay_sessions(server.url, plans, settings)
@@ -161,17 +174,25 @@ async def test_runner_reports_sessions_in_order_and_aborts_when_the_server_is_go
 
 async def test_probe_of_a_port_with_nothing_listening_is_unreachable():
     with pytest.raises(ServerUnreachable, match="connection refused"):
-        await probe(f"ws://127.0.0.1:{free_port()}/ws", 5.0, "p")
+        await probe(f"ws://127.0.0.1:{free_port()}/ws", 5.0)
 
 
-async def test_probe_fails_when_the_server_replaces_the_session_id():
-    async with ScriptedServer(hello_session="someone-else") as server:
-        with pytest.raises(ServerUnreachable, match="did not accept session id"):
-            await probe(server.url, 5.0, "mine")
+async def test_a_session_the_server_replaced_is_followed_on_later_reconnects():
+    def close_on_second_complete(frame: dict, state: State) -> Any:
+        completes = [f for f in state.frames if f["type"] == "complete"]
+        if frame["type"] == "complete" and len(completes) == 2:
+            return CLOSE
+        return echo(frame, state)
+
+    async with ScriptedServer(close_on_second_complete, hello_session="replaced") as server:
+        out = await replay(server)
+    assert server.state.sessions == ["?", "replaced"]
+    assert out.reconnects == 1
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:1/ws", "127.0.0.1:8000", "ws:///ws",
-                                 "ws://host:99999/ws"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:1/ws", "127.0.0.1:8000", "ws:///ws", "ws://host:99999/ws"]
+)
 def test_urls_that_are_not_websocket_urls_are_refused(url):
     with pytest.raises(ConnectFailed) as info:
         check_url(url)

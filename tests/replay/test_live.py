@@ -27,7 +27,14 @@ from indexer.dataset import load_split
 from tests.live_server import LiveServer, free_port
 
 #: Replay types as fast as answers come; a user's 50 frames/s would only slow the tests down.
-NO_RATE_LIMIT = {"QAC_RATE_PER_S": "1000000", "QAC_RATE_BURST": "1000000"}
+# The replay is one client address typing many sessions at once: lift the per-connection and
+# the per-address budgets.
+NO_RATE_LIMIT = {
+    "QAC_RATE_PER_S": "1000000",
+    "QAC_RATE_BURST": "1000000",
+    "QAC_CLIENT_RATE_PER_S": "1000000",
+    "QAC_CLIENT_RATE_BURST": "1000000",
+}
 # Fresh counts are a server-only signal (queries submitted by other sessions during the run):
 # offline evaluation cannot see them, so agreement is checked with freshness off.
 OFFLINE_EQUIVALENT = {**NO_RATE_LIMIT, "QAC_FRESH_REFRESH_S": "0"}
@@ -42,13 +49,22 @@ def assert_same_quality(online: dict[str, Any], offline: dict[str, Any]) -> None
             got = online[group][bucket]
             assert got["n"] == row["n"], (group, bucket)
             for metric, value in row.items():
-                assert math.isclose(got[metric], value, rel_tol=0, abs_tol=1e-9), \
-                    (group, bucket, metric, got[metric], value)
+                assert math.isclose(got[metric], value, rel_tol=0, abs_tol=1e-9), (
+                    group,
+                    bucket,
+                    metric,
+                    got[metric],
+                    value,
+                )
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "autocomplete.cli", "replay", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "autocomplete.cli", "replay", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +83,14 @@ def test_replay_and_evaluate_agree_on_the_blended_index(blend_index_dir, sample_
 
     offline = evaluate(index.ranker, sessions, is_seen, k=10)
     with LiveServer(blend_index_dir, env=OFFLINE_EQUIVALENT) as server:
-        report, hello = asyncio.run(replay_sessions(
-            server.ws_url, plan_sessions(sessions, new_run_id()),
-            ReplaySettings(concurrency=4, seen_known=True), is_seen))
+        report, hello = asyncio.run(
+            replay_sessions(
+                server.ws_url,
+                plan_sessions(sessions, new_run_id()),
+                ReplaySettings(concurrency=4, seen_known=True),
+                is_seen,
+            )
+        )
     assert hello["index"] == index.version
     d = report.to_dict()
     assert d["errors"] == {} and d["lost"] == 0
@@ -77,10 +98,19 @@ def test_replay_and_evaluate_agree_on_the_blended_index(blend_index_dir, sample_
     assert_same_quality(report.quality, offline.quality)
 
 
-def test_cli_json_jsonl_and_the_regression_gate(mpc_server, built_sample_index, sample_log,
-                                                tmp_path):
-    common = ("--url", mpc_server.ws_url, "--log", str(sample_log), "--sessions", "40",
-              "--concurrency", "3")
+def test_cli_json_jsonl_and_the_regression_gate(
+    mpc_server, built_sample_index, sample_log, tmp_path
+):
+    common = (
+        "--url",
+        mpc_server.ws_url,
+        "--log",
+        str(sample_log),
+        "--sessions",
+        "40",
+        "--concurrency",
+        "3",
+    )
     base, jsonl = tmp_path / "base.json", tmp_path / "sessions.jsonl"
     p = cli(*common, "--index", str(built_sample_index), "--json", "--out-jsonl", str(jsonl))
     assert p.returncode == 0, p.stderr
@@ -107,8 +137,7 @@ def test_cli_json_jsonl_and_the_regression_gate(mpc_server, built_sample_index, 
     assert "FAIL MRR@10 0.9900 ->" in bad.stdout
 
 
-def test_server_restart_mid_replay_reconnects_and_counts_what_was_lost(mpc_server,
-                                                                        sample_log):
+def test_server_restart_mid_replay_reconnects_and_counts_what_was_lost(mpc_server, sample_log):
     plans = plan_sessions(load_split([sample_log]).test[:200], new_run_id())
     total = sum(p.keystrokes for p in plans)
     typed = 0
@@ -135,9 +164,14 @@ def test_server_restart_mid_replay_reconnects_and_counts_what_was_lost(mpc_serve
     restarter = threading.Thread(target=restart)
     restarter.start()
     try:
-        report, _ = asyncio.run(replay_sessions(
-            mpc_server.ws_url, plans, ReplaySettings(concurrency=4, client=ClientSettings()),
-            progress=progress))
+        report, _ = asyncio.run(
+            replay_sessions(
+                mpc_server.ws_url,
+                plans,
+                ReplaySettings(concurrency=4, client=ClientSettings()),
+                progress=progress,
+            )
+        )
     finally:
         halfway.set()
         restarter.join(timeout=60)
@@ -146,8 +180,13 @@ def test_server_restart_mid_replay_reconnects_and_counts_what_was_lost(mpc_serve
     assert d["sessions"] == len(plans) and d["keystrokes"] == total  # nothing dropped silently
     assert d["reconnects"] >= 1 and d["errors"].get("disconnected", 0) >= 1
     assert d["lost"] >= 0 and d["answered"] + d["lost"] <= total
-    assert d["answered"] + d["lost"] + d["errors"].get("bad_request", 0) \
-        + d["errors"].get("unavailable", 0) == total
+    assert (
+        d["answered"]
+        + d["lost"]
+        + d["errors"].get("bad_request", 0)
+        + d["errors"].get("unavailable", 0)
+        == total
+    )
     assert mpc_server.running
 
 
@@ -158,8 +197,10 @@ def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> N
 
 
 def test_refused_connection_is_one_line_and_exit_2(sample_log):
-    assert_one_line_error(cli("--url", f"ws://127.0.0.1:{free_port()}/ws",
-                              "--log", str(sample_log)), "connection refused")
+    assert_one_line_error(
+        cli("--url", f"ws://127.0.0.1:{free_port()}/ws", "--log", str(sample_log)),
+        "connection refused",
+    )
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/ws", "not a url"])
@@ -168,5 +209,7 @@ def test_bad_url_is_one_line_and_exit_2(sample_log, url):
 
 
 def test_index_other_than_the_served_one_is_refused(mpc_server, blend_index_dir, sample_log):
-    assert_one_line_error(cli("--url", mpc_server.ws_url, "--log", str(sample_log),
-                              "--index", str(blend_index_dir)), "the 'seen' set would be wrong")
+    assert_one_line_error(
+        cli("--url", mpc_server.ws_url, "--log", str(sample_log), "--index", str(blend_index_dir)),
+        "the 'seen' set would be wrong",
+    )

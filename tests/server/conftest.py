@@ -37,7 +37,9 @@ def sample_index(built_sample_index: Path) -> LoadedIndex:  # noqa: F811
 def held_server(sample_index: LoadedIndex) -> Iterator[tuple[InProcessServer, GatedStore]]:
     """The app on a real socket, with a session store that answers when the test says so."""
     store = GatedStore()
-    config = ServerConfig(index="unused", port=free_port())
+    # Keystrokes wait for the held context read as long as the test needs (the production
+    # read budget would give up after 20 ms and rank without it).
+    config = ServerConfig(index="unused", port=free_port(), store_read_timeout_s=5.0)
     with InProcessServer(create_app(config, sample_index, store), config) as server:
         yield server, store
     store.release.set()

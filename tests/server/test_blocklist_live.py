@@ -61,8 +61,8 @@ async def test_blocked_words_never_reach_the_user_and_k_items_still_do(
     rules = tmp_path / "blocklist.txt"
     rules.write_text("# real words from the sample log\n" + "\n".join(OFFENSIVE) + "\n")
     with LiveServer(built_sample_index, env={"QAC_BLOCKLIST": str(rules)}) as live:
-        assert live.healthz()["blocklist"] == {"rules": 3, "reloads": 0}
-        assert live.healthz()["blocklist_error"] is None
+        assert live.healthz()["blocklist"] == {"rules": 3, "reloads": 0, "error": False}
+        assert live.healthz()["details"]["blocklist_error"] is None
         async with ws_session(live.ws_url) as (ws, _):
             for i, prefix in enumerate(["free ", "new ", "se", "s"]):
                 reply = await complete(ws, prefix, request_id=i, k=10)
@@ -83,7 +83,7 @@ async def test_an_edited_blocklist_applies_without_a_restart_and_a_broken_one_ke
     rules = tmp_path / "blocklist.txt"
     rules.write_text("sex\n")
     with LiveServer(built_sample_index, env={"QAC_BLOCKLIST": str(rules)}) as live:
-        pid = live.healthz()["pid"]
+        pid = live.healthz()["details"]["pid"]
         async with ws_session(live.ws_url) as (ws, _):
             every = [i["text"] for i in (await complete(ws, "goo", k=50))["items"]]
             assert "google" in every[:5]
@@ -100,19 +100,21 @@ async def test_an_edited_blocklist_applies_without_a_restart_and_a_broken_one_ke
                     await asyncio.sleep(0.05)
             assert texts == allowed[:5], "all that is left of the prefix's completions"
             health = live.healthz()
-            assert health["blocklist"] == {"rules": 2, "reloads": 1}
-            assert health["blocklist_error"] is None
+            assert health["blocklist"] == {"rules": 2, "reloads": 1, "error": False}
+            assert health["details"]["blocklist_error"] is None
 
             rewrite(rules, "sex\nre:(unclosed\n")
             async with asyncio.timeout(DEADLINE_S):
-                while live.healthz()["blocklist_error"] is None:
+                while live.healthz()["details"]["blocklist_error"] is None:
                     await asyncio.sleep(0.05)
             health = live.healthz()
-            assert "bad pattern" in health["blocklist_error"]
-            assert health["blocklist"] == {"rules": 2, "reloads": 1}, "old rules still apply"
+            assert "bad pattern" in health["details"]["blocklist_error"]
+            assert health["blocklist"] == {"rules": 2, "reloads": 1, "error": True}, (
+                "old rules still apply"
+            )
             texts = [i["text"] for i in (await complete(ws, "goo", 999, k=5))["items"]]
             assert not any(t.startswith("google") for t in texts)
-        assert live.healthz()["pid"] == pid
+        assert live.healthz()["details"]["pid"] == pid
 
 
 def test_a_missing_blocklist_file_stops_serve_before_it_starts(

@@ -146,15 +146,18 @@ async def test_a_ranker_failure_is_reported_and_the_connection_goes_on(start) ->
     assert value(services.metrics.errors.labels("unavailable")) == 1
 
 
-async def test_a_failing_store_costs_context_and_storage_but_no_error(start) -> None:
+async def test_a_failing_store_costs_storage_but_no_error_and_not_the_connections_context(
+    start,
+) -> None:
     store, ranker = GatedStore(), ContextEchoRanker()
     store.failing = True
     channel, _, _, services = start(store, ranker)
     channel.push({"type": "submit", "id": 1, "query": "weather"})
     channel.push({"type": "complete", "id": 2, "prefix": "w"})
     sent = await channel.wait_sent(2)
-    assert sent[0] == {"type": "ack", "id": 1, "stored": False}
-    assert sent[1]["items"][0]["text"] == "w after (none)"
+    assert {"type": "ack", "id": 1, "stored": False} in sent, "the client learns it was not kept"
+    reply = next(f for f in sent if f["type"] == "completions")
+    assert reply["items"][0]["text"] == "w after weather", "this connection still knows it"
     assert not any(f["type"] == "error" for f in sent)
     m = services.metrics
     assert value(m.store_failures.labels("append")) == 1
@@ -193,7 +196,9 @@ async def test_a_store_read_cancelled_by_a_disconnect_does_not_wedge_the_breaker
     assert breaker.allow(), "the next keystroke probes the store again"
 
 
-async def test_a_personal_ranker_gets_the_users_history_read_once_until_a_submit(start) -> None:
+async def test_a_personal_ranker_gets_the_users_history_read_once_and_submits_applied_locally(
+    start,
+) -> None:
     store, ranker = GatedStore(), HistoryEchoRanker()
     await store.record_user("bob", "bob's old query", now=1000.0)
     channel, _, _, services = start(store, ranker, user="bob")
@@ -204,13 +209,16 @@ async def test_a_personal_ranker_gets_the_users_history_read_once_until_a_submit
         {"text": "b mine bob's old query", "score": 1.0, "source": "history", "match": [0, 1]}
     ]
     assert ranker.histories[0] == (("bob's old query", 1, 1000.0),)
-    assert value(services.metrics.store_operations.labels("user_history")) == 1, "read once"
+    assert value(services.metrics.store_operations.labels("context")) == 1, "read once"
 
     channel.push({"type": "submit", "id": 9, "query": "Bob's New Query"})
     channel.push({"type": "complete", "id": 10, "prefix": "b"})
     sent = await channel.wait_sent(5)
-    assert sent[-1]["items"][0]["text"] == "b mine bob's new query"
-    assert value(services.metrics.store_operations.labels("user_history")) == 2
+    reply = next(f for f in reversed(sent) if f["type"] == "completions")
+    assert reply["items"][0]["text"] == "b mine bob's new query", "the submit applies at once"
+    assert value(services.metrics.store_operations.labels("context")) == 1, "without a re-read"
+    stored = [e.query for e in await store.user_history("bob")]
+    assert stored == ["bob's new query", "bob's old query"]
 
 
 async def test_without_a_user_no_history_is_read(start) -> None:

@@ -13,6 +13,7 @@ from autocomplete.server.app import create_app
 from autocomplete.server.config import ServerConfig, default_static_dir
 from session_store.base import StoreConfig
 from session_store.memory import MemoryStore
+from tests.credentials import user_token
 from tests.live_server import LiveServer
 
 from .client import complete, ws_session
@@ -127,36 +128,47 @@ def live(built_sample_index: Path) -> Iterator[LiveServer]:
         yield server
 
 
-async def test_hello_names_the_session_from_the_query_parameter(live, built_sample_index) -> None:
-    async with ws_session(live.ws_url + "?session=tab-42") as (ws, hello):
-        assert hello["session"] == "tab-42"
-        assert hello["index"] == live.healthz()["index"]["version"]
-        assert "set-cookie" not in ws.response.headers
-
-
-async def test_session_comes_from_the_cookie_without_a_parameter(live) -> None:
-    async with ws_session(
-        live.ws_url, additional_headers={"Cookie": "qac_session=from-cookie"}
-    ) as (_, hello):
-        assert hello["session"] == "from-cookie"
-
-
-async def test_without_a_valid_session_a_fresh_one_is_made_and_set_as_a_cookie(live) -> None:
-    async with ws_session(live.ws_url + "?session=no%20spaces%20please") as (ws, hello):
+async def test_hello_names_the_session_the_server_issued_and_sets_it_as_a_cookie(live) -> None:
+    async with ws_session(live.ws_url) as (ws, hello):
         session = hello["session"]
-        assert session != "no spaces please" and len(session) >= 16
+        assert hello["index"] == live.healthz()["index"]["version"]
+        assert hello["auth"] == "anonymous"
         assert ws.response.headers["set-cookie"].startswith(f"qac_session={session};")
     async with ws_session(live.ws_url) as (_, other):
         assert other["session"] != session
 
 
-async def test_user_ids_never_appear_in_the_server_log(live) -> None:
-    async with ws_session(live.ws_url + "?user=secretbob77") as (ws, _):
+async def test_an_issued_session_resumes_from_the_parameter_or_the_cookie(live) -> None:
+    async with ws_session(live.ws_url) as (_, hello):
+        session = hello["session"]
+    async with ws_session(live.ws_url + f"?session={session}") as (ws, again):
+        assert again["session"] == session
+        assert "set-cookie" not in ws.response.headers
+    async with ws_session(live.ws_url, additional_headers={"Cookie": f"qac_session={session}"}) as (
+        _,
+        by_cookie,
+    ):
+        assert by_cookie["session"] == session
+
+
+async def test_a_made_up_session_id_is_replaced_never_adopted(live) -> None:
+    for made_up in ("tab-42", "no%20spaces%20please"):
+        async with ws_session(live.ws_url + f"?session={made_up}") as (ws, hello):
+            assert hello["session"] != made_up and len(hello["session"]) >= 16
+            assert ws.response.headers["set-cookie"].startswith(f"qac_session={hello['session']};")
+
+
+async def test_user_ids_tokens_and_session_ids_never_appear_in_the_server_log(live) -> None:
+    token = user_token("secretbob77")
+    async with ws_session(f"{live.ws_url}?token={token}") as (ws, hello):
+        assert hello["auth"] == "user"
         await ws.send('{"type":"submit","id":1,"query":"private thing"}')
         await ws.recv()
         await complete(ws, "pri")
-    assert "secretbob77" not in live.output()
-    assert "user=<redacted>" in live.output()
+    output = live.output()
+    assert "secretbob77" not in output
+    assert token.split(".")[2] not in output and hello["session"] not in output
+    assert "/ws?<dropped>" in output
 
 
 async def test_open_connections_are_counted(live) -> None:

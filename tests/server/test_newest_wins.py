@@ -22,10 +22,10 @@ async def until(predicate: Callable[[], bool]) -> None:
 async def test_only_the_newest_of_several_pending_keystrokes_is_answered(held_server) -> None:
     server, store = held_server
     metrics = server.state.metrics
+    store.hold.set()  # the connection's first context read (at connect) is held
     async with ws_session(server.ws_url) as (ws, _):
-        store.hold.set()
-        await ws.send(json.dumps({"type": "complete", "id": 1, "prefix": "g"}))
         await asyncio.to_thread(store.entered.wait, DEADLINE_S)
+        await ws.send(json.dumps({"type": "complete", "id": 1, "prefix": "g"}))
         for request_id, prefix in ((2, "go"), (3, "goo")):
             await ws.send(json.dumps({"type": "complete", "id": request_id, "prefix": prefix}))
         await until(lambda: metrics.requests.labels("complete")._value.get() == 3)

@@ -142,9 +142,9 @@ def test_prefix_over_the_limit_after_normalisation_is_a_bad_request() -> None:
     assert error.message == (
         "field 'prefix' is 201 characters after normalisation; the limit is 200"
     )
-    # Spaces and control characters that normalisation folds away do not count (the
-    # trailing run of spaces becomes the one kept space).
-    request = parse({"type": "complete", "id": 9, "prefix": "\x00" * 500 + "a" * 199 + " " * 500})
+    # Spaces and control characters that normalisation folds away do not count, within the
+    # raw allowance of twice the limit (the trailing run of spaces becomes the one kept space).
+    request = parse({"type": "complete", "id": 9, "prefix": "\x00" * 100 + "a" * 199 + " " * 100})
     assert isinstance(request, CompleteRequest) and request.prefix == "a" * 199 + " "
 
 
@@ -198,7 +198,13 @@ def test_any_frame_parses_or_is_a_protocol_error(data: bytes | str) -> None:
 
 
 def test_server_frames_have_the_documented_shapes() -> None:
-    assert json.loads(hello_frame("s1", "v1")) == {"type": "hello", "session": "s1", "index": "v1"}
+    assert json.loads(hello_frame("s1", "v1")) == {
+        "type": "hello",
+        "session": "s1",
+        "index": "v1",
+        "auth": "anonymous",
+    }
+    assert json.loads(hello_frame("s1", "v1", "anonymous", "expired"))["auth_error"] == "expired"
     frame = json.loads(completions_frame(7, "new yo", [Completion("new york", 0.91, "index")], 0.8))
     assert frame == {
         "type": "completions",

@@ -15,6 +15,7 @@ import pytest
 import redis
 from websockets.asyncio.client import ClientConnection
 
+from tests.credentials import as_user
 from tests.live_server import LiveServer
 from tests.redis_server import RedisServer
 
@@ -45,7 +46,7 @@ async def test_an_empty_prefix_lists_the_sessions_queries_newest_first(
     built_sample_index: Path,
 ) -> None:
     with LiveServer(built_sample_index) as live:
-        async with ws_session(live.ws_url + "?session=s-recent") as (ws, _):
+        async with ws_session(live.ws_url) as (ws, _):
             assert await recent(ws) == [], "a new session has nothing to show"
             for query in ("Cheap Flights", "weather", "google earth", "weather"):
                 await submit(ws, query)
@@ -53,7 +54,7 @@ async def test_an_empty_prefix_lists_the_sessions_queries_newest_first(
             assert await recent(ws, k=2) == ["weather", "google earth"]
             typed = await complete(ws, "wea", k=5)
             assert all(i["source"] == "index" for i in typed["items"]), "typing still ranks"
-        async with ws_session(live.ws_url + "?session=s-other") as (ws, _):
+        async with ws_session(live.ws_url) as (ws, _):
             assert await recent(ws) == [], "another session (no user) sees none of it"
 
 
@@ -61,10 +62,10 @@ async def test_a_users_history_follows_the_session_and_forget_removes_from_both(
     built_sample_index: Path,
 ) -> None:
     with LiveServer(built_sample_index) as live:
-        async with ws_session(live.ws_url + "?session=s-monday&user=ann") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "ann")) as (ws, _):
             for query in ("cheap flights", "weather", "google earth"):
                 await submit(ws, query)
-        async with ws_session(live.ws_url + "?session=s-tuesday&user=ann") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "ann")) as (ws, _):
             await submit(ws, "maps")
             assert await recent(ws) == ["maps", "google earth", "weather", "cheap flights"]
 
@@ -75,7 +76,7 @@ async def test_a_users_history_follows_the_session_and_forget_removes_from_both(
 
             assert await forget(ws, 202, all=True) == {"type": "ack", "id": 202, "stored": True}
             assert await recent(ws) == []
-        async with ws_session(live.ws_url + "?session=s-wednesday&user=ann") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "ann")) as (ws, _):
             assert await recent(ws) == [], "the user's history is gone for every session"
             await submit(ws, "weather")
             assert await recent(ws) == ["weather"], "forgetting is not a ban: it can come back"
@@ -100,7 +101,7 @@ async def test_a_forgotten_query_stops_being_a_personal_suggestion_on_the_same_c
     connection caches that history between submits, so a forget must drop the cache."""
     mine = "google maps for my street"
     with LiveServer(blend_index_dir) as live:
-        async with ws_session(live.ws_url + "?session=s-blend&user=bob") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "bob")) as (ws, _):
             await submit(ws, mine)
             await submit(ws, "weather")
             first = (await complete(ws, "goo", request_id=1, k=10))["items"][0]
@@ -110,7 +111,7 @@ async def test_a_forgotten_query_stops_being_a_personal_suggestion_on_the_same_c
             items = (await complete(ws, "goo", request_id=2, k=10))["items"]
             assert mine not in [i["text"] for i in items]
             assert await recent(ws) == ["weather"]
-        async with ws_session(live.ws_url + "?session=s-blend-2&user=bob") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "bob")) as (ws, _):
             items = (await complete(ws, "goo", request_id=3, k=10))["items"]
             assert mine not in [i["text"] for i in items]
             assert await recent(ws) == ["weather"]
@@ -122,7 +123,7 @@ async def test_blocked_words_are_kept_out_of_personal_and_generated_items(
     rules = tmp_path / "blocklist.txt"
     rules.write_text("street\ngood\n")
     with LiveServer(blend_index_dir, env={"QAC_BLOCKLIST": str(rules)}) as live:
-        async with ws_session(live.ws_url + "?session=s-safe&user=eve") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "eve")) as (ws, _):
             await submit(ws, "google maps for my street")
             await submit(ws, "google earth")
             items = (await complete(ws, "goo", request_id=1, k=10))["items"]
@@ -139,14 +140,15 @@ async def test_forget_reaches_redis_and_acks_stored_false_while_it_is_down(
 ) -> None:
     own_redis_server = own_persistent_redis  # its data survives the stop and start below
     with LiveServer(built_sample_index, redis_url=own_redis_server.url) as live:
-        async with ws_session(live.ws_url + "?session=s-r&user=u-r") as (ws, _):
+        async with ws_session(as_user(live.ws_url, "u-r")) as (ws, hello):
+            session_key = f"qac:sess:{hello['session']}"
             for query in ("cheap flights", "weather", "maps"):
                 await submit(ws, query)
             assert await recent(ws) == ["maps", "weather", "cheap flights"]
             assert (await forget(ws, query="weather"))["stored"] is True
             client = redis.Redis.from_url(own_redis_server.url, decode_responses=True)
             with client:
-                assert client.lrange("qac:sess:s-r", 0, -1) == ["maps", "cheap flights"]
+                assert client.lrange(session_key, 0, -1) == ["maps", "cheap flights"]
                 assert set(client.zrange("qac:user:{u-r}", 0, -1)) == {"maps", "cheap flights"}
                 assert set(client.hkeys("qac:user:{u-r}:count")) == {"maps", "cheap flights"}
             assert await recent(ws) == ["maps", "cheap flights"]
@@ -157,21 +159,28 @@ async def test_forget_reaches_redis_and_acks_stored_false_while_it_is_down(
                 "id": 201,
                 "stored": False,
             }
-            assert await recent(ws) == [], "no store, no recent searches, and no error"
+            assert await recent(ws) == ["cheap flights"], (
+                "no store, and no error: the connection still knows its own session"
+            )
             assert (await forget(ws, 202, all=True))["stored"] is False
+            assert await recent(ws) == []
 
             own_redis_server.start()
             async with asyncio.timeout(DEADLINE_S):
                 while live.healthz()["status"] != "ok":
                     await asyncio.sleep(0.02)
-            assert await recent(ws) == ["cheap flights"], (
+            shown = await recent(ws)
+            assert "maps" not in shown and "weather" not in shown, (
                 "the connection that asked keeps hiding what it could not forget"
             )
-            async with ws_session(live.ws_url + "?session=s-r&user=u-r") as (other, _):
-                assert await recent(other) == ["maps", "cheap flights"], (
-                    "stored:false meant it: the store still has them"
-                )
+            resume = as_user(live.ws_url, "u-r", session=hello["session"])
+            async with asyncio.timeout(DEADLINE_S):  # until the breaker has probed the store
+                while True:
+                    async with ws_session(resume) as (other, _):
+                        if await recent(other) == ["maps", "cheap flights"]:
+                            break  # stored:false meant it: the store still has them
+                    await asyncio.sleep(0.05)
             assert (await forget(ws, 203, all=True))["stored"] is True
             assert await recent(ws) == []
             with client:
-                assert client.exists("qac:sess:s-r", "qac:user:{u-r}", "qac:user:{u-r}:count") == 0
+                assert client.exists(session_key, "qac:user:{u-r}", "qac:user:{u-r}:count") == 0

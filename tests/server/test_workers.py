@@ -24,7 +24,7 @@ def worker_pids(server: LiveServer, want: int) -> set[int]:
     pids: set[int] = set()
     deadline = time.monotonic() + DEADLINE_S * 3
     while len(pids) < want and time.monotonic() < deadline:
-        pids.add(server.healthz()["pid"])
+        pids.add(server.healthz()["details"]["pid"])
     return pids
 
 
