@@ -28,12 +28,19 @@ class DelayProxy:
         self._server: asyncio.Server | None = None
 
     def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._handle, HOST, self.port)
-        )
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        self._server = loop.run_until_complete(asyncio.start_server(self._handle, HOST, self.port))
         self._ready.set()
-        self._loop.run_forever()
+        loop.run_forever()
+        # Stopped: close the listener and every open connection, then the loop itself.
+        self._server.close()
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(self._server.wait_closed())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -54,7 +61,11 @@ class DelayProxy:
             finally:
                 dst.close()
 
-        await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
+        try:
+            await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
+        finally:
+            writer.close()
+            up_writer.close()
 
     def __enter__(self) -> DelayProxy:
         self._thread.start()
@@ -68,10 +79,5 @@ class DelayProxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            self._loop.stop()
-
-        self._loop.call_soon_threadsafe(shutdown)
+        self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
