@@ -77,6 +77,11 @@ class ServerConfig:
     fresh_max_items: queries whose counts are kept (the most counted; default 20,000).
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
+    index_fingerprint: set by `autocomplete serve` for its worker processes, not by
+        operators: the fingerprint of the index the supervisor verified (every checksum), so
+        each worker checks with stat() calls alone that it maps those same files, and refuses
+        to start if they changed. None (default): a process that builds its app from the
+        environment verifies every checksum itself.
     """
 
     index: str
@@ -105,6 +110,7 @@ class ServerConfig:
     fresh_max_items: int = 20_000
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
+    index_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -149,6 +155,14 @@ class ServerConfig:
             )
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
+        if self.index_fingerprint is not None:
+            from indexer.artifact import is_fingerprint  # only workers pay for this import
+
+            if not is_fingerprint(self.index_fingerprint):
+                raise ConfigError(
+                    "QAC_INDEX_FINGERPRINT must be 64 lowercase hex digits (set by "
+                    f"`autocomplete serve` for its workers), got {self.index_fingerprint!r}"
+                )
 
     @classmethod
     def from_env(
@@ -194,11 +208,12 @@ def parse_origins(raw: str) -> tuple[str, ...]:
 
 
 #: Settings whose empty variable means None (so `to_env` round-trips an unset value).
-_OPTIONAL = ("redis_url", "blocklist")
+_OPTIONAL = ("redis_url", "blocklist", "index_fingerprint")
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "redis_url": lambda raw: raw.strip() or None,
     "blocklist": lambda raw: raw.strip() or None,
+    "index_fingerprint": lambda raw: raw.strip() or None,
     "allowed_origins": parse_origins,
     "log_level": lambda raw: raw.strip().lower(),
 }

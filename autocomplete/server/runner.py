@@ -8,6 +8,7 @@ operating system shares their pages.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -55,6 +56,12 @@ def uvicorn_config(
     )
 
 
+def worker_config(config: ServerConfig, index: LoadedIndex) -> ServerConfig:
+    """`config` for worker processes: with the fingerprint of the index verified here, so each
+    worker checks cheaply that it maps the same files instead of reading them all again."""
+    return dataclasses.replace(config, index_fingerprint=index.files.fingerprint)
+
+
 def serve(config: ServerConfig, index: LoadedIndex) -> None:
     """Serve until SIGINT/SIGTERM; returns after a graceful shutdown."""
     if config.workers == 1:
@@ -64,7 +71,7 @@ def serve(config: ServerConfig, index: LoadedIndex) -> None:
     from uvicorn.supervisors import Multiprocess
 
     create_store(config.redis_url, StoreConfig())  # a malformed URL fails here, not per worker
-    os.environ.update(config.to_env())  # what the worker processes build their apps from
+    os.environ.update(worker_config(config, index).to_env())  # what the workers build from
     uv_config = uvicorn_config(config, FACTORY_IMPORT)  # also sets up logging
     if config.redis_url is None:
         log.warning(
