@@ -1,6 +1,8 @@
 # The demo server: the package, an MPC index of the bundled real AOL sample, the web demo.
 # Same steps as `make demo`: install, build-index --all from the sample, serve.
 #   docker build -t qac . && docker run --rm -p 8000:8000 qac      # then open http://localhost:8000
+# requirements.lock is compiled for this Python on linux x86_64 (LOCK_PYTHON in the Makefile):
+# change them together, then `make lock`.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,12 +13,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --no-create-home --uid 10001 --shell /usr/sbin/nologin qac
 
 WORKDIR /app
-# Package sources first, so editing the demo page or the sample does not reinstall.
+# Dependencies first, exactly as locked: every file's hash is checked and nothing is compiled
+# from source, so the image holds the versions that were tested, whatever PyPI serves today.
+COPY requirements.lock ./
+RUN pip install --require-hashes --only-binary :all: -r requirements.lock
+# Package sources next, so editing the demo page or the sample does not reinstall. --no-deps:
+# everything it needs came from the lock; the build backend too (hence no build isolation).
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
 COPY autocomplete ./autocomplete
 COPY session_store ./session_store
-RUN pip install .
+RUN pip install --no-deps --no-build-isolation .
 
 COPY data/sample/aol-sample.tsv.gz ./data/sample/aol-sample.tsv.gz
 COPY web_demo ./web_demo

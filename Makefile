@@ -1,6 +1,7 @@
 # Two entry points that work on a fresh Debian machine with Python 3.11 (as root):
 #   make demo   - venv, install, build the index from the bundled real sample, serve it + the widget
 #   make test   - venv, install, system packages (redis-server, chromium), run the whole test suite
+#   make lock   - rewrite requirements.lock, the hashed versions the Docker image installs
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
@@ -10,7 +11,13 @@ MODEL   ?= mpc
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 
-.PHONY: venv install demo index test lint clean
+# requirements.lock is for the image: its Python (Dockerfile FROM) and platform. The venv
+# follows pyproject.toml. Existing pins are kept; LOCK_ARGS=--upgrade moves all to the newest.
+LOCK_PYTHON   := 3.11
+LOCK_PLATFORM := x86_64-unknown-linux-gnu
+LOCK_ARGS     ?=
+
+.PHONY: venv install demo index test lint lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,6 +39,17 @@ test: install
 
 lint: install
 	$(BIN)/ruff check indexer autocomplete session_store tests bench
+
+$(BIN)/uv: $(BIN)/python
+	$(BIN)/pip install -q -e ".[lock]"
+
+# The build backend (pyproject's [build-system]) is locked too: the image builds the project
+# with --no-build-isolation, so nothing it installs goes unhashed.
+lock: $(BIN)/uv
+	printf 'setuptools>=68\nwheel\n' | $(BIN)/uv pip compile pyproject.toml - \
+	  --generate-hashes --python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
+	  --default-index https://pypi.org/simple --custom-compile-command "make lock" \
+	  --quiet $(LOCK_ARGS) -o requirements.lock
 
 clean:
 	rm -rf $(VENV) index build *.egg-info

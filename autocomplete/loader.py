@@ -62,14 +62,22 @@ def load_model(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker | None = No
 
 
 def load_index(
-    path: str | os.PathLike[str], *, verify: bool = True, blend: bool = True
+    path: str | os.PathLike[str],
+    *,
+    expect_fingerprint: str | None = None,
+    blend: bool = True,
 ) -> LoadedIndex:
-    """Verify checksums, mmap arrays, build the ranker. Raises `IndexFormatError`.
+    """Verify the index, mmap arrays, build the ranker. Raises `IndexFormatError`.
 
-    An index with fitted blend weights serves the blended ranker (unless `blend=False`,
-    which serves the bare model, for benchmarks and ablations).
+    expect_fingerprint: None (default) verifies every checksum, reading every byte. The
+        `files.fingerprint` of an index another process loaded (the server's supervisor)
+        instead checks by stat() calls that these are still the files it verified, so N
+        workers start without each reading the whole index. Either way the check is repeated
+        once everything is mapped, so a file swapped in between is refused too.
+    blend: an index with fitted blend weights serves the blended ranker; False serves the
+        bare model (for benchmarks and ablations).
     """
-    files = IndexFiles(path, verify=verify)
+    files = IndexFiles(path, expect_fingerprint=expect_fingerprint)
     labels = LabelIndex(files)
     mpc = MPCRanker(labels)
     model = load_model(files, labels, mpc)
@@ -79,4 +87,5 @@ def load_index(
         if not isinstance(raw, dict):
             raise IndexFormatError(f"{files.path}/blend.json: expected an object of weights")
         ranker = BlendRanker(generator_for(files, labels), BlendWeights(raw), model)
+    files.check_unchanged()
     return LoadedIndex(ranker, mpc, labels, files)

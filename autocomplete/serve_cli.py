@@ -97,7 +97,7 @@ def run_serve(args: argparse.Namespace) -> int:
         except BlocklistError as exc:
             raise ConfigError(f"QAC_BLOCKLIST: {exc}") from None
     # Verified once here (checksums), so a bad index is one line and exit 2, before any
-    # worker starts; workers then only map the files.
+    # worker starts; workers then check its fingerprint (stat calls) and map the files.
     index = load_index(config.index)
     serve(config, index)
     return 0

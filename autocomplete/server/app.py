@@ -369,11 +369,12 @@ def create_app(
 def app_from_env() -> Starlette:
     """uvicorn app factory for worker processes: config from `QAC_*`, index mmap'd here.
 
-    The supervisor already verified the index checksums before starting workers, so a worker
-    only maps the files (fast, and pages are shared between workers).
+    The supervisor verified the index checksums before starting workers and passes the
+    index's fingerprint, so a worker only checks by stat() calls that it maps those same files
+    (fast, and pages are shared between workers); without one it verifies every checksum.
     """
     config = ServerConfig.from_env()
-    index = load_index(config.index, verify=False)
+    index = load_index(config.index, expect_fingerprint=config.index_fingerprint)
     store = create_store(config.redis_url, StoreConfig())
     return create_app(config, index, store)
 

@@ -106,6 +106,11 @@ class ServerConfig:
     health_token: bearer token that shows `/healthz` details (pid, blocklist errors); unset:
         details are never shown.
     metrics_allow: addresses or CIDR blocks that may read `/metrics` (empty: everyone).
+    index_fingerprint: set by `autocomplete serve` for its worker processes, not by
+        operators: the fingerprint of the index the supervisor verified (every checksum), so
+        each worker checks with stat() calls alone that it maps those same files, and refuses
+        to start if they changed. None (default): a process that builds its app from the
+        environment verifies every checksum itself.
     """
 
     index: str
@@ -151,6 +156,7 @@ class ServerConfig:
     header_timeout_s: float = 10.0
     health_token: str | None = field(default=None, repr=False)
     metrics_allow: tuple[str, ...] = ()
+    index_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -206,6 +212,14 @@ class ServerConfig:
             )
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
+        if self.index_fingerprint is not None:
+            from indexer.artifact import is_fingerprint  # only workers pay for this import
+
+            if not is_fingerprint(self.index_fingerprint):
+                raise ConfigError(
+                    "QAC_INDEX_FINGERPRINT must be 64 lowercase hex digits (set by "
+                    f"`autocomplete serve` for its workers), got {self.index_fingerprint!r}"
+                )
 
     @classmethod
     def from_env(
@@ -292,6 +306,7 @@ _OPTIONAL = (
     "session_secret",
     "trusted_user_header",
     "health_token",
+    "index_fingerprint",
 )
 
 _PARSERS: dict[str, Callable[[str], Any]] = {

@@ -8,6 +8,7 @@ operating system shares their pages.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -60,6 +61,12 @@ def uvicorn_config(
     )
 
 
+def worker_config(config: ServerConfig, index: LoadedIndex) -> ServerConfig:
+    """`config` for worker processes: with the fingerprint of the index verified here, so each
+    worker checks cheaply that it maps the same files instead of reading them all again."""
+    return dataclasses.replace(config, index_fingerprint=index.files.fingerprint)
+
+
 def serve(config: ServerConfig, index: LoadedIndex) -> None:
     """Serve until SIGINT/SIGTERM; returns after a graceful shutdown."""
     made_up_secret = config.session_secret is None
@@ -73,7 +80,7 @@ def serve(config: ServerConfig, index: LoadedIndex) -> None:
     from uvicorn.supervisors import Multiprocess
 
     create_store(config.redis_url, StoreConfig())  # a malformed URL fails here, not per worker
-    os.environ.update(config.to_env())  # what the worker processes build their apps from
+    os.environ.update(worker_config(config, index).to_env())  # what the workers build from
     uv_config = uvicorn_config(config, FACTORY_IMPORT)  # also sets up logging
     _warn(config, made_up_secret)
     sock = uv_config.bind_socket()

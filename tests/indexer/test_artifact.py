@@ -96,3 +96,35 @@ def test_loading_a_corrupt_label_trie_fails_clearly(mpc_index_dir, tmp_path):
     trie.write_bytes(bytes(data))
     with pytest.raises(IndexFormatError, match="labels.marisa"):
         load_index(bad)
+
+
+def test_an_index_reached_through_a_symlinked_directory_loads(tmp_path):
+    """Deployments swap a `current` symlink between index directories; that path must load."""
+    _write(tmp_path / "idx-v1")
+    (tmp_path / "current").symlink_to(tmp_path / "idx-v1")
+    assert IndexFiles(tmp_path / "current").array("ids").tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_symlink_between_files_of_the_same_index_loads(tmp_path):
+    _write(tmp_path / "idx")
+    ids = tmp_path / "idx" / "ids.npy"
+    ids.rename(tmp_path / "idx" / "ids-real.npy")
+    ids.symlink_to("ids-real.npy")
+    assert IndexFiles(tmp_path / "idx").array("ids").tolist() == [0, 1, 2, 3, 4]
+
+
+def test_the_fingerprint_is_the_same_in_every_process_that_loads_unchanged_files(tmp_path):
+    _write(tmp_path / "idx")
+    first = IndexFiles(tmp_path / "idx").fingerprint
+    assert IndexFiles(tmp_path / "idx", expect_fingerprint=first).fingerprint == first
+    assert IndexFiles(tmp_path / "idx").fingerprint == first
+
+
+def test_amend_reseals_the_fingerprint(tmp_path):
+    _write(tmp_path / "idx")
+    files = IndexFiles(tmp_path / "idx")
+    before = files.fingerprint
+    files.amend("extra", {"b": 2})
+    assert files.fingerprint != before
+    assert IndexFiles(tmp_path / "idx").fingerprint == files.fingerprint
+    files.check_unchanged()
