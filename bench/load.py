@@ -299,6 +299,11 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QAC_")}
+    # Every simulated user comes from 127.0.0.1: lift the per-address shares, which exist
+    # to stop one real client from taking every slot (the per-connection limits stay).
+    env["QAC_MAX_CONNECTIONS_PER_CLIENT"] = str(args.connections + 100)
+    env["QAC_CLIENT_RATE_PER_S"] = "1000000"
+    env["QAC_CLIENT_RATE_BURST"] = "1000000"
     if target == "echo":
         cmd = [sys.executable, str(ROOT / "bench" / "echo_server.py"), "--port", str(port)]
     else:

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 from autocomplete.server.auth import mint_token
 
 TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef"
+#: Signs session ids on live test servers (`QAC_SESSION_SECRET`).
+TEST_SESSION_SECRET = "test-only-session-secret-0123456789abcdef"
 #: Shows `/healthz` details on live test servers (`QAC_HEALTH_TOKEN`).
 TEST_HEALTH_TOKEN = "test-only-health-token"
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from tests.credentials import TEST_HEALTH_TOKEN, TEST_JWT_SECRET
+from tests.credentials import TEST_HEALTH_TOKEN, TEST_JWT_SECRET, TEST_SESSION_SECRET
 from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +76,8 @@ class LiveServer:
             "QAC_JWT_SECRET": TEST_JWT_SECRET,
             "QAC_HEALTH_TOKEN": TEST_HEALTH_TOKEN,
             "QAC_STORE_READ_TIMEOUT_S": "1.0",
+            # As in production: a fixed secret, so sessions survive a restart of the server.
+            "QAC_SESSION_SECRET": TEST_SESSION_SECRET,
             **(env or {}),
         }
         self.host = host

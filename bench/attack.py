@@ -1,0 +1,345 @@
+"""A well-behaved neighbour's latency with and without a hostile client, in one run.
+
+The server (`autocomplete serve`, Redis behind a proxy that can add latency) serves one
+neighbour: an authenticated user typing real held-out sessions of the log at a human pace.
+Phase "calm": the neighbour alone. Phase "attack": the same neighbour while a hostile client,
+from one other address, at once
+
+* claims the neighbour's user id (`?user=`, a cookie, an unsigned token) and their session id,
+  and tries to read their recent searches and `forget` them;
+* sends frames of 32,000 combining marks and lone surrogates, in a loop;
+* opens 1,000 WebSockets from its one address and keeps the admitted ones idle;
+* holds half-sent HTTP requests open;
+* and Redis answers every request 40 ms late.
+
+Reported: the neighbour's round trip p50/p99 per phase and their ratio (the target is p99
+within 2x of calm), what the attacker achieved (sockets admitted, frames answered, history
+of the neighbour seen: must be 0), and the server's refusal counters. Ratios, not absolute
+times: the load generator shares the machine's cores with the server.
+
+    .venv/bin/python bench/attack.py [--index DIR] [--phase-s 20] [--json out.json]
+
+Writes bench/results/attack-<time>.json. Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autocomplete.server.auth import mint_token  # noqa: E402
+from tests.redis_server import RedisServer, free_port  # noqa: E402
+from tests.security.delay_proxy import DelayProxy  # noqa: E402
+
+SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
+RESULTS = ROOT / "bench" / "results"
+SECRET = "bench-only-jwt-secret-0123456789abcdef"
+HEALTH = "bench-health-token"
+NEIGHBOUR_ADDR, ATTACKER_ADDR = "198.51.100.10", "203.0.113.66"
+MARKS = "\u0301" * 32_000
+
+
+def neighbour_keystrokes(log: Path, limit: int) -> list[tuple[str, str]]:
+    """("complete", prefix) / ("submit", query) steps of real held-out sessions."""
+    from indexer.dataset import load_split
+
+    steps: list[tuple[str, str]] = []
+    for s in load_split([log]).test[:limit]:
+        for q in s.queries:
+            steps += [("complete", q[:i]) for i in range(1, len(q))]
+            steps.append(("submit", q))
+    return steps
+
+
+def build_index(out: Path) -> Path:
+    from indexer.build import build_index as build
+    from indexer.params import BuildParams
+
+    build([SAMPLE_LOG], out, BuildParams(model="mpc"))
+    return out
+
+
+def start_server(index: Path, redis_url: str, log: Any) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QAC_")}
+    env.update(
+        QAC_JWT_SECRET=SECRET,
+        QAC_HEALTH_TOKEN=HEALTH,
+        QAC_TRUSTED_PROXIES="127.0.0.1",  # so the neighbour and attacker are two addresses
+        QAC_SESSION_SECRET="bench-only-session-secret-0123456789abcdef",
+    )
+    cmd = [sys.executable, "-m", "autocomplete.cli", "serve", "--index", str(index)]
+    cmd += ["--port", str(port), "--redis", redis_url, "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5):
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("server did not start")
+
+
+def headers(addr: str) -> dict[str, str]:
+    return {"X-Forwarded-For": addr}
+
+
+async def neighbour(
+    url: str, steps: list[tuple[str, str]], seconds: float, pace_s: float, session: str | None
+) -> tuple[list[float], str]:
+    """Type `steps` for `seconds`; returns round trips (ms) of completes, and the session."""
+    token = mint_token(SECRET, "neighbour", ttl_s=3600, now=time.time())
+    target = f"{url}?token={token}" + (f"&session={session}" if session else "")
+    rtts: list[float] = []
+    async with connect(target, additional_headers=headers(NEIGHBOUR_ADDR), max_size=None) as ws:
+        hello = json.loads(await ws.recv())
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            kind, text = steps[i % len(steps)]
+            i += 1
+            field = "prefix" if kind == "complete" else "query"
+            t0 = time.perf_counter()
+            await ws.send(json.dumps({"type": kind, "id": i, field: text}))
+            while True:
+                reply = json.loads(await ws.recv())
+                if reply.get("id") == i:
+                    break
+            if kind == "complete":
+                rtts.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(pace_s)
+    return rtts, str(hello["session"])
+
+
+class Attack:
+    """Everything the hostile client does, until `stop` is set; counts what it achieved."""
+
+    def __init__(self, url: str, port: int, neighbour_session: str) -> None:
+        self.url = url
+        self.port = port
+        self.session = neighbour_session
+        self.stop = asyncio.Event()
+        self.stats: dict[str, int] = {
+            "sockets_admitted": 0,
+            "sockets_refused": 0,
+            "hostile_frames_sent": 0,
+            "hostile_frames_served": 0,
+            "neighbour_items_seen": 0,
+            "forged_identity_connections": 0,
+            "half_open_requests": 0,
+        }
+        self._held: list[ClientConnection] = []
+
+    async def run(self) -> None:
+        await asyncio.gather(
+            self._forged_identities(),
+            self._hostile_frames(),
+            self._many_sockets(),
+            self._slowloris(),
+        )
+        for ws in self._held:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _forged_identities(self) -> None:
+        unsigned = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJuZWlnaGJvdXIiLCJleHAiOjk5OTk5OTk5OTl9."
+        claims = [
+            f"{self.url}?user=neighbour",
+            f"{self.url}?token={unsigned}",
+            f"{self.url}?session={self.session}",
+        ]
+        while not self.stop.is_set():
+            for target in claims:
+                with contextlib.suppress(Exception):
+                    async with connect(
+                        target, additional_headers=headers(ATTACKER_ADDR), max_size=None
+                    ) as ws:
+                        await ws.recv()
+                        self.stats["forged_identity_connections"] += 1
+                        await ws.send(json.dumps({"type": "complete", "id": 1, "prefix": ""}))
+                        reply = json.loads(await ws.recv())
+                        mine = {"neighbour private query one"}
+                        seen = [i for i in reply.get("items", []) if i.get("text") in mine]
+                        self.stats["neighbour_items_seen"] += len(seen)
+                        await ws.send(json.dumps({"type": "forget", "id": 2, "all": True}))
+                        await ws.recv()
+            await asyncio.sleep(0.05)
+
+    async def _hostile_frames(self) -> None:
+        frames = [
+            json.dumps({"type": "complete", "id": 1, "prefix": "a" + MARKS}),
+            json.dumps({"type": "submit", "id": 2, "query": "n\udc00"}),
+            json.dumps({"type": "complete", "id": 3, "prefix": "e" + "\u0301" * 31}),
+        ]
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):
+                async with connect(
+                    self.url, additional_headers=headers(ATTACKER_ADDR), max_size=None
+                ) as ws:
+                    await ws.recv()
+                    while not self.stop.is_set():
+                        for frame in frames:
+                            await ws.send(frame)
+                            self.stats["hostile_frames_sent"] += 1
+                            reply = json.loads(await ws.recv())
+                            if reply.get("type") != "error":
+                                self.stats["hostile_frames_served"] += 1
+            await asyncio.sleep(0.01)
+
+    async def _many_sockets(self) -> None:
+        for _ in range(1000):
+            if self.stop.is_set():
+                return
+            try:
+                ws = await connect(
+                    self.url, additional_headers=headers(ATTACKER_ADDR), open_timeout=5
+                )
+            except InvalidStatus:
+                self.stats["sockets_refused"] += 1
+                continue
+            except (OSError, TimeoutError):
+                self.stats["sockets_refused"] += 1
+                continue
+            self.stats["sockets_admitted"] += 1
+            self._held.append(ws)  # and never sends: idle until the server closes it
+        await self.stop.wait()
+
+    async def _slowloris(self) -> None:
+        socks = []
+        while not self.stop.is_set():
+            while len(socks) < 200:
+                s = socket.socket()
+                s.setblocking(False)
+                with contextlib.suppress(BlockingIOError, OSError):
+                    s.connect(("127.0.0.1", self.port))
+                socks.append(s)
+                self.stats["half_open_requests"] += 1
+            await asyncio.sleep(0.2)
+            for s in socks:
+                with contextlib.suppress(OSError):
+                    s.send(b"X-a: b\r\n")
+            socks = [s for s in socks if _alive(s)]
+        for s in socks:
+            s.close()
+
+
+def _alive(s: socket.socket) -> bool:
+    try:
+        if s.recv(1, socket.MSG_PEEK) == b"":
+            s.close()
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        s.close()
+        return False
+    return True
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values)
+    return {"n": len(values), "p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99))}
+
+
+def metrics(port: int) -> dict[str, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name in (
+                "qac_refused_connections_total",
+                "qac_server_closes_total",
+                "qac_store_breaker_opens_total",
+                "qac_errors_total",
+                "qac_client_throttles_total",
+            ):
+                label = ",".join(f"{k}={v}" for k, v in s.labels.items())
+                out[f"{s.name}{{{label}}}"] = s.value
+    return out
+
+
+async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
+    steps = neighbour_keystrokes(SAMPLE_LOG, 200)
+    with RedisServer() as redis, DelayProxy(redis.port, 0.0) as proxy, open(
+        tempfile.mktemp(suffix=".log"), "wb"
+    ) as log:
+        proc, port = start_server(index, f"redis://127.0.0.1:{proxy.port}/0", log)
+        url = f"ws://127.0.0.1:{port}/ws"
+        try:
+            # The neighbour's private history, which the attacker will try to read.
+            calm_rtts, session = await neighbour(url, [("submit", "neighbour private query one")], 0.5, 0.0, None)
+            calm_rtts, session = await neighbour(url, steps, args.phase_s, args.pace_s, session)
+            before = metrics(port)
+            attack = Attack(url, port, session)
+            proxy.delay_s = 0.04
+            task = asyncio.create_task(attack.run())
+            await asyncio.sleep(2.0)  # let the attack reach full strength first
+            hot_rtts, _ = await neighbour(url, steps, args.phase_s, args.pace_s, session)
+            attack.stop.set()
+            proxy.delay_s = 0.0
+            await asyncio.wait_for(task, 30)
+            after = metrics(port)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    calm, hot = percentiles(calm_rtts), percentiles(hot_rtts)
+    return {
+        "calm": calm,
+        "attack": hot,
+        "p50_ratio": hot["p50"] / calm["p50"],
+        "p99_ratio": hot["p99"] / calm["p99"],
+        "attacker": attack.stats,
+        "server_counters_during_attack": {
+            k: after.get(k, 0.0) - before.get(k, 0.0) for k in after
+        },
+        "settings": {"phase_s": args.phase_s, "pace_s": args.pace_s, "redis_delay_ms": 40},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--index", type=Path, help="index to serve (default: MPC of the sample log)")
+    p.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase")
+    p.add_argument("--pace-s", type=float, default=0.05, help="neighbour's pause between keys")
+    p.add_argument("--json", type=Path, help="where to write the report")
+    args = p.parse_args(argv)
+    index = args.index or build_index(Path(tempfile.mkdtemp()) / "mpc")
+    report = asyncio.run(run(args, index))
+    print(f"{'phase':<8} {'keystrokes':>10} {'p50 ms':>8} {'p99 ms':>8}")
+    for phase in ("calm", "attack"):
+        r = report[phase]
+        print(f"{phase:<8} {r['n']:>10} {r['p50']:>8.2f} {r['p99']:>8.2f}")
+    print(f"ratio    {'':>10} {report['p50_ratio']:>7.2f}x {report['p99_ratio']:>7.2f}x")
+    print("attacker:", json.dumps(report["attacker"]))
+    print("server:", json.dumps(report["server_counters_during_attack"]))
+    out = args.json or RESULTS / f"attack-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
