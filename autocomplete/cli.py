@@ -218,12 +218,25 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build-index", help="build an index directory from query logs")
     b.add_argument("--log", nargs="+", required=True, help="AOL-format log files (.txt or .gz)")
     b.add_argument("--out", required=True, help="index directory to write (replaced atomically)")
-    b.add_argument("--model", choices=MODELS, default="xmr",
-                   help="xmr: the session-aware ranker (default); mpc: popularity only")
-    b.add_argument("--xmr-depth", type=int, default=XMRParams.depth, choices=range(4),
-                   help="xmr: trie levels above the k-means levels (default %(default)s)")
-    b.add_argument("--xmr-workers", type=int, default=0,
-                   help="xmr: training processes (default: one per CPU; the index is the same)")
+    b.add_argument(
+        "--model",
+        choices=MODELS,
+        default="xmr",
+        help="xmr: the session-aware ranker (default); mpc: popularity only",
+    )
+    b.add_argument(
+        "--xmr-depth",
+        type=int,
+        default=XMRParams.depth,
+        choices=range(4),
+        help="xmr: trie levels above the k-means levels (default %(default)s)",
+    )
+    b.add_argument(
+        "--xmr-workers",
+        type=int,
+        default=0,
+        help="xmr: training processes (default: one per CPU; the index is the same)",
+    )
     b.add_argument("--min-count", type=int, default=1)
     b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
     b.add_argument(

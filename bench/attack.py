@@ -3,12 +3,12 @@
 The server (`autocomplete serve`, Redis behind a proxy that can add latency) serves one
 neighbour: an authenticated user typing real held-out sessions of the log at a human pace.
 Phase "calm": the neighbour alone. Phase "attack": the same neighbour while a hostile client,
-from one other address, at once
+from two other addresses, at once
 
 * claims the neighbour's user id (`?user=`, a cookie, an unsigned token) and their session id,
   and tries to read their recent searches and `forget` them;
 * sends frames of 32,000 combining marks and lone surrogates, in a loop;
-* opens 1,000 WebSockets from its one address and keeps the admitted ones idle;
+* opens 1,000 WebSockets from a second address and keeps the admitted ones idle;
 * holds half-sent HTTP requests open;
 * and Redis answers every request 40 ms late.
 
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,6 +54,8 @@ RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-only-jwt-secret-0123456789abcdef"
 HEALTH = "bench-health-token"
 NEIGHBOUR_ADDR, ATTACKER_ADDR = "198.51.100.10", "203.0.113.66"
+#: The attacker's second address, from which it opens its 1,000 sockets.
+HOARDER_ADDR = "203.0.113.67"
 MARKS = "\u0301" * 32_000
 
 
@@ -211,7 +213,7 @@ class Attack:
                 return
             try:
                 ws = await connect(
-                    self.url, additional_headers=headers(ATTACKER_ADDR), open_timeout=5
+                    self.url, additional_headers=headers(HOARDER_ADDR), open_timeout=5
                 )
             except InvalidStatus:
                 self.stats["sockets_refused"] += 1
@@ -257,7 +259,11 @@ def _alive(s: socket.socket) -> bool:
 
 def percentiles(values: list[float]) -> dict[str, float]:
     a = np.asarray(values)
-    return {"n": len(values), "p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99))}
+    return {
+        "n": len(values),
+        "p50": float(np.percentile(a, 50)),
+        "p99": float(np.percentile(a, 99)),
+    }
 
 
 def metrics(port: int) -> dict[str, float]:
@@ -282,24 +288,39 @@ def metrics(port: int) -> dict[str, float]:
 
 async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
     steps = neighbour_keystrokes(SAMPLE_LOG, 200)
-    with RedisServer() as redis, DelayProxy(redis.port, 0.0) as proxy, open(
-        tempfile.mktemp(suffix=".log"), "wb"
-    ) as log:
+    with (
+        RedisServer() as redis,
+        DelayProxy(redis.port, 0.0) as proxy,
+        open(tempfile.mktemp(suffix=".log"), "wb") as log,
+    ):
         proc, port = start_server(index, f"redis://127.0.0.1:{proxy.port}/0", log)
         url = f"ws://127.0.0.1:{port}/ws"
         try:
             # The neighbour's private history, which the attacker will try to read.
-            calm_rtts, session = await neighbour(url, [("submit", "neighbour private query one")], 0.5, 0.0, None)
+            private = [("submit", "neighbour private query one")]
+            _, session = await neighbour(url, private, 0.01, 0.0, None)
             calm_rtts, session = await neighbour(url, steps, args.phase_s, args.pace_s, session)
             before = metrics(port)
-            attack = Attack(url, port, session)
             proxy.delay_s = 0.04
-            task = asyncio.create_task(attack.run())
+            # The attacker is a process of its own, as it would be: it must not share this
+            # process's event loop (or GIL) with the neighbour it is measured against.
+            attacker = subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--attacker",
+                    url,
+                    str(port),
+                    session,
+                    str(args.phase_s + 3.0),
+                ],
+                stdout=subprocess.PIPE,
+            )
             await asyncio.sleep(2.0)  # let the attack reach full strength first
             hot_rtts, _ = await neighbour(url, steps, args.phase_s, args.pace_s, session)
-            attack.stop.set()
+            out, _ = await asyncio.to_thread(attacker.communicate, timeout=60)
+            attack_stats = json.loads(out.decode().strip().splitlines()[-1])
             proxy.delay_s = 0.0
-            await asyncio.wait_for(task, 30)
             after = metrics(port)
         finally:
             proc.terminate()
@@ -310,15 +331,28 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
         "attack": hot,
         "p50_ratio": hot["p50"] / calm["p50"],
         "p99_ratio": hot["p99"] / calm["p99"],
-        "attacker": attack.stats,
-        "server_counters_during_attack": {
-            k: after.get(k, 0.0) - before.get(k, 0.0) for k in after
-        },
+        "attacker": attack_stats,
+        "server_counters_during_attack": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after},
         "settings": {"phase_s": args.phase_s, "pace_s": args.pace_s, "redis_delay_ms": 40},
     }
 
 
+async def attacker_main(url: str, port: int, session: str, seconds: float) -> None:
+    attack = Attack(url, port, session)
+    task = asyncio.create_task(attack.run())
+    await asyncio.sleep(seconds)
+    attack.stop.set()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(task, 20)
+    print(json.dumps(attack.stats), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--attacker"]:
+        url, port, session, seconds = argv[1:5]
+        asyncio.run(attacker_main(url, int(port), session, float(seconds)))
+        return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--index", type=Path, help="index to serve (default: MPC of the sample log)")
     p.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase")

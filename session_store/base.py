@@ -69,12 +69,22 @@ class StoreConfig:
     max_users: int = 100_000
     """Memory only: users kept; beyond it the least recently written user is dropped."""
 
+    max_user_sessions: int = 100
+    """Sessions indexed per user for `forget_user` (the most recent; older ones have expired
+    long before a user has this many)."""
+
     key_prefix: str = "qac"
     """Redis only: namespace of every key (``<prefix>:sess:<id>``, ``<prefix>:user:{<id>}``).
     Must not contain ``{`` or ``}``, which Redis Cluster reads as hash tags."""
 
     def __post_init__(self) -> None:
-        for name in ("max_recent", "user_history_size", "max_sessions", "max_users"):
+        for name in (
+            "max_recent",
+            "user_history_size",
+            "max_sessions",
+            "max_users",
+            "max_user_sessions",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"StoreConfig.{name} must be an int >= 1, got {value!r}")
@@ -102,27 +112,30 @@ class SessionStore(Protocol):
     name: str
     """Short backend name for logs, health checks and metrics: ``"memory"`` or ``"redis"``."""
 
-    async def recent(self, session_id: str) -> list[str]:
+    async def recent(self, session_id: str, user_id: str | None = None) -> list[str]:
         """The session's last `max_recent` submitted queries, oldest first, newest LAST.
 
-        An unknown or expired session has no queries: ``[]``.
+        A session belongs to one user (or to nobody): `user_id` is part of its identity, so
+        the same session id under another user is another (empty) session. An unknown or
+        expired session has no queries: ``[]``.
         """
         ...
 
-    async def append(self, session_id: str, query: str) -> None:
+    async def append(self, session_id: str, query: str, user_id: str | None = None) -> None:
         """Record a submitted query and refresh the session's TTL.
 
         A query equal to the session's current newest one is not added again (a double submit
         is not a new step of the session), but the TTL is still refreshed. Only the newest
-        `max_recent` queries are kept.
+        `max_recent` queries are kept. A user's sessions are indexed under the user, so
+        `forget_user` reaches every one of them.
         """
         ...
 
-    async def clear(self, session_id: str) -> None:
+    async def clear(self, session_id: str, user_id: str | None = None) -> None:
         """Forget the whole session (no error if it does not exist)."""
         ...
 
-    async def forget(self, session_id: str, query: str) -> None:
+    async def forget(self, session_id: str, query: str, user_id: str | None = None) -> None:
         """Remove every occurrence of `query` from the session."""
         ...
 
@@ -139,7 +152,8 @@ class SessionStore(Protocol):
         ...
 
     async def forget_user(self, user_id: str, query: str | None = None) -> None:
-        """Remove one query from the user's history, or the whole history when `query` is None."""
+        """Remove one query (None: everything) from the user's history *and* from every
+        session of the user's that is still kept."""
         ...
 
     async def ping(self) -> bool:

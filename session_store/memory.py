@@ -98,34 +98,53 @@ class MemoryStore:
         self._users: _ExpiringLru[OrderedDict[str, HistoryEntry]] = _ExpiringLru(
             self.config.max_users, self.config.user_ttl_s, clock
         )
+        # Per user: the keys of their sessions, oldest first (for `forget_user`).
+        self._user_sessions: _ExpiringLru[OrderedDict[str, None]] = _ExpiringLru(
+            self.config.max_users, self.config.user_ttl_s, clock
+        )
 
-    async def recent(self, session_id: str) -> list[str]:
+    @staticmethod
+    def _key(session_id: str, user_id: str | None) -> str:
         check_id("session_id", session_id)
-        queries = self._sessions.get(session_id)
+        if user_id is None:
+            return session_id
+        return f"{check_id('user_id', user_id)}\0{session_id}"
+
+    async def recent(self, session_id: str, user_id: str | None = None) -> list[str]:
+        queries = self._sessions.get(self._key(session_id, user_id))
         return list(queries) if queries else []
 
-    async def append(self, session_id: str, query: str) -> None:
-        check_id("session_id", session_id)
+    async def append(self, session_id: str, query: str, user_id: str | None = None) -> None:
+        key = self._key(session_id, user_id)
         check_query(query)
-        queries = self._sessions.get(session_id) or []
+        queries = self._sessions.get(key) or []
         if not queries or queries[-1] != query:
             queries.append(query)
             del queries[: -self.config.max_recent]
-        self._sessions.put(session_id, queries)
+        self._sessions.put(key, queries)
+        if user_id is not None:
+            index = self._user_sessions.get(user_id) or OrderedDict()
+            index[key] = None
+            index.move_to_end(key)
+            while len(index) > self.config.max_user_sessions:
+                index.popitem(last=False)
+            self._user_sessions.put(user_id, index)
 
-    async def clear(self, session_id: str) -> None:
-        check_id("session_id", session_id)
-        self._sessions.pop(session_id)
+    async def clear(self, session_id: str, user_id: str | None = None) -> None:
+        self._sessions.pop(self._key(session_id, user_id))
 
-    async def forget(self, session_id: str, query: str) -> None:
-        check_id("session_id", session_id)
+    async def forget(self, session_id: str, query: str, user_id: str | None = None) -> None:
+        key = self._key(session_id, user_id)
         check_query(query)
-        queries = self._sessions.get(session_id)
+        self._forget_in(key, query)
+
+    def _forget_in(self, key: str, query: str) -> None:
+        queries = self._sessions.get(key)
         if queries is None:
             return
         queries[:] = [q for q in queries if q != query]
         if not queries:
-            self._sessions.pop(session_id)
+            self._sessions.pop(key)
 
     async def user_history(self, user_id: str) -> list[HistoryEntry]:
         check_id("user_id", user_id)
@@ -153,10 +172,17 @@ class MemoryStore:
 
     async def forget_user(self, user_id: str, query: str | None = None) -> None:
         check_id("user_id", user_id)
+        if query is not None:
+            check_query(query)
+        sessions = self._user_sessions.get(user_id) or OrderedDict()
         if query is None:
             self._users.pop(user_id)
+            for key in sessions:
+                self._sessions.pop(key)
+            self._user_sessions.pop(user_id)
             return
-        check_query(query)
+        for key in sessions:
+            self._forget_in(key, query)
         entries = self._users.get(user_id)
         if entries is None:
             return
@@ -170,3 +196,4 @@ class MemoryStore:
     async def close(self) -> None:
         self._sessions.clear()
         self._users.clear()
+        self._user_sessions.clear()

@@ -2,13 +2,20 @@
 
 Layout (``qac`` is `StoreConfig.key_prefix`):
 
-* ``qac:sess:<session id>``: a list, newest query at the head, trimmed to `max_recent`;
+* ``qac:sess:<session id>``: an anonymous session: a list, newest query at the head,
+  trimmed to `max_recent`;
+* ``qac:user:{<user id>}:sess:<session id>``: the same, for a session of an identified user;
+* ``qac:user:{<user id>}:sessions``: a sorted set of the user's session keys by last write,
+  so forgetting reaches every session of the user (trimmed to `max_user_sessions`);
 * ``qac:user:{<user id>}``: a sorted set, query -> last-used unix time;
 * ``qac:user:{<user id>}:count``: a hash, query -> submit count.
 
-The braces are a Redis Cluster hash tag: they put a user's two keys in one slot, so the Lua
-script that updates both stays legal on a cluster. (A user id starting with ``}`` makes an
-empty tag; on a cluster that user's writes fail as unavailable, elsewhere nothing changes.)
+The braces are a Redis Cluster hash tag: they put everything of one user in one slot, so the
+Lua scripts that touch several of those keys stay legal (and atomic) on a cluster. User ids
+come from verified credentials, which never contain braces.
+
+Retention: every key has a TTL. Sessions live `session_ttl_s` after their last submit (30
+minutes); a user's history and session index `user_ttl_s` after their last submit (90 days).
 
 Every write is a single Lua script or MULTI/EXEC transaction, so concurrent workers never see
 half an update and a write costs one round trip. Writes refresh the TTL of the keys they touch.
@@ -49,6 +56,39 @@ if redis.call('LINDEX', key, 0) ~= query then
   redis.call('LTRIM', key, 0, tonumber(ARGV[2]) - 1)
 end
 redis.call('PEXPIRE', key, ARGV[3])
+return 1
+"""
+
+# KEYS: session list, the user's session index (or none). ARGV: query, max recent, session
+# ttl ms, then (with an index) now, max sessions, user ttl ms.
+_APPEND_USER_LUA = """
+local key, query = KEYS[1], ARGV[1]
+if redis.call('LINDEX', key, 0) ~= query then
+  redis.call('LPUSH', key, query)
+  redis.call('LTRIM', key, 0, tonumber(ARGV[2]) - 1)
+end
+redis.call('PEXPIRE', key, ARGV[3])
+local index = KEYS[2]
+redis.call('ZADD', index, ARGV[4], key)
+local excess = redis.call('ZCARD', index) - tonumber(ARGV[5])
+if excess > 0 then redis.call('ZREMRANGEBYRANK', index, 0, excess - 1) end
+redis.call('PEXPIRE', index, ARGV[6])
+return 1
+"""
+
+# KEYS: last-used zset, count hash, session index. ARGV: query, or "" for everything.
+# Removes the query from the history and from every indexed session (or deletes them all).
+_FORGET_USER_LUA = """
+local seen, counts, index, query = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
+local sessions = redis.call('ZRANGE', index, 0, -1)
+if query == '' then
+  for _, key in ipairs(sessions) do redis.call('DEL', key) end
+  redis.call('DEL', seen, counts, index)
+else
+  for _, key in ipairs(sessions) do redis.call('LREM', key, 0, query) end
+  redis.call('ZREM', seen, query)
+  redis.call('HDEL', counts, query)
+end
 return 1
 """
 
@@ -103,36 +143,48 @@ class RedisStore:
             retry=self.retry,
         )
         self._append = self._client.register_script(_APPEND_LUA)
+        self._append_user = self._client.register_script(_APPEND_USER_LUA)
         self._record_user = self._client.register_script(_RECORD_USER_LUA)
+        self._forget_user = self._client.register_script(_FORGET_USER_LUA)
 
-    def session_key(self, session_id: str) -> str:
-        return f"{self.config.key_prefix}:sess:{session_id}"
+    def session_key(self, session_id: str, user_id: str | None = None) -> str:
+        check_id("session_id", session_id)
+        if user_id is None:
+            return f"{self.config.key_prefix}:sess:{session_id}"
+        return f"{self.user_keys(check_id('user_id', user_id))[0]}:sess:{session_id}"
+
+    def session_index_key(self, user_id: str) -> str:
+        return f"{self.user_keys(user_id)[0]}:sessions"
 
     def user_keys(self, user_id: str) -> tuple[str, str]:
         """(last-used sorted set, count hash) for the user."""
         seen = f"{self.config.key_prefix}:user:{{{user_id}}}"
         return seen, f"{seen}:count"
 
-    async def recent(self, session_id: str) -> list[str]:
-        key = self.session_key(check_id("session_id", session_id))
+    async def recent(self, session_id: str, user_id: str | None = None) -> list[str]:
+        key = self.session_key(session_id, user_id)
         with unavailable("recent"):
             newest_first = cast(list[str], await self._client.lrange(key, 0, -1))
         return newest_first[::-1]
 
-    async def append(self, session_id: str, query: str) -> None:
-        key = self.session_key(check_id("session_id", session_id))
+    async def append(self, session_id: str, query: str, user_id: str | None = None) -> None:
+        key = self.session_key(session_id, user_id)
         check_query(query)
         args: list[str | int] = [query, self.config.max_recent, _ms(self.config.session_ttl_s)]
         with unavailable("append"):
-            await self._append(keys=[key], args=args)
+            if user_id is None:
+                await self._append(keys=[key], args=args)
+                return
+            args += [repr(time.time()), self.config.max_user_sessions, _ms(self.config.user_ttl_s)]
+            await self._append_user(keys=[key, self.session_index_key(user_id)], args=args)
 
-    async def clear(self, session_id: str) -> None:
-        key = self.session_key(check_id("session_id", session_id))
+    async def clear(self, session_id: str, user_id: str | None = None) -> None:
+        key = self.session_key(session_id, user_id)
         with unavailable("clear"):
             await self._client.delete(key)
 
-    async def forget(self, session_id: str, query: str) -> None:
-        key = self.session_key(check_id("session_id", session_id))
+    async def forget(self, session_id: str, query: str, user_id: str | None = None) -> None:
+        key = self.session_key(session_id, user_id)
         check_query(query)
         with unavailable("forget"):
             await self._client.lrem(key, 0, query)
@@ -166,16 +218,11 @@ class RedisStore:
 
     async def forget_user(self, user_id: str, query: str | None = None) -> None:
         seen, counts = self.user_keys(check_id("user_id", user_id))
-        if query is None:
-            with unavailable("forget_user"):
-                await self._client.delete(seen, counts)
-            return
-        check_query(query)
+        if query is not None:
+            check_query(query)
+        keys = [seen, counts, self.session_index_key(user_id)]
         with unavailable("forget_user"):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zrem(seen, query)
-                pipe.hdel(counts, query)
-                await pipe.execute()
+            await self._forget_user(keys=keys, args=[query or ""])
 
     async def ping(self) -> bool:
         try:

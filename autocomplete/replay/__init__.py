@@ -13,7 +13,18 @@ from .plan import SessionPlan, plan_sessions
 from .runner import ReplaySettings, replay_sessions, run_replay
 
 __all__ = [
-    "BaselineError", "GateLimits", "GateResult", "ReplayError", "ReplayReport", "ReplaySettings",
-    "ServerGone", "ServerUnreachable", "SessionOutcome", "SessionPlan", "compare",
-    "plan_sessions", "replay_sessions", "run_replay",
+    "BaselineError",
+    "GateLimits",
+    "GateResult",
+    "ReplayError",
+    "ReplayReport",
+    "ReplaySettings",
+    "ServerGone",
+    "ServerUnreachable",
+    "SessionOutcome",
+    "SessionPlan",
+    "compare",
+    "plan_sessions",
+    "replay_sessions",
+    "run_replay",
 ]

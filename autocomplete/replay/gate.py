@@ -49,15 +49,27 @@ class GateResult:
         return [c.message for c in self.checks if not c.passed]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "notes": list(self.notes),
-                "checks": [{"name": c.name, "baseline": c.baseline, "current": c.current,
-                            "passed": c.passed, "message": c.message} for c in self.checks]}
+        return {
+            "passed": self.passed,
+            "notes": list(self.notes),
+            "checks": [
+                {
+                    "name": c.name,
+                    "baseline": c.baseline,
+                    "current": c.current,
+                    "passed": c.passed,
+                    "message": c.message,
+                }
+                for c in self.checks
+            ],
+        }
 
     def summary(self) -> str:
         lines = [f"{'ok  ' if c.passed else 'FAIL'} {c.message}" for c in self.checks]
         lines += [f"note {n}" for n in self.notes]
-        verdict = ("passed" if self.passed
-                   else f"FAILED ({len(self.failures)} of {len(self.checks)})")
+        verdict = (
+            "passed" if self.passed else f"FAILED ({len(self.failures)} of {len(self.checks)})"
+        )
         return "\n".join([f"regression gate {verdict}:", *lines])
 
 
@@ -75,16 +87,22 @@ def _p99(report: dict[str, Any]) -> float | None:
     return float(lat["p99"])
 
 
-def compare(current: dict[str, Any], baseline: dict[str, Any],
-            limits: GateLimits = GateLimits()) -> GateResult:
+def compare(
+    current: dict[str, Any], baseline: dict[str, Any], limits: GateLimits = GateLimits()
+) -> GateResult:
     """Check `current` against `baseline` (both `replay --json` dicts)."""
     notes = []
     old, new = _mrr(baseline, "the baseline"), _mrr(current, "this run")
     drop = old - new
-    checks = [Check(
-        "mrr@10", old, new, drop <= limits.max_mrr_drop,
-        f"MRR@10 {old:.4f} -> {new:.4f} ({-drop:+.4f}; allowed drop {limits.max_mrr_drop:g})",
-    )]
+    checks = [
+        Check(
+            "mrr@10",
+            old,
+            new,
+            drop <= limits.max_mrr_drop,
+            f"MRR@10 {old:.4f} -> {new:.4f} ({-drop:+.4f}; allowed drop {limits.max_mrr_drop:g})",
+        )
+    ]
     old_p99, new_p99 = _p99(baseline), _p99(current)
     if old_p99 is None or new_p99 is None:
         notes.append("latency not compared: the baseline has no round-trip p99 (latency_ms.p99)")
@@ -93,16 +111,23 @@ def compare(current: dict[str, Any], baseline: dict[str, Any],
             rise = (new_p99 - old_p99) / old_p99
         else:
             rise = 0.0 if new_p99 <= 0 else float("inf")
-        checks.append(Check(
-            "p99", old_p99, new_p99, rise <= limits.max_p99_rise,
-            f"round-trip p99 {old_p99:.2f} ms -> {new_p99:.2f} ms ({rise:+.0%}; "
-            f"allowed rise {limits.max_p99_rise:.0%})",
-        ))
+        checks.append(
+            Check(
+                "p99",
+                old_p99,
+                new_p99,
+                rise <= limits.max_p99_rise,
+                f"round-trip p99 {old_p99:.2f} ms -> {new_p99:.2f} ms ({rise:+.0%}; "
+                f"allowed rise {limits.max_p99_rise:.0%})",
+            )
+        )
     n_old = baseline.get("keystrokes", baseline.get("examples"))
     n_new = current.get("keystrokes")
     if n_old is not None and n_new is not None and n_old != n_new:
-        notes.append(f"the baseline scored {n_old} keystrokes and this run {n_new}: "
-                     "different workloads (other --sessions, --part or log?)")
+        notes.append(
+            f"the baseline scored {n_old} keystrokes and this run {n_new}: "
+            "different workloads (other --sessions, --part or log?)"
+        )
     return GateResult(tuple(checks), tuple(notes))
 
 
@@ -112,8 +137,9 @@ def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except OSError as exc:
-        raise BaselineError(f"cannot read baseline {os.fspath(path)!r}: "
-                            f"{exc.strerror or exc}") from None
+        raise BaselineError(
+            f"cannot read baseline {os.fspath(path)!r}: {exc.strerror or exc}"
+        ) from None
     except ValueError as exc:
         raise BaselineError(f"baseline {os.fspath(path)!r} is not JSON: {exc}") from None
     if not isinstance(data, dict):

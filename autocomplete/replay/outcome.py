@@ -24,8 +24,13 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
         return {"p50": 0.0, "p99": 0.0, "p999": 0.0, "mean": 0.0, "max": 0.0}
     a = np.asarray(values, dtype=np.float64)
     p50, p99, p999 = np.percentile(a, [50, 99, 99.9])
-    return {"p50": float(p50), "p99": float(p99), "p999": float(p999),
-            "mean": float(a.mean()), "max": float(a.max())}
+    return {
+        "p50": float(p50),
+        "p99": float(p99),
+        "p999": float(p999),
+        "mean": float(a.mean()),
+        "max": float(a.max()),
+    }
 
 
 @dataclass
@@ -68,16 +73,21 @@ class SessionOutcome:
         """One line of the per-session breakdown (`--out-jsonl`)."""
         overall = self.quality.to_dict()["all"].get("overall", {})
         return {
-            "session": self.index, "id": self.session_id, "user": self.user,
-            "queries": len(self.queries), "keystrokes": self.keystrokes,
-            "answered": self.answered, "lost": self.lost,
+            "session": self.index,
+            "id": self.session_id,
+            "user": self.user,
+            "queries": len(self.queries),
+            "keystrokes": self.keystrokes,
+            "answered": self.answered,
+            "lost": self.lost,
             **{m: overall.get(m, 0.0) for m in ("mrr@10", "success@1", "success@10", "bleu4")},
-            "errors": dict(sorted(self.errors.items())), "reconnects": self.reconnects,
+            "errors": dict(sorted(self.errors.items())),
+            "reconnects": self.reconnects,
             "not_stored": self.not_stored,
-            "rtt_ms": {m: round(v, 3) for m, v in percentiles(self.rtt_ms).items()
-                       if m in ("p50", "max")},
-            "detail": [{"query": q.query, "rr": [round(r, 4) for r in q.rr]}
-                       for q in self.queries],
+            "rtt_ms": {
+                m: round(v, 3) for m, v in percentiles(self.rtt_ms).items() if m in ("p50", "max")
+            },
+            "detail": [{"query": q.query, "rr": [round(r, 4) for r in q.rr]} for q in self.queries],
         }
 
 
@@ -137,12 +147,22 @@ class ReplayReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "url": self.url, "part": self.part, "k": self.k, "seen_known": self.seen_known,
-            "index": sorted(self.index_versions), "concurrency": self.concurrency,
-            "sessions": self.sessions, "queries": self.queries, "keystrokes": self.keystrokes,
-            "answered": self.answered, "lost": self.lost,
-            "errors": dict(sorted(self.errors.items())), "error_total": sum(self.errors.values()),
-            "reconnects": self.reconnects, "submits": self.submits, "not_stored": self.not_stored,
+            "url": self.url,
+            "part": self.part,
+            "k": self.k,
+            "seen_known": self.seen_known,
+            "index": sorted(self.index_versions),
+            "concurrency": self.concurrency,
+            "sessions": self.sessions,
+            "queries": self.queries,
+            "keystrokes": self.keystrokes,
+            "answered": self.answered,
+            "lost": self.lost,
+            "errors": dict(sorted(self.errors.items())),
+            "error_total": sum(self.errors.values()),
+            "reconnects": self.reconnects,
+            "submits": self.submits,
+            "not_stored": self.not_stored,
             "seconds": self.seconds,
             "keystrokes_per_s": self.keystrokes / self.seconds if self.seconds else 0.0,
             "latency_ms": percentiles(self._rtt),
@@ -154,17 +174,23 @@ class ReplayReport:
 def format_report(d: dict[str, Any]) -> str:
     """The readable final table of a `ReplayReport.to_dict()`."""
     lat, srv = d["latency_ms"], d["server_took_ms"]
-    title = (f"replay of {d['sessions']} {d['part']} sessions against {d['url']} "
-             f"(index {', '.join(d['index']) or '?'}): {d['keystrokes']} keystrokes, "
-             f"{d['keystrokes_per_s']:.0f}/s at concurrency {d['concurrency']}")
+    title = (
+        f"replay of {d['sessions']} {d['part']} sessions against {d['url']} "
+        f"(index {', '.join(d['index']) or '?'}): {d['keystrokes']} keystrokes, "
+        f"{d['keystrokes_per_s']:.0f}/s at concurrency {d['concurrency']}"
+    )
     lines = [format_table(d["quality"], title)]
     if not d["seen_known"]:
         lines.append("seen  (not computed: pass --index DIR to look targets up in the labels)")
-    lines.append(f"round trip ms: p50 {lat['p50']:.2f}  p99 {lat['p99']:.2f}  "
-                 f"p999 {lat['p999']:.2f}  max {lat['max']:.2f}   "
-                 f"(server ranking p50 {srv['p50']:.2f}  p99 {srv['p99']:.2f})")
+    lines.append(
+        f"round trip ms: p50 {lat['p50']:.2f}  p99 {lat['p99']:.2f}  "
+        f"p999 {lat['p999']:.2f}  max {lat['max']:.2f}   "
+        f"(server ranking p50 {srv['p50']:.2f}  p99 {srv['p99']:.2f})"
+    )
     errs = ", ".join(f"{c} {n}" for c, n in d["errors"].items()) or "none"
-    lines.append(f"answered {d['answered']}/{d['keystrokes']} keystrokes, lost {d['lost']}; "
-                 f"errors: {errs}; reconnects {d['reconnects']}; "
-                 f"submits {d['submits']} ({d['not_stored']} not stored)")
+    lines.append(
+        f"answered {d['answered']}/{d['keystrokes']} keystrokes, lost {d['lost']}; "
+        f"errors: {errs}; reconnects {d['reconnects']}; "
+        f"submits {d['submits']} ({d['not_stored']} not stored)"
+    )
     return "\n".join(lines)

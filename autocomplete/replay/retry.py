@@ -26,9 +26,7 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if not (0 < self.base_s <= self.max_s and self.factor >= 1 and self.deadline_s >= 0):
-            raise ValueError(
-                f"need 0 < base_s <= max_s, factor >= 1, deadline_s >= 0; got {self}"
-            )
+            raise ValueError(f"need 0 < base_s <= max_s, factor >= 1, deadline_s >= 0; got {self}")
 
     def delays(self, rand: Callable[[], float] = random.random) -> Iterator[float]:
         waited = 0.0

@@ -40,7 +40,7 @@ from .drain import DRAIN_EXTENSION, DrainHook
 from .fairness import ClientLimits
 from .freshness import FreshFeed
 from .handshake import Authenticator, Identity, origin_allowed, session_cookie
-from .logs import configure_privacy
+from .logs import LogLimiter, configure_privacy
 from .metrics import ServerMetrics
 from .peers import Peer, in_networks, parse_networks, resolve_peer
 from .protocol import Limits, hello_frame
@@ -52,6 +52,11 @@ log = logging.getLogger("autocomplete.server")
 
 #: Seconds a client refused for capacity is told to wait (HTTP Retry-After).
 RETRY_AFTER_S = 1
+_CLIENT_CAP = PlainTextResponse(
+    "too many connections from your address; close some first\n",
+    status_code=429,
+    headers={"Retry-After": str(RETRY_AFTER_S)},
+)
 
 
 class CompletionServer:
@@ -69,6 +74,7 @@ class CompletionServer:
         self.config = config
         self.index = index
         self.pseudonyms = Pseudonyms(config.session_secret)
+        self._logs = LogLimiter(log)
         configure_privacy(self.pseudonyms)
         configure_header_timeout(config.header_timeout_s)
         self.proxies = parse_networks(config.trusted_proxies)
@@ -104,13 +110,15 @@ class CompletionServer:
             counts = (
                 fresh
                 if fresh is not None
-                else create_fresh_counts(
-                    config.redis_url,
-                    FreshConfig(config.fresh_half_life_s, config.fresh_max_items),
-                )
+                else create_fresh_counts(config.redis_url, fresh_config(config))
             )
             self.fresh = FreshFeed(
-                counts, self.gateway, config.fresh_refresh_s, config.fresh_max_items
+                counts,
+                self.gateway,
+                config.fresh_refresh_s,
+                config.fresh_max_items,
+                self.pseudonyms,
+                config.fresh_anonymous_weight,
             )
         self.clients = ClientLimits(
             ClientTable(
@@ -161,16 +169,8 @@ class CompletionServer:
                 ws.scope.get("scheme", "ws"),
             )
             if not await self.clients.admit(identity.peer.address, conn_id):
-                await self._refuse(
-                    ws,
-                    "client_cap",
-                    PlainTextResponse(
-                        "too many connections from your address; close some first\n",
-                        status_code=429,
-                        headers={"Retry-After": str(RETRY_AFTER_S)},
-                    ),
-                    self.clients.key(identity.peer.address),
-                )
+                client = self.clients.key(identity.peer.address)
+                await self._refuse(ws, "client_cap", _CLIENT_CAP, client)
                 return
             m.auth.labels(identity.rejected or identity.auth).inc()
             headers = []
@@ -207,14 +207,23 @@ class CompletionServer:
         self, ws: WebSocket, reason: str, response: Response, client: str | None = None
     ) -> None:
         self.metrics.refused_connections.labels(reason).inc()
-        log.info("refused a WebSocket (%s)%s", reason, f" from {client}" if client else "")
+        self._logs.log(
+            logging.INFO,
+            f"refused:{reason}",
+            "refused a WebSocket (%s)%s",
+            reason,
+            f" from {client}" if client else "",
+        )
         await ws.send_denial_response(response)
 
     def _refusal(self, ws: WebSocket) -> tuple[str, Response] | None:
         """Why this handshake must be refused (reason label, HTTP response), or None."""
-        secure = self._peer_of(ws).secure
+        peer = self._peer_of(ws)
         if not origin_allowed(
-            ws.headers.get("origin"), ws.headers.get("host"), self.config.allowed_origins, secure
+            ws.headers.get("origin"),
+            ws.headers.get("host"),
+            self.config.allowed_origins,
+            peer.secure,
         ):
             return "origin", PlainTextResponse("origin not allowed\n", status_code=403)
         if self.open_slots >= self.config.max_connections:
@@ -223,6 +232,8 @@ class CompletionServer:
                 status_code=503,
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
+        if self.clients.table.open_count(peer.address) >= self.clients.table.max_connections:
+            return "client_cap", _CLIENT_CAP  # before any credential is checked: cheap
         return None
 
     def _peer_of(self, conn: HTTPConnection) -> Peer:
@@ -329,6 +340,17 @@ class CompletionServer:
                 await self.fresh.close()
             await self.clients.close()
             await self.gateway.close()
+
+
+def fresh_config(config: ServerConfig) -> FreshConfig:
+    """The fresh-count settings a server's config names (also what `export-fresh` reads)."""
+    return FreshConfig(
+        half_life_s=config.fresh_half_life_s,
+        max_items=config.fresh_max_items,
+        min_users=config.fresh_min_users,
+        window_s=config.fresh_window_s,
+        quota=config.fresh_quota,
+    )
 
 
 def create_app(

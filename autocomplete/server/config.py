@@ -76,6 +76,11 @@ class ServerConfig:
         survive restarts), else in the worker's memory.
     fresh_half_life_s: seconds after which a submit counts half as much (default 6 h).
     fresh_max_items: queries whose counts are kept (the most counted; default 20,000).
+    fresh_min_users: a submitted query reaches other people only once distinct identities
+        worth this much sent it within one window (default 3): a verified user weighs 1, an
+        anonymous client address `fresh_anonymous_weight` (default 0.25).
+    fresh_window_s: the window in which an identity counts once per query (default 6 h).
+    fresh_quota: submits of one identity counted per window (default 100).
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
 
@@ -137,6 +142,10 @@ class ServerConfig:
     fresh_refresh_s: float = 2.0
     fresh_half_life_s: float = FRESH_HALF_LIFE_S
     fresh_max_items: int = 20_000
+    fresh_min_users: float = 3.0
+    fresh_anonymous_weight: float = 0.25
+    fresh_window_s: float = FRESH_HALF_LIFE_S
+    fresh_quota: int = 100
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
     jwt_secret: str | None = field(default=None, repr=False)
@@ -172,6 +181,7 @@ class ServerConfig:
             "rate_burst",
             "flood_close_after",
             "fresh_max_items",
+            "fresh_quota",
             "max_connections_per_client",
             "client_rate_burst",
         ):
@@ -184,6 +194,8 @@ class ServerConfig:
             "store_retry_after_s",
             "drain_timeout_s",
             "fresh_half_life_s",
+            "fresh_min_users",
+            "fresh_window_s",
             "client_rate_per_s",
             "idle_timeout_s",
             "header_timeout_s",
@@ -203,6 +215,10 @@ class ServerConfig:
             raise ConfigError(
                 f"QAC_MAX_QUERY_CHARS must be <= {MAX_QUERY_CHARS} (the session store's limit), "
                 f"got {self.max_query_chars}"
+            )
+        if not 0 < self.fresh_anonymous_weight <= 1:
+            raise ConfigError(
+                f"QAC_FRESH_ANONYMOUS_WEIGHT must be in (0, 1], got {self.fresh_anonymous_weight}"
             )
         if self.jwt_leeway_s < 0:
             raise ConfigError(f"QAC_JWT_LEEWAY_S must be >= 0, got {self.jwt_leeway_s}")

@@ -17,7 +17,8 @@ rest of the connection (until submitted again), even when the store was down.
 An empty prefix (the box got focus) is answered with recent searches instead of the ranker.
 Every item sent, whatever its source, passes the blocklist (when one is configured). Fresh
 queries are merged into ranked replies by `assemble.merge_fresh`; each submit the store kept
-is counted for them, once per query per connection.
+is counted for them through the connection's identity (`freshness.FreshFeed`), unless the
+blocklist blocks it; a forget also takes back what this identity contributed.
 
 Closing: the client leaves (pending work is cancelled; queued writes still reach the store),
 the flood guard gives up on it (1008), it stays silent past `idle_timeout_s` (4408), or the
@@ -377,7 +378,10 @@ class Connection:
         s, session = self.services, self.identity.session
         try:
             if isinstance(request, ForgetRequest):
-                stored = await s.gateway.forget(session, self._user, request.query)
+                fresh = None
+                if s.fresh is not None:
+                    fresh = (s.fresh.counts, s.fresh.contributor(self.identity)[0])
+                stored = await s.gateway.forget(session, self._user, request.query, fresh)
             else:
                 stored = await s.gateway.remember(session, self._user, request.query)
                 if stored:
@@ -389,12 +393,16 @@ class Connection:
         await self._send(ack_frame(request.id, stored))
 
     async def _count_fresh(self, query: str) -> None:
-        fresh, counted = self.services.fresh, self._counted
-        # A connection repeating a query counts it once, so one person pressing Enter again
-        # cannot make a query trend for everyone.
-        if fresh is not None and query not in counted and len(counted) < MAX_TRACKED_QUERIES:
-            counted.add(query)
-            await fresh.count(query)
+        """Count a stored submit for fresh completions. Blocked queries are never counted;
+        the store counts each identity once per query per window, and this connection does
+        not even ask twice."""
+        s, counted = self.services, self._counted
+        if s.fresh is None or query in counted or len(counted) >= MAX_TRACKED_QUERIES:
+            return
+        if s.blocks is not None and s.blocks(query):
+            return
+        counted.add(query)
+        await s.fresh.count(query, self.identity)
 
     async def _send(self, text: str) -> bool:
         if self._disconnected:

@@ -46,8 +46,21 @@ def pseudonymise_client(value: str) -> str:
     return "client:?" if pseudonyms is None else pseudonyms.of("client", host)
 
 
+#: uvicorn's line for a refused WebSocket handshake (status 403/429/503...).
+_REFUSED = '%s - "WebSocket %s" %d'
+
+
 class PrivacyFilter(logging.Filter):
+    """Pseudonymises addresses, drops query strings, and thins out refused-handshake lines:
+    a client hammering the handshake must not turn into a line per attempt."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(name)
+        self._refusals = LogLimiter(logging.getLogger("uvicorn.error"), burst=20, interval_s=10)
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _REFUSED and not self._refusals.allow("refused"):
+            return False
         if isinstance(record.args, tuple) and record.args:
             args = list(record.args)
             changed = False
@@ -103,17 +116,28 @@ class LogLimiter:
 
     def log(self, level: int, key: str, msg: str, *args: object, exc_info: bool = False) -> bool:
         """Log unless `key` used up its share this interval; True when a line was written."""
+        skipped = self._take(key)
+        if skipped is None:
+            return False
+        if skipped:
+            msg += f" ({skipped} similar lines skipped)"
+        self.logger.log(level, msg, *args, exc_info=exc_info)
+        return True
+
+    def allow(self, key: str) -> bool:
+        """Like `log`, for a record someone else writes: may it be written?"""
+        return self._take(key) is not None
+
+    def _take(self, key: str) -> int | None:
+        """Lines skipped since the last one written, or None when this one is skipped too."""
         now = self._clock()
         start, logged, skipped = self._seen.get(key, (now, 0, 0))
         if now - start >= self.interval_s:
             start, logged = now, 0
         if logged >= self.burst:
             self._seen[key] = (start, logged, skipped + 1)
-            return False
+            return None
         if len(self._seen) >= self.max_keys and key not in self._seen:
             self._seen.clear()
-        if skipped:
-            msg += f" ({skipped} similar lines skipped)"
         self._seen[key] = (start, logged + 1, 0)
-        self.logger.log(level, msg, *args, exc_info=exc_info)
-        return True
+        return skipped

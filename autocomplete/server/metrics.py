@@ -31,6 +31,7 @@ STORE_OPS = (
     "forget_user",
     "fresh_add",
     "fresh_top",
+    "fresh_forget",
     "ping",
     "context",
     "ledger",

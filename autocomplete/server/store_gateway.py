@@ -84,29 +84,12 @@ class StoreGateway:
             if user_id is None:
                 return Context(tuple(await store.recent(session_id)), ())
             recent, entries = await asyncio.gather(
-                store.recent(session_id), store.user_history(user_id)
+                store.recent(session_id, user_id), store.user_history(user_id)
             )
             history = tuple((e.query, e.count, e.last_used) for e in entries)
             return Context(tuple(recent), history)
 
         return await self._read("context", both, timeout_s)
-
-    async def recent(self, session_id: str) -> tuple[str, ...]:
-        """The session's previous queries (most recent last); () when the store cannot say."""
-        queries = await self._read(
-            "recent", lambda: self.store.recent(session_id), self.read_timeout_s
-        )
-        return () if queries is None else tuple(queries)
-
-    async def user_history(self, user_id: str) -> tuple[HistoryItem, ...] | None:
-        """The user's personal history as (query, count, last_used) tuples, most recently
-        used first; None when the store cannot say (so callers do not cache the gap)."""
-        entries = await self._read(
-            "user_history", lambda: self.store.user_history(user_id), self.read_timeout_s
-        )
-        if entries is None:
-            return None
-        return tuple((e.query, e.count, e.last_used) for e in entries)
 
     async def remember(self, session_id: str, user_id: str | None, query: str) -> bool:
         """Make `query` the session's newest query (and count it in the user's history).
@@ -116,7 +99,9 @@ class StoreGateway:
         Raises `StoreRejected` when the store refuses the value itself.
         """
         try:
-            await self._call("append", self.store.append(session_id, query), self.write_timeout_s)
+            await self._call(
+                "append", self.store.append(session_id, query, user_id), self.write_timeout_s
+            )
         except _Failed:
             self._failure()
             return False
@@ -129,20 +114,31 @@ class StoreGateway:
                 self._logs.log(logging.INFO, "record_user", "personal history not updated")
         return True
 
-    async def forget(self, session_id: str, user_id: str | None, query: str | None) -> bool:
-        """Remove `query` (None: everything) from the session and the user's history.
+    async def forget(
+        self,
+        session_id: str,
+        user_id: str | None,
+        query: str | None,
+        fresh: tuple[FreshCounts, str] | None = None,
+    ) -> bool:
+        """Remove `query` (None: everything) from the session, and for an identified user
+        from their history and every one of their sessions; with `fresh` (the counts and
+        this client's identity in them), also what the client contributed to fresh counts.
 
         True only when every store call it needed succeeded, so `ack.stored` false tells the
-        client to try again; both calls are attempted either way.
+        client to try again; every call is attempted either way.
         """
         store = self.store
-        calls: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("clear", lambda: store.clear(session_id))
-            if query is None
-            else ("forget", lambda: store.forget(session_id, query))
-        ]
+        calls: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if user_id is not None:
             calls.append(("forget_user", lambda: store.forget_user(user_id, query)))
+        elif query is None:
+            calls.append(("clear", lambda: store.clear(session_id)))
+        else:
+            calls.append(("forget", lambda: store.forget(session_id, query)))
+        if fresh is not None:
+            counts, who = fresh
+            calls.append(("fresh_forget", lambda: counts.forget(who, query)))
         stored = True
         for op, call in calls:
             try:
@@ -152,12 +148,15 @@ class StoreGateway:
                 stored = False
         return stored
 
-    async def count_fresh(self, counts: FreshCounts, query: str) -> None:
-        """Count a submit for fresh completions; best effort (failures counted, logged)."""
+    async def count_fresh(self, counts: FreshCounts, query: str, who: str, weight: float) -> bool:
+        """Count a submit by identity `who` for fresh completions; best effort (failures are
+        counted and logged). True when it counted."""
         try:
-            await self._call("fresh_add", counts.add(query), self.write_timeout_s)
+            return bool(
+                await self._call("fresh_add", counts.add(query, who, weight), self.write_timeout_s)
+            )
         except (_Failed, StoreRejected):
-            pass
+            return False
 
     async def fresh_top(
         self, counts: FreshCounts, n: int, timeout_s: float

@@ -20,15 +20,17 @@ from tests.redis_server import RedisServer, free_port, redis_server_fixture
 from .test_cli import assert_one_line_error, run
 
 redis_server = redis_server_fixture(scope="module")
+own_redis_server = redis_server_fixture(scope="function")
 
 NEW = "xylophone tuning tips"  # no query of the sample log starts with "xylo"
 
 
 async def submit(url: str, query: str, times: int) -> None:
+    """`times` different people submit `query` (the server counts each person once)."""
     counts = RedisFreshCounts(url)
     try:
-        for _ in range(times):
-            await counts.add(query)
+        for i in range(times):
+            await counts.add(query, f"user:person-{i}")
     finally:
         await counts.close()
 
@@ -72,6 +74,17 @@ def test_a_submitted_query_completes_after_export_and_rebuild(
         }
     ]
     assert stats["new_labels"] == 1 and stats["added_count"] == 2
+
+
+@pytest.mark.redis
+def test_a_query_too_few_people_sent_is_never_exported(
+    tmp_path: Path, own_redis_server: RedisServer
+) -> None:
+    asyncio.run(submit(own_redis_server.url, "only one person searched this", times=1))
+    fresh = tmp_path / "fresh.tsv"
+    x = run("export-fresh", "--redis", own_redis_server.url, "--out", str(fresh))
+    assert x.returncode == 0, x.stderr
+    assert fresh.read_text().splitlines()[1:] == []
 
 
 def test_a_malformed_fresh_file_stops_the_build_with_one_line(

@@ -70,16 +70,16 @@ class GatedStore(MemoryStore):
         self.entered = threading.Event()  # set once a held `recent` is waiting
         self.failing = False
 
-    async def recent(self, session_id: str) -> list[str]:
+    async def recent(self, session_id: str, user_id: str | None = None) -> list[str]:
         self._maybe_fail()
         if self.hold.is_set():
             self.entered.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
-        return await super().recent(session_id)
+        return await super().recent(session_id, user_id)
 
-    async def append(self, session_id: str, query: str) -> None:
+    async def append(self, session_id: str, query: str, user_id: str | None = None) -> None:
         self._maybe_fail()
-        await super().append(session_id, query)
+        await super().append(session_id, query, user_id)
 
     async def ping(self) -> bool:
         return not self.failing

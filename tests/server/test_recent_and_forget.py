@@ -141,7 +141,7 @@ async def test_forget_reaches_redis_and_acks_stored_false_while_it_is_down(
     own_redis_server = own_persistent_redis  # its data survives the stop and start below
     with LiveServer(built_sample_index, redis_url=own_redis_server.url) as live:
         async with ws_session(as_user(live.ws_url, "u-r")) as (ws, hello):
-            session_key = f"qac:sess:{hello['session']}"
+            session_key = f"qac:user:{{u-r}}:sess:{hello['session']}"
             for query in ("cheap flights", "weather", "maps"):
                 await submit(ws, query)
             assert await recent(ws) == ["maps", "weather", "cheap flights"]

@@ -56,7 +56,8 @@ async def test_submits_reach_redis_and_context_is_read_once_per_connection_not_p
                 await complete(ws, prefix, request_id=i)
         client = redis.Redis.from_url(own_redis_server.url, decode_responses=True)
         with client:
-            assert client.lrange(f"qac:sess:{hello['session']}", 0, -1) == ["cheap flights"]
+            session_key = f"qac:user:{{u-7}}:sess:{hello['session']}"
+            assert client.lrange(session_key, 0, -1) == ["cheap flights"]
             assert client.zrange("qac:user:{u-7}", 0, -1) == ["cheap flights"], (
                 "a submit of an identified user also counts in the personal history"
             )

@@ -229,6 +229,46 @@ async def test_sessions_and_users_are_separate_namespaces(store: SessionStore) -
     assert await store.recent("same-id") == ["session query"]
 
 
+async def test_a_session_belongs_to_its_user(store: SessionStore) -> None:
+    await store.append("s1", "alice's query", "alice")
+    assert await store.recent("s1", "alice") == ["alice's query"]
+    assert await store.recent("s1", "bob") == [], "the same id under another user is empty"
+    assert await store.recent("s1") == [], "and so is the anonymous session of that id"
+    await store.append("s1", "anonymous query")
+    assert await store.recent("s1", "alice") == ["alice's query"]
+
+
+async def test_forgetting_a_query_reaches_every_session_of_the_user(store: SessionStore) -> None:
+    await store.append("monday", "weather", "ann")
+    await store.append("monday", "maps", "ann")
+    await store.append("tuesday", "weather", "ann")
+    await store.append("tuesday", "weather", "bob")
+    await store.append("anon", "weather")
+    await store.record_user("ann", "weather", now=1.0)
+    await store.forget_user("ann", "weather")
+    assert await store.recent("monday", "ann") == ["maps"]
+    assert await store.recent("tuesday", "ann") == []
+    assert await store.user_history("ann") == []
+    assert await store.recent("tuesday", "bob") == ["weather"], "other users keep theirs"
+    assert await store.recent("anon") == ["weather"]
+
+
+async def test_forgetting_everything_empties_every_session_of_the_user(
+    store: SessionStore,
+) -> None:
+    await store.append("monday", "weather", "ann")
+    await store.append("tuesday", "maps", "ann")
+    await store.record_user("ann", "maps", now=1.0)
+    await store.append("monday", "kept", "bob")
+    await store.forget_user("ann")
+    assert await store.recent("monday", "ann") == []
+    assert await store.recent("tuesday", "ann") == []
+    assert await store.user_history("ann") == []
+    assert await store.recent("monday", "bob") == ["kept"]
+    await store.append("wednesday", "back again", "ann")
+    assert await store.recent("wednesday", "ann") == ["back again"], "not a ban"
+
+
 async def test_unicode_queries_round_trip_in_user_history(store: SessionStore) -> None:
     for t, query in enumerate(UNICODE_QUERIES):
         await store.record_user("usuário", query, now=float(t))

@@ -147,3 +147,25 @@ async def test_two_store_objects_share_state(store: RedisStore, redis_server: Re
         assert await store.recent("s") == ["from worker 1", "from worker 2"]
     finally:
         await other.close()
+
+
+async def test_a_users_sessions_live_under_the_users_hash_tag_with_the_session_ttl(
+    store: RedisStore, raw: Redis
+) -> None:
+    await store.append("s9", "hello", "u-9")
+    key = "qac:user:{u-9}:sess:s9"
+    assert await raw.lrange(key, 0, -1) == ["hello"]
+    assert 0 < await raw.pttl(key) <= 1800 * 1000
+    index = "qac:user:{u-9}:sessions"
+    assert await raw.zrange(index, 0, -1) == [key]
+    assert 1800 * 1000 < await raw.pttl(index) <= 90 * 86400 * 1000
+
+
+async def test_forgetting_everything_leaves_no_key_of_the_user(
+    store: RedisStore, raw: Redis
+) -> None:
+    for session in ("a", "b", "c"):
+        await store.append(session, "q", "gone")
+    await store.record_user("gone", "q", now=1.0)
+    await store.forget_user("gone")
+    assert [k async for k in raw.scan_iter("*gone*")] == []
