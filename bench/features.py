@@ -150,16 +150,16 @@ class FreshReplay:
             self.refreshes += 1
         return self.index
 
-    async def submit(self, connection: object, query: str, t: float) -> bool:
-        """Count `query` submitted at `t` on `connection`; False when the server would not
-        (the connection counted it already, or has counted too many queries)."""
+    async def submit(self, connection: object, query: str, t: float, who: str) -> bool:
+        """Count `query` submitted at `t` on `connection` by user `who`; False when the server
+        would not (the connection counted it already or has counted too many queries, or the
+        user counted it in this window already, or is over their quota)."""
         self._check_time(t)
         seen = self._counted[connection]
         if query in seen or len(seen) >= MAX_TRACKED:
             return False
         seen.add(query)
-        await self.counts.add(query, now=t)
-        return True
+        return await self.counts.add(query, f"user:{who}", now=t)
 
 
 def frame_without_match(request_id: int, prefix: str, items: Sequence[Completion]) -> str:
@@ -315,7 +315,7 @@ async def replay(
     if warmup:
         for sub in submits_in_time_order(data.dev):
             s = data.dev[sub.session]
-            await fresh.submit(("dev", sub.session), s.queries[sub.j], sub.time)
+            await fresh.submit(("dev", sub.session), s.queries[sub.j], sub.time, s.user)
     warm_s = clock() - t0
     histories: defaultdict[str, PersonalHistory] = defaultdict(lambda: PersonalHistory(200))
     for s in sorted(data.train + data.dev, key=lambda s: s.times[0]):
@@ -423,7 +423,7 @@ async def replay(
         tf = clock()
         for sub in group:
             s = test[sub.session]
-            await fresh.submit(("test", sub.session), s.queries[sub.j], sub.time)
+            await fresh.submit(("test", sub.session), s.queries[sub.j], sub.time, s.user)
             histories[s.user].record(s.queries[sub.j], sub.time)
         fresh_s += clock() - tf
     return {

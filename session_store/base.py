@@ -23,6 +23,8 @@ MAX_ID_CHARS = 128
 MAX_QUERY_CHARS = 1000
 #: Default half-life of fresh submit counts (server, store and export share it): 6 hours.
 FRESH_HALF_LIFE_S = 6 * 3600.0
+#: Default weight of distinct identities a fresh query needs before others see it.
+FRESH_MIN_USERS = 3.0
 
 
 @dataclass(frozen=True, slots=True)

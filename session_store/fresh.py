@@ -44,7 +44,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from session_store.base import FRESH_HALF_LIFE_S, StoreConfig, check_query
+from session_store.base import FRESH_HALF_LIFE_S, FRESH_MIN_USERS, StoreConfig, check_query
 from session_store.redis_store import unavailable
 
 #: Rebase once scores reach e^REBASE_AFTER (a double holds up to ~e^709).
@@ -58,7 +58,7 @@ class FreshConfig:
     """half_life_s: seconds after which a submit counts half (default 6 h).
     max_items: released queries kept (the highest decayed counts; default 20,000).
     min_users: weight of distinct identities a query needs within one window before anyone
-        else sees it (a verified user weighs 1; see `add`). Default 2.
+        else sees it (a verified user weighs 1; see `add`). Default 3.
     window_s: length of the windows in which an identity counts once per query and
         `min_users` must be reached (default: the half-life).
     quota: counted submits per identity per window; beyond it submits are not counted.
@@ -66,7 +66,7 @@ class FreshConfig:
 
     half_life_s: float = FRESH_HALF_LIFE_S
     max_items: int = 20_000
-    min_users: float = 2.0
+    min_users: float = FRESH_MIN_USERS
     window_s: float = FRESH_HALF_LIFE_S
     quota: int = 100
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from session_store.base import FRESH_HALF_LIFE_S, MAX_QUERY_CHARS
+from session_store.base import FRESH_HALF_LIFE_S, FRESH_MIN_USERS, MAX_QUERY_CHARS
 
 from .auth import new_secret
 from .errors import ConfigError
@@ -142,7 +142,7 @@ class ServerConfig:
     fresh_refresh_s: float = 2.0
     fresh_half_life_s: float = FRESH_HALF_LIFE_S
     fresh_max_items: int = 20_000
-    fresh_min_users: float = 3.0
+    fresh_min_users: float = FRESH_MIN_USERS
     fresh_anonymous_weight: float = 0.25
     fresh_window_s: float = FRESH_HALF_LIFE_S
     fresh_quota: int = 100

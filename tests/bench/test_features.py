@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from autocomplete.ranking import Completion
 from autocomplete.server.protocol import completions_frame
 from indexer.sessions import Session
+from session_store.fresh import FreshConfig
 
 _PATH = Path(__file__).resolve().parents[2] / "bench" / "features.py"
 _spec = importlib.util.spec_from_file_location("bench_features", _PATH)
@@ -44,11 +45,15 @@ def test_submits_come_in_global_time_order_with_equal_times_grouped():
     assert groups == [[10.0], [20.0], [30.0, 30.0]]
 
 
+#: One person is enough here: these tests are about the replay's clock, not k-anonymity.
+ANYONE = FreshConfig(min_users=1.0)
+
+
 def test_a_query_is_not_fresh_for_its_own_keystrokes_nor_before_the_next_refresh():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=1.0)
+        fresh = features.FreshReplay(refresh_s=1.0, config=ANYONE)
         assert visible(await fresh.snapshot(100.0)) == set()
-        await fresh.submit("tab-1", "storm", 100.0)
+        await fresh.submit("tab-1", "storm", 100.0, "u1")
         assert visible(await fresh.snapshot(100.0)) == set()  # its own keystrokes
         assert visible(await fresh.snapshot(100.9)) == set()  # the snapshot is from t=100
         assert visible(await fresh.snapshot(101.0)) == {"storm"}
@@ -58,9 +63,9 @@ def test_a_query_is_not_fresh_for_its_own_keystrokes_nor_before_the_next_refresh
 
 def test_a_coarse_refresh_delays_fresh_queries_to_the_next_boundary():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=60.0)
+        fresh = features.FreshReplay(refresh_s=60.0, config=ANYONE)
         await fresh.snapshot(61.0)
-        await fresh.submit("tab-1", "storm", 61.0)
+        await fresh.submit("tab-1", "storm", 61.0, "u1")
         assert visible(await fresh.snapshot(119.0)) == set()
         assert visible(await fresh.snapshot(120.0)) == {"storm"}
         assert fresh.refreshes == 2
@@ -68,14 +73,27 @@ def test_a_coarse_refresh_delays_fresh_queries_to_the_next_boundary():
     asyncio.run(run())
 
 
-def test_a_connection_counts_a_query_once_like_the_server():
+def test_a_query_counts_once_per_connection_and_per_user_like_the_server():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=1.0)
-        assert await fresh.submit("tab-1", "storm", 1.0)
-        assert not await fresh.submit("tab-1", "storm", 2.0)
-        assert await fresh.submit("tab-2", "storm", 3.0)
+        fresh = features.FreshReplay(refresh_s=1.0, config=ANYONE)
+        assert await fresh.submit("tab-1", "storm", 1.0, "u1")
+        assert not await fresh.submit("tab-1", "storm", 2.0, "u1")
+        assert not await fresh.submit("tab-2", "storm", 2.5, "u1"), "the same user again"
+        assert await fresh.submit("tab-3", "storm", 3.0, "u2")
         ((_, count),) = (await fresh.snapshot(10.0)).extending("", 5)
         assert count == pytest.approx(2.0, rel=1e-3)  # decayed over seconds of a 6 h half-life
+
+    asyncio.run(run())
+
+
+def test_by_default_a_query_is_fresh_for_others_only_after_three_users():
+    async def run() -> None:
+        fresh = features.FreshReplay(refresh_s=1.0)
+        for i, user in enumerate(("u1", "u2")):
+            await fresh.submit(f"tab-{i}", "storm", 1.0, user)
+        assert visible(await fresh.snapshot(5.0)) == set()
+        await fresh.submit("tab-9", "storm", 5.0, "u3")
+        assert visible(await fresh.snapshot(6.0)) == {"storm"}
 
     asyncio.run(run())
 
@@ -85,7 +103,7 @@ def test_time_cannot_go_backwards():
         fresh = features.FreshReplay(refresh_s=1.0)
         await fresh.snapshot(10.0)
         with pytest.raises(ValueError, match="backwards"):
-            await fresh.submit("tab-1", "storm", 9.0)
+            await fresh.submit("tab-1", "storm", 9.0, "u1")
 
     asyncio.run(run())
 
@@ -104,14 +122,14 @@ def test_replayed_snapshots_only_hold_queries_submitted_strictly_earlier(events,
     first: dict[str, float] = {}
 
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s)
+        fresh = features.FreshReplay(refresh_s, config=ANYONE)
         for group in features.grouped_by_time(features.submits_in_time_order(sessions)):
             t = group[0].time
             assert all(first[q] < t for q in visible(await fresh.snapshot(t)))
             for sub in group:
                 q = sessions[sub.session].queries[sub.j]
                 first.setdefault(q, t)
-                await fresh.submit(sessions[sub.session].user, q, t)
+                await fresh.submit(sub.session, q, t, sessions[sub.session].user)
 
     asyncio.run(run())
 
