@@ -15,7 +15,9 @@ from two other addresses, at once
 Reported: the neighbour's round trip p50/p99 per phase and their ratio (the target is p99
 within 2x of calm), what the attacker achieved (sockets admitted, frames answered, history
 of the neighbour seen: must be 0), and the server's refusal counters. Ratios, not absolute
-times: the load generator shares the machine's cores with the server.
+times. The server gets half the CPUs to itself and the clients the other half, the attacker
+niced below the neighbour: on a network they would be different machines, and what is
+measured is what the attack costs the server, not the load generator's share of a core.
 
     .venv/bin/python bench/attack.py [--index DIR] [--phase-s 20] [--json out.json]
 
@@ -29,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,10 +56,13 @@ SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-only-jwt-secret-0123456789abcdef"
 HEALTH = "bench-health-token"
-NEIGHBOUR_ADDR, ATTACKER_ADDR = "198.51.100.10", "203.0.113.66"
+# Linux routes all of 127/8 to loopback, so each party connects from an address of its own,
+# as it would over a network (no forwarding headers, no trusted proxy).
+NEIGHBOUR_ADDR, ATTACKER_ADDR = "127.0.0.10", "127.0.0.66"
 #: The attacker's second address, from which it opens its 1,000 sockets.
-HOARDER_ADDR = "203.0.113.67"
+HOARDER_ADDR = "127.0.0.67"
 MARKS = "\u0301" * 32_000
+ATTACKS = ("forged", "frames", "sockets", "slowloris", "slow-redis")
 
 
 def neighbour_keystrokes(log: Path, limit: int) -> list[tuple[str, str]]:
@@ -85,12 +91,18 @@ def start_server(index: Path, redis_url: str, log: Any) -> tuple[subprocess.Pope
     env.update(
         QAC_JWT_SECRET=SECRET,
         QAC_HEALTH_TOKEN=HEALTH,
-        QAC_TRUSTED_PROXIES="127.0.0.1",  # so the neighbour and attacker are two addresses
         QAC_SESSION_SECRET="bench-only-session-secret-0123456789abcdef",
     )
     cmd = [sys.executable, "-m", "autocomplete.cli", "serve", "--index", str(index)]
     cmd += ["--port", str(port), "--redis", redis_url, "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: _pin(SERVER_CPUS),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -101,8 +113,28 @@ def start_server(index: Path, redis_url: str, log: Any) -> tuple[subprocess.Pope
     raise SystemExit("server did not start")
 
 
-def headers(addr: str) -> dict[str, str]:
-    return {"X-Forwarded-For": addr}
+def _cpu_split() -> tuple[set[int], set[int]]:
+    """(the server's CPUs, everyone else's): the attacker runs on its own machine in real
+    life, so here it must not take the server's core; with one CPU, no split."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    half = len(cpus) // 2
+    return set(cpus[:half]), set(cpus[half:])
+
+
+SERVER_CPUS, CLIENT_CPUS = _cpu_split()
+
+
+def _pin(cpus: set[int], nice: int = 0) -> None:
+    os.sched_setaffinity(0, cpus)
+    if nice:
+        os.nice(nice)
+
+
+def source(addr: str) -> dict[str, object]:
+    """Connection options that make a socket come from `addr`."""
+    return {"local_addr": (addr, 0)}
 
 
 async def neighbour(
@@ -112,7 +144,7 @@ async def neighbour(
     token = mint_token(SECRET, "neighbour", ttl_s=3600, now=time.time())
     target = f"{url}?token={token}" + (f"&session={session}" if session else "")
     rtts: list[float] = []
-    async with connect(target, additional_headers=headers(NEIGHBOUR_ADDR), max_size=None) as ws:
+    async with connect(target, **source(NEIGHBOUR_ADDR), max_size=None) as ws:
         hello = json.loads(await ws.recv())
         end = time.monotonic() + seconds
         i = 0
@@ -151,13 +183,14 @@ class Attack:
         }
         self._held: list[ClientConnection] = []
 
-    async def run(self) -> None:
-        await asyncio.gather(
-            self._forged_identities(),
-            self._hostile_frames(),
-            self._many_sockets(),
-            self._slowloris(),
-        )
+    async def run(self, kinds: set[str]) -> None:
+        parts = {
+            "forged": self._forged_identities,
+            "frames": self._hostile_frames,
+            "sockets": self._many_sockets,
+            "slowloris": self._slowloris,
+        }
+        await asyncio.gather(*(run() for kind, run in parts.items() if kind in kinds))
         for ws in self._held:
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -172,9 +205,7 @@ class Attack:
         while not self.stop.is_set():
             for target in claims:
                 with contextlib.suppress(Exception):
-                    async with connect(
-                        target, additional_headers=headers(ATTACKER_ADDR), max_size=None
-                    ) as ws:
+                    async with connect(target, **source(ATTACKER_ADDR), max_size=None) as ws:
                         await ws.recv()
                         self.stats["forged_identity_connections"] += 1
                         await ws.send(json.dumps({"type": "complete", "id": 1, "prefix": ""}))
@@ -194,9 +225,7 @@ class Attack:
         ]
         while not self.stop.is_set():
             with contextlib.suppress(Exception):
-                async with connect(
-                    self.url, additional_headers=headers(ATTACKER_ADDR), max_size=None
-                ) as ws:
+                async with connect(self.url, **source(ATTACKER_ADDR), max_size=None) as ws:
                     await ws.recv()
                     while not self.stop.is_set():
                         for frame in frames:
@@ -212,9 +241,7 @@ class Attack:
             if self.stop.is_set():
                 return
             try:
-                ws = await connect(
-                    self.url, additional_headers=headers(HOARDER_ADDR), open_timeout=5
-                )
+                ws = await connect(self.url, **source(HOARDER_ADDR), open_timeout=5)
             except InvalidStatus:
                 self.stats["sockets_refused"] += 1
                 continue
@@ -226,19 +253,25 @@ class Attack:
         await self.stop.wait()
 
     async def _slowloris(self) -> None:
-        socks = []
+        """Keep up to 200 requests trickling a header line at a time (topped up every 2 s:
+        holding sockets is the attack; a connect flood is a network-level one)."""
+        socks: list[socket.socket] = []
+        ticks = 0
         while not self.stop.is_set():
-            while len(socks) < 200:
-                s = socket.socket()
-                s.setblocking(False)
-                with contextlib.suppress(BlockingIOError, OSError):
-                    s.connect(("127.0.0.1", self.port))
-                socks.append(s)
-                self.stats["half_open_requests"] += 1
+            if ticks % 10 == 0:
+                while len(socks) < 200:
+                    s = socket.socket()
+                    s.bind((ATTACKER_ADDR, 0))
+                    s.setblocking(False)
+                    with contextlib.suppress(BlockingIOError, OSError):
+                        s.connect(("127.0.0.1", self.port))
+                    socks.append(s)
+                    self.stats["half_open_requests"] += 1
+            ticks += 1
             await asyncio.sleep(0.2)
             for s in socks:
                 with contextlib.suppress(OSError):
-                    s.send(b"X-a: b\r\n")
+                    s.send(b"GET / HTTP/1.1\r\n" if ticks == 1 else b"X-a: b\r\n")
             socks = [s for s in socks if _alive(s)]
         for s in socks:
             s.close()
@@ -288,12 +321,14 @@ def metrics(port: int) -> dict[str, float]:
 
 async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
     steps = neighbour_keystrokes(SAMPLE_LOG, 200)
-    with (
-        RedisServer() as redis,
-        DelayProxy(redis.port, 0.0) as proxy,
-        open(tempfile.mktemp(suffix=".log"), "wb") as log,
-    ):
-        proc, port = start_server(index, f"redis://127.0.0.1:{proxy.port}/0", log)
+    with RedisServer() as redis, open(tempfile.mktemp(suffix=".log"), "wb") as log:
+        # The slow Redis is a process of its own too (SIGUSR1: +40 ms, SIGUSR2: none).
+        proxy_port = free_port()
+        proxy = subprocess.Popen(
+            [sys.executable, __file__, "--proxy", str(redis.port), str(proxy_port)]
+        )
+        time.sleep(1.0)
+        proc, port = start_server(index, f"redis://127.0.0.1:{proxy_port}/0", log)
         url = f"ws://127.0.0.1:{port}/ws"
         try:
             # The neighbour's private history, which the attacker will try to read.
@@ -301,11 +336,15 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
             _, session = await neighbour(url, private, 0.01, 0.0, None)
             calm_rtts, session = await neighbour(url, steps, args.phase_s, args.pace_s, session)
             before = metrics(port)
-            proxy.delay_s = 0.04
+            if "slow-redis" in args.attacks:
+                proxy.send_signal(signal.SIGUSR1)
             # The attacker is a process of its own, as it would be: it must not share this
             # process's event loop (or GIL) with the neighbour it is measured against.
             attacker = subprocess.Popen(
-                [
+                # niced: on the clients' CPUs the neighbour's own process must not queue
+                # behind the attacker's (on a real network they would be two machines)
+                preexec_fn=lambda: _pin(CLIENT_CPUS, nice=19),
+                args=[
                     sys.executable,
                     __file__,
                     "--attacker",
@@ -313,6 +352,7 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
                     str(port),
                     session,
                     str(args.phase_s + 3.0),
+                    ",".join(sorted(args.attacks)),
                 ],
                 stdout=subprocess.PIPE,
             )
@@ -320,11 +360,13 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
             hot_rtts, _ = await neighbour(url, steps, args.phase_s, args.pace_s, session)
             out, _ = await asyncio.to_thread(attacker.communicate, timeout=60)
             attack_stats = json.loads(out.decode().strip().splitlines()[-1])
-            proxy.delay_s = 0.0
+            proxy.send_signal(signal.SIGUSR2)
             after = metrics(port)
         finally:
             proc.terminate()
             proc.wait(30)
+            proxy.terminate()
+            proxy.wait(30)
     calm, hot = percentiles(calm_rtts), percentiles(hot_rtts)
     return {
         "calm": calm,
@@ -333,33 +375,66 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
         "p99_ratio": hot["p99"] / calm["p99"],
         "attacker": attack_stats,
         "server_counters_during_attack": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after},
-        "settings": {"phase_s": args.phase_s, "pace_s": args.pace_s, "redis_delay_ms": 40},
+        "settings": {
+            "phase_s": args.phase_s,
+            "pace_s": args.pace_s,
+            "redis_delay_ms": 40 if "slow-redis" in args.attacks else 0,
+            "attacks": sorted(args.attacks),
+            "server_cpus": sorted(SERVER_CPUS),
+            "client_cpus": sorted(CLIENT_CPUS),
+            "attacker_nice": 19,
+        },
     }
 
 
-async def attacker_main(url: str, port: int, session: str, seconds: float) -> None:
+async def attacker_main(url: str, port: int, session: str, seconds: float, kinds: set[str]) -> None:
     attack = Attack(url, port, session)
-    task = asyncio.create_task(attack.run())
+    task = asyncio.create_task(attack.run(kinds))
     await asyncio.sleep(seconds)
     attack.stop.set()
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(task, 20)
     print(json.dumps(attack.stats), flush=True)
 
 
+def proxy_main(upstream: int, listen: int) -> None:
+    proxy = DelayProxy(upstream, 0.0, port=listen)
+
+    def slow(*_: object) -> None:
+        proxy.delay_s = 0.04
+
+    def fast(*_: object) -> None:
+        proxy.delay_s = 0.0
+
+    signal.signal(signal.SIGUSR1, slow)
+    signal.signal(signal.SIGUSR2, fast)
+    with proxy:
+        signal.pause()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--proxy"]:
+        proxy_main(int(argv[1]), int(argv[2]))
+        return 0
     if argv[:1] == ["--attacker"]:
-        url, port, session, seconds = argv[1:5]
-        asyncio.run(attacker_main(url, int(port), session, float(seconds)))
+        url, port, session, seconds, kinds = argv[1:6]
+        asyncio.run(attacker_main(url, int(port), session, float(seconds), set(kinds.split(","))))
         return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--index", type=Path, help="index to serve (default: MPC of the sample log)")
     p.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase")
     p.add_argument("--pace-s", type=float, default=0.05, help="neighbour's pause between keys")
     p.add_argument("--json", type=Path, help="where to write the report")
+    p.add_argument(
+        "--attacks",
+        type=lambda v: set(v.split(",")),
+        default=set(ATTACKS),
+        help=f"comma-separated subset of {','.join(ATTACKS)} (default: all at once)",
+    )
     args = p.parse_args(argv)
     index = args.index or build_index(Path(tempfile.mkdtemp()) / "mpc")
+    _pin(CLIENT_CPUS)  # the neighbour, the proxy and Redis share the clients' CPUs
     report = asyncio.run(run(args, index))
     print(f"{'phase':<8} {'keystrokes':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for phase in ("calm", "attack"):

@@ -76,8 +76,10 @@ class CompletionServer:
         self.pseudonyms = Pseudonyms(config.session_secret)
         self._logs = LogLimiter(log)
         configure_privacy(self.pseudonyms)
-        configure_header_timeout(config.header_timeout_s)
         self.proxies = parse_networks(config.trusted_proxies)
+        configure_header_timeout(
+            config.header_timeout_s, config.max_connections_per_client, self.proxies
+        )
         self.metrics_allow = parse_networks(config.metrics_allow)
         self.auth = Authenticator(
             TokenVerifier.from_settings(

@@ -19,6 +19,7 @@ from session_store.errors import SessionStoreUnavailable
 from session_store.ledger import RedisLedger
 
 from .clients import ClientTable
+from .deadline import within
 from .metrics import ServerMetrics
 from .pseudonyms import Pseudonyms
 
@@ -66,10 +67,10 @@ class ClientLimits:
         if self.ledger is None:
             return True
         try:
-            async with asyncio.timeout(self.deadline_s):
-                shared_ok = await self.ledger.join(
-                    self.key(address), conn_id, self.table.max_connections, CONN_TTL_S
-                )
+            join = self.ledger.join(
+                self.key(address), conn_id, self.table.max_connections, CONN_TTL_S
+            )
+            shared_ok = await within(join, self.deadline_s)
         except (SessionStoreUnavailable, TimeoutError):
             self.metrics.store_failures.labels("ledger").inc()
             return True  # fail open: the local limit still holds
@@ -129,8 +130,7 @@ class ClientLimits:
     def _background(self, coro: object) -> None:
         async def guarded() -> None:
             with contextlib.suppress(SessionStoreUnavailable, TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await coro  # type: ignore[misc]
+                await within(coro, 1.0)  # type: ignore[arg-type]
 
         task = asyncio.create_task(guarded())
         self._pending.add(task)

@@ -51,6 +51,9 @@ def uvicorn_config(
         # uvicorn (whose default trusts X-Forwarded-For from 127.0.0.1).
         proxy_headers=False,
         ws_max_size=config.max_frame_bytes,
+        # Frames are a few hundred bytes: compressing them costs CPU on every keystroke and
+        # saves next to nothing on the wire.
+        ws_per_message_deflate=False,
         ws_ping_interval=config.ws_ping_interval_s or None,
         ws_ping_timeout=config.ws_ping_interval_s or None,
         lifespan="on",

@@ -27,6 +27,7 @@ from session_store.errors import SessionStoreUnavailable
 from session_store.fresh import FreshCounts
 
 from .breaker import Breaker, BreakerState, Clock
+from .deadline import within
 from .errors import ServerError
 from .logs import LogLimiter
 from .metrics import ServerMetrics
@@ -222,8 +223,7 @@ class StoreGateway:
         self.metrics.store_operations.labels(op).inc()
         started = self._clock()
         try:
-            async with asyncio.timeout(timeout_s):
-                result = await call
+            result = await within(call, timeout_s)
         except (SessionStoreUnavailable, TimeoutError) as exc:
             self.metrics.store_failures.labels(op).inc()
             self.metrics.store_available.set(0)

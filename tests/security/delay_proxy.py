@@ -18,10 +18,10 @@ from tests.redis_server import HOST, free_port
 
 
 class DelayProxy:
-    def __init__(self, upstream_port: int, delay_s: float) -> None:
+    def __init__(self, upstream_port: int, delay_s: float, port: int | None = None) -> None:
         self.upstream_port = upstream_port
         self.delay_s = delay_s
-        self.port = free_port()
+        self.port = port if port is not None else free_port()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -143,3 +143,41 @@ async def test_half_sent_http_headers_are_dropped_after_the_header_timeout(
         assert await asyncio.to_thread(silent) == b"", "a connection that says nothing too"
         status, _ = live.get("/healthz")
         assert status == 200, "complete requests are unaffected"
+
+
+async def test_one_address_can_hold_only_a_few_half_sent_requests(
+    built_sample_index: Path,
+) -> None:
+    env = {"QAC_HEADER_TIMEOUT_S": "60", "QAC_MAX_CONNECTIONS_PER_CLIENT": "5"}
+    with LiveServer(built_sample_index, env=env) as live:
+
+        def trickle(n: int) -> tuple[int, int]:
+            """Open `n` half-sent requests; (closed by the server, still open)."""
+            socks = []
+            try:
+                for _ in range(n):
+                    sock = socket.create_connection((live.host, live.port), timeout=DEADLINE_S)
+                    socks.append(sock)
+                    with contextlib.suppress(OSError):  # a refused one may be reset already
+                        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                closed = 0
+                for sock in socks[5:]:  # past the share: closed without a reply
+                    try:
+                        closed += sock.recv(1024) == b""
+                    except ConnectionResetError:
+                        closed += 1
+                still_open = 0
+                for sock in socks[:5]:
+                    sock.setblocking(False)
+                    try:
+                        sock.recv(1024)
+                    except BlockingIOError:
+                        still_open += 1
+                return closed, still_open
+            finally:
+                for sock in socks:
+                    sock.close()
+
+        assert await asyncio.to_thread(trickle, 12) == (7, 5)
+        status, _ = live.get("/healthz")
+        assert status == 200, "complete requests from the same address still work"
