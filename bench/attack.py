@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autocomplete.server.auth import mint_token  # noqa: E402
+from bench.load import _wait_ready as wait_ready  # noqa: E402
 from tests.redis_server import RedisServer, free_port  # noqa: E402
 from tests.security.delay_proxy import DelayProxy  # noqa: E402
 
@@ -103,14 +104,8 @@ def start_server(index: Path, redis_url: str, log: Any) -> tuple[subprocess.Pope
         stderr=subprocess.STDOUT,
         preexec_fn=lambda: _pin(SERVER_CPUS),
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5):
-                return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("server did not start")
+    wait_ready(f"http://127.0.0.1:{port}", proc)
+    return proc, port
 
 
 def _cpu_split() -> tuple[set[int], set[int]]:

@@ -48,7 +48,9 @@ _BACKOFF_BASE_S = 0.01
 _BACKOFF_CAP_S = 0.1
 
 # Dedupe needs to read the head before pushing, so append is a script rather than a plain
-# MULTI: LINDEX + LPUSH + LTRIM + PEXPIRE, atomically, in one round trip.
+# MULTI: LINDEX + LPUSH + LTRIM + PEXPIRE, atomically, in one round trip. KEYS: the session
+# list, and for a user's session the user's session index. ARGV: query, max recent, session
+# ttl ms, then (with an index) now, max sessions, user ttl ms.
 _APPEND_LUA = """
 local key, query = KEYS[1], ARGV[1]
 if redis.call('LINDEX', key, 0) ~= query then
@@ -56,23 +58,13 @@ if redis.call('LINDEX', key, 0) ~= query then
   redis.call('LTRIM', key, 0, tonumber(ARGV[2]) - 1)
 end
 redis.call('PEXPIRE', key, ARGV[3])
-return 1
-"""
-
-# KEYS: session list, the user's session index (or none). ARGV: query, max recent, session
-# ttl ms, then (with an index) now, max sessions, user ttl ms.
-_APPEND_USER_LUA = """
-local key, query = KEYS[1], ARGV[1]
-if redis.call('LINDEX', key, 0) ~= query then
-  redis.call('LPUSH', key, query)
-  redis.call('LTRIM', key, 0, tonumber(ARGV[2]) - 1)
-end
-redis.call('PEXPIRE', key, ARGV[3])
 local index = KEYS[2]
-redis.call('ZADD', index, ARGV[4], key)
-local excess = redis.call('ZCARD', index) - tonumber(ARGV[5])
-if excess > 0 then redis.call('ZREMRANGEBYRANK', index, 0, excess - 1) end
-redis.call('PEXPIRE', index, ARGV[6])
+if index then
+  redis.call('ZADD', index, ARGV[4], key)
+  local excess = redis.call('ZCARD', index) - tonumber(ARGV[5])
+  if excess > 0 then redis.call('ZREMRANGEBYRANK', index, 0, excess - 1) end
+  redis.call('PEXPIRE', index, ARGV[6])
+end
 return 1
 """
 
@@ -143,7 +135,6 @@ class RedisStore:
             retry=self.retry,
         )
         self._append = self._client.register_script(_APPEND_LUA)
-        self._append_user = self._client.register_script(_APPEND_USER_LUA)
         self._record_user = self._client.register_script(_RECORD_USER_LUA)
         self._forget_user = self._client.register_script(_FORGET_USER_LUA)
 
@@ -171,12 +162,12 @@ class RedisStore:
         key = self.session_key(session_id, user_id)
         check_query(query)
         args: list[str | int] = [query, self.config.max_recent, _ms(self.config.session_ttl_s)]
-        with unavailable("append"):
-            if user_id is None:
-                await self._append(keys=[key], args=args)
-                return
+        keys = [key]
+        if user_id is not None:
+            keys.append(self.session_index_key(user_id))
             args += [repr(time.time()), self.config.max_user_sessions, _ms(self.config.user_ttl_s)]
-            await self._append_user(keys=[key, self.session_index_key(user_id)], args=args)
+        with unavailable("append"):
+            await self._append(keys=keys, args=args)
 
     async def clear(self, session_id: str, user_id: str | None = None) -> None:
         key = self.session_key(session_id, user_id)
