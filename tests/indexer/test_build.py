@@ -182,4 +182,10 @@ def test_no_sample_index_file_holds_text_fewer_than_k_users_typed(
     assert all(by_pair[t] >= 2 and SEP in t for t in table(files, "transitions"))
     words = [w for w in files.trie("xmr_words").keys() if w != START_TOKEN]
     assert words and all(by_word[w] >= 2 for w in words)
+    labels = LabelIndex(files)
+    prev, nxt = files.matrix("xmr_trans").nonzero()
+    assert all(
+        by_pair[transition_key(labels.text(a), labels.text(b))] >= 2
+        for a, b in zip(prev.tolist(), nxt.tolist(), strict=True)
+    )
     assert files.manifest["stats"]["kanon"]["labels_dropped"] > 10 * len(table(files))
