@@ -28,7 +28,8 @@ RUN pip install --no-deps --no-build-isolation .
 COPY data/sample/aol-sample.tsv.gz ./data/sample/aol-sample.tsv.gz
 COPY web_demo ./web_demo
 # Built as root, readable by all: the server user can map the index but never change it.
-RUN autocomplete build-index --log data/sample/aol-sample.tsv.gz --out /srv/index --model mpc --all --quiet \
+# --min-users 1 as in the Makefile: the sample is public AOL data from 63 users.
+RUN autocomplete build-index --log data/sample/aol-sample.tsv.gz --out /srv/index --model mpc --all --quiet --min-users 1 \
  && chmod -R a+rX /srv/index
 
 USER qac

@@ -15,6 +15,7 @@ from datetime import date
 from autocomplete.fresh_export import ExportParams
 from indexer.errors import IndexerError
 from indexer.freshfile import read_fresh_file
+from indexer.kanon import KAnonParams
 from indexer.params import MODELS, BuildParams
 from indexer.sessions import DEFAULT_GAP_S, TimeSplit
 from indexer.xmr.params import XMRParams
@@ -62,6 +63,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
         use_all=args.all,
         blend=not args.no_blend,
         xmr=XMRParams(depth=args.xmr_depth, workers=args.xmr_workers),
+        kanon=KAnonParams(
+            min_users=args.min_users,
+            max_repeats_per_day=args.max_repeats_per_day,
+            max_queries_per_day=args.max_queries_per_day,
+        ),
     )
     bar = tqdm(desc="build-index", unit="step", disable=args.quiet or None, leave=False)
 
@@ -85,6 +91,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
             f"folded {folded['queries']} fresh queries from {len(folded['files'])} file(s): "
             f"{folded['new_labels']} new labels"
         )
+    kept = m["stats"]["kanon"]
+    print(
+        f"shared with others (>= {kept['min_users']} users each): {kept['labels_kept']} labels "
+        f"({kept['labels_dropped']} queries withheld), {kept['endings_kept']} endings, "
+        f"{kept['transitions_kept']} transitions"
+    )
     cov = m["stats"].get("dev_label_coverage")
     if cov is not None:
         print(f"dev queries that are labels: {cov:.1%}")
@@ -117,6 +129,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"want an integer >= 1, got {text!r}")
+    return value
+
+
+def _count_or_zero(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"want an integer >= 0 (0 = no bound), got {text!r}")
     return value
 
 
@@ -238,6 +260,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="xmr: training processes (default: one per CPU; the index is the same)",
     )
     b.add_argument("--min-count", type=int, default=1)
+    b.add_argument(
+        "--min-users",
+        type=_positive_int,
+        default=KAnonParams.min_users,
+        metavar="K",
+        help="share a query, ending or transition with others only when at least K distinct "
+        "users issued it in training (default %(default)s; 1 = every training query)",
+    )
+    b.add_argument(
+        "--max-repeats-per-day",
+        type=_count_or_zero,
+        default=KAnonParams.max_repeats_per_day,
+        metavar="N",
+        help="a query counts at most N times per user per day (default %(default)s; 0 = no bound)",
+    )
+    b.add_argument(
+        "--max-queries-per-day",
+        type=_count_or_zero,
+        default=KAnonParams.max_queries_per_day,
+        metavar="N",
+        help="a user contributes at most N distinct queries a day, the first ones "
+        "(default %(default)s; 0 = no bound)",
+    )
     b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
     b.add_argument(
         "--no-blend",

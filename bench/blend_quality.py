@@ -11,6 +11,9 @@ Rows (every test keystroke before the query is complete, or the first --limit of
 Ratios to MPC per prefix bucket, ranking latency p50/p99, build time.
 
     .venv/bin/python bench/blend_quality.py [--log ...] [--limit N] [--xmr-index DIR]
+
+The index it builds without --index takes build-index's defaults, k-anonymity included
+(K = 2); `bench/kanon.py` compares K values on this same scoring.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ from autocomplete.loader import load_index  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
 from indexer.labels import LabelIndex  # noqa: E402
 from indexer.metrics import BUCKETS  # noqa: E402
+from indexer.sessions import Session  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
 COLS = ["overall", *(b for b, _, _ in BUCKETS)]
@@ -61,10 +66,28 @@ def build(log: str, out: Path, *extra: str) -> float:
     return time.perf_counter() - t
 
 
-def table(rows: dict[str, dict[str, Any]]) -> str:
-    base = rows["MPC"]["quality"]["all"]
+def score(
+    rankers: Sequence[tuple[str, Any, Sequence[Session] | None]],
+    test: Sequence[Session],
+    is_label: Callable[[str], bool],
+    limit: int | None = None,
+) -> dict[str, dict[str, Any]]:
+    """`evaluate` each (name, ranker, past sessions or None) on the same test keystrokes."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name, r, p in rankers:
+        res = evaluate(r, test, is_label, limit=limit, past=p)
+        rows[name] = res.to_dict()
+        print(
+            f"{name}: {res.examples} keystrokes in {res.seconds:.0f}s", file=sys.stderr, flush=True
+        )
+    return rows
+
+
+def table(rows: dict[str, dict[str, Any]], baseline: str = "MPC") -> str:
+    """MRR@10 per bucket of every row, each followed by its ratio to the `baseline` row."""
+    base = rows[baseline]["quality"]["all"]
     head = f"{'ranker':<22}" + "".join(f"{c:>9}" for c in COLS) + f"{'p50us':>8}{'p99us':>8}"
-    lines = ["MRR@10 (all targets), ratio to MPC below each row", head]
+    lines = [f"MRR@10 (all targets), ratio to {baseline} below each row", head]
     for name, r in rows.items():
         q = r["quality"]["all"]
         lines.append(
@@ -115,15 +138,7 @@ def main() -> None:
                 ("xmr+blend (anonymous)", xi.ranker, None),
                 ("xmr+blend (personal)", xi.ranker, past),
             ]
-        rows: dict[str, dict[str, Any]] = {}
-        for name, r, p in rankers:
-            res = evaluate(r, data.test, is_label, limit=args.limit, past=p)
-            rows[name] = res.to_dict()
-            print(
-                f"{name}: {res.examples} keystrokes in {res.seconds:.0f}s",
-                file=sys.stderr,
-                flush=True,
-            )
+        rows = score(rankers, data.test, is_label, args.limit)
     print(table(rows))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

@@ -14,6 +14,9 @@ keystrokes through every ranker, and prints:
     .venv/bin/python bench/quality.py --limit 60000            # ~20 min warm, see README
     .venv/bin/python bench/quality.py --tune                   # fit blend weights on DEV
 
+Every index shares all training queries (K = 1, no contribution bounds: `KAnonParams.off()`),
+the paper's setting, so libpecos and ours learn from the same examples.
+
 Results go to bench/results/quality-*.json; built indexes are cached under
 bench/results/indexes/<name>-<hash of its parameters> (--rebuild to redo them).
 
@@ -233,6 +236,7 @@ class Bench:
         from autocomplete.mpc import MPCRanker
         from autocomplete.xmr_ranker import load_xmr_ranker
         from indexer.artifact import IndexFiles
+        from indexer.kanon import KAnonParams
         from indexer.labels import LabelIndex
         from indexer.params import BuildParams
         from indexer.xmr.params import RankParams
@@ -242,7 +246,7 @@ class Bench:
         n, seed = self.n_test, self.args.seed
         print(f"test keystrokes: {n} from {len(self.test)} sessions (seed {seed})", flush=True)
 
-        mpc_dir, mpc_rep = self.build("mpc", BuildParams(model="mpc"))
+        mpc_dir, mpc_rep = self.build("mpc", BuildParams(model="mpc", kanon=KAnonParams.off()))
         mpc_idx = load_index(mpc_dir, blend=False)
         labels = mpc_idx.labels
         self.is_label = lambda t: labels.id_of(t) >= 0  # noqa: E731 - same labels for all
@@ -265,7 +269,7 @@ class Bench:
             rule = TransitionRule(LabelIndex(mpc_idx.files, "transitions"), mpc_idx.mpc)
             rows["transition rule (prev->next, then MPC)"] = self.evaluate(rule)
 
-        ours_p = BuildParams(model="xmr", xmr=_ours(self.args))
+        ours_p = BuildParams(model="xmr", xmr=_ours(self.args), kanon=KAnonParams.off())
         ours_dir, ours_rep = self.build("xmr", ours_p)
         files = IndexFiles(ours_dir)
         ours_labels = LabelIndex(files)
@@ -309,7 +313,9 @@ class Bench:
                 d, rep = (
                     (ours_dir, ours_rep)
                     if xp == base
-                    else self.build("xmr", BuildParams(model="xmr", xmr=xp))
+                    else self.build(
+                        "xmr", BuildParams(model="xmr", xmr=xp, kanon=KAnonParams.off())
+                    )
                 )
                 f = IndexFiles(d)
                 lab = LabelIndex(f)
@@ -501,6 +507,7 @@ def tune(args: argparse.Namespace) -> int:
     from autocomplete.xmr_ranker import load_xmr_ranker
     from indexer.artifact import IndexFiles
     from indexer.dataset import load_split
+    from indexer.kanon import KAnonParams
     from indexer.labels import LabelIndex
     from indexer.params import BuildParams
     from indexer.sessions import examples
@@ -510,7 +517,7 @@ def tune(args: argparse.Namespace) -> int:
     bench.args, bench.log = args, Path(args.log)
     bench.work = RESULTS / "indexes"
     bench.work.mkdir(parents=True, exist_ok=True)
-    d, _ = bench.build("xmr", BuildParams(model="xmr", xmr=_ours(args)))
+    d, _ = bench.build("xmr", BuildParams(model="xmr", xmr=_ours(args), kanon=KAnonParams.off()))
     files = IndexFiles(d)
     labels = LabelIndex(files)
     base = RankParams.from_json(json.loads(args.rank_json)) if args.rank_json else RankParams()

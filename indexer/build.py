@@ -14,6 +14,7 @@ from typing import Any
 from .artifact import IndexWriter
 from .dataset import SplitSessions, load_split
 from .freshfile import FreshFile, fold_files
+from .kanon import bound_contributions, kanon_stats, shared_texts
 from .labels import LabelTable, write_labels
 from .params import BuildParams
 from .sessions import pairs
@@ -43,10 +44,17 @@ def build_index(
 ) -> BuildReport:
     """Build the index for `params.model` from the training part of `logs` into `out`.
 
+    Only what strangers may see goes in (`indexer.kanon`, `params.kanon`): the training
+    pairs are first bounded per user and day, then every shared table (labels, endings,
+    transitions, and the XR-Linear model's examples and vocabulary, which come from the
+    labels) keeps the texts at least `params.kanon.min_users` distinct users issued. The
+    manifest's `stats.kanon` says how many were kept and dropped.
+
     `fresh`: exported fresh counts (`indexer.freshfile`) added to the training label counts
     before `params.min_count` applies; the manifest's `stats.fresh` records each file's
     sha256 and row count. Only the label table gains them (not endings or transitions:
-    a fresh count says nothing about which query came before it).
+    a fresh count says nothing about which query came before it). A fresh file names no
+    users, so with `min_users` > 1 it only adds to queries the log already shares.
     """
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -60,23 +68,29 @@ def build_index(
         raise LogFormatError(
             "no training sessions before the dev split date; check --split / --all"
         )
-    train_pairs = list(pairs(train))
+    logged_pairs = list(pairs(train))
+    train_pairs = bound_contributions(logged_pairs, params.kanon)
+    shared = shared_texts(train_pairs, params.kanon.min_users)
     query_counts = Counter(q for _, q, _, _ in train_pairs)
     extra_counts = fold_files(fresh)
     labels = LabelTable.from_queries(
-        (q for _, q, _, _ in train_pairs), params.min_count, extra_counts
+        (q for _, q, _, _ in train_pairs if shared.shows_query(q)),
+        params.min_count,
+        shared.shown_counts(extra_counts),
     )
     if not labels.texts:
         from .errors import LogFormatError
 
         raise LogFormatError(
-            f"no query occurs >= {params.min_count} times in training; lower --min-count"
+            f"no query occurs >= {params.min_count} times from >= {params.kanon.min_users} "
+            "users in training; lower --min-count or --min-users"
         )
+    model_pairs = shared.hide_transitions(train_pairs)
     say(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
     w = IndexWriter(Path(out))
     try:
         write_labels(w, labels, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k)
-        endings = endings_table(query_counts)
+        endings = endings_table(query_counts, shown=shared.endings)
         write_labels(
             w,
             endings,
@@ -84,7 +98,7 @@ def build_index(
             heavy_k=params.heavy_k,
             name="endings",
         )
-        transitions = transitions_table((p, q) for p, q, _, _ in train_pairs)
+        transitions = transitions_table((p, q) for p, q, _, _ in model_pairs)
         write_labels(
             w,
             transitions,
@@ -97,7 +111,7 @@ def build_index(
         if params.model == "xmr":
             from .xmr.build import build_xmr  # heavy imports only when asked for
 
-            extra = build_xmr(w, labels, train_pairs, params, say)
+            extra = build_xmr(w, labels, model_pairs, params, say)
         label_set = set(labels.texts)
         dev_q = [q for _, q, _, _ in pairs(data.dev)]
         stats: dict[str, Any] = {
@@ -108,6 +122,14 @@ def build_index(
             "dev_label_coverage": (sum(q in label_set for q in dev_q) / len(dev_q))
             if dev_q
             else None,
+            "kanon": kanon_stats(
+                shared,
+                len(logged_pairs),
+                train_pairs,
+                label_set,
+                endings=len(endings.texts),
+                transitions=len(transitions.texts),
+            ),
             **extra,
         }
         if fresh:

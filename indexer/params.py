@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from .kanon import KAnonParams
 from .sessions import DEFAULT_GAP_S, TimeSplit
 from .xmr.params import XMRParams
 
@@ -26,6 +27,9 @@ class BuildParams:
     heavy_k: how many completions are precomputed per heavy prefix (>= the largest k served).
     blend: fit the blended ranker (labels + transitions + generated completions + personal
         history, one learned scorer) on the dev split and serve it; False serves the bare model.
+    kanon: what strangers may see (`indexer.kanon.KAnonParams`): the distinct users a query,
+        ending or transition needs before it is shared, and the per-user, per-day bounds on
+        counts. `KAnonParams.off()` shares every training query, as research indexes do.
     """
 
     model: str = "mpc"
@@ -37,6 +41,7 @@ class BuildParams:
     heavy_k: int = 64
     xmr: XMRParams = field(default_factory=XMRParams)
     blend: bool = True
+    kanon: KAnonParams = field(default_factory=KAnonParams)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -52,6 +57,7 @@ class BuildParams:
         d = asdict(self)
         d["split"] = {k: v.isoformat() for k, v in asdict(self.split).items()}
         d["xmr"] = self.xmr.to_json()
+        d["kanon"] = self.kanon.to_json()
         return d
 
     @classmethod
@@ -60,5 +66,6 @@ class BuildParams:
         sp = d.pop("split", {})
         split = TimeSplit(**{k: date.fromisoformat(v) for k, v in sp.items()})
         xmr = XMRParams.from_json(d.pop("xmr", None))
+        kanon = KAnonParams.from_json(d.pop("kanon", None))
         known = {f for f in cls.__dataclass_fields__}
-        return cls(split=split, xmr=xmr, **{k: v for k, v in d.items() if k in known})
+        return cls(split=split, xmr=xmr, kanon=kanon, **{k: v for k, v in d.items() if k in known})

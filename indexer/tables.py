@@ -9,12 +9,15 @@ so every lookup the ranker needs is one contiguous id range.
   (Mitra & Craswell, CIKM 2015, "synthetic suggestions"); 60% of test queries are unseen.
 - transitions: "q_prev SEP q_next" for every consecutive pair of a training session; the
   range of "q_prev SEP prefix" is exactly the next queries that extend the prefix.
+
+Strangers see both: a build keeps only the endings and pairs at least K distinct users
+issued (`indexer.kanon`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 import numpy as np
 
@@ -27,17 +30,34 @@ SEP = "\x1f"
 MAX_ENDING_WORDS = 4
 
 
-def endings_table(queries: Counter[str], min_count: int = 1) -> LabelTable:
-    """Proper word suffixes (1..MAX_ENDING_WORDS words) of every query, weighted by its count."""
+def word_endings(q: str) -> list[str]:
+    """The proper word suffixes of `q` (1..MAX_ENDING_WORDS words), longest first."""
+    words = q.split(" ")
+    return [" ".join(words[j:]) for j in range(max(1, len(words) - MAX_ENDING_WORDS), len(words))]
+
+
+def transition_key(prev: str, q: str) -> str:
+    """The transitions table's key of q_prev -> q_next."""
+    return f"{prev}{SEP}{q}"
+
+
+def endings_table(
+    queries: Counter[str], min_count: int = 1, shown: Container[str] | None = None
+) -> LabelTable:
+    """Proper word suffixes (1..MAX_ENDING_WORDS words) of every query, weighted by its count.
+
+    `shown`: keep only these endings (the k-anonymous ones, `indexer.kanon`); None keeps all.
+    """
     c: Counter[str] = Counter()
     for q, n in queries.items():
-        words = q.split(" ")
-        for j in range(max(1, len(words) - MAX_ENDING_WORDS), len(words)):
-            c[" ".join(words[j:])] += n
-    texts = sorted(t for t, n in c.items() if n >= min_count and t)
+        for e in word_endings(q):
+            c[e] += n
+    texts = sorted(
+        t for t, n in c.items() if n >= min_count and t and (shown is None or t in shown)
+    )
     return LabelTable(texts, np.fromiter((c[t] for t in texts), dtype=np.int64, count=len(texts)))
 
 
 def transitions_table(pairs: Iterable[tuple[str, str]]) -> LabelTable:
     """Counts of q_prev -> q_next within sessions (first queries, with no q_prev, skipped)."""
-    return LabelTable.from_queries(f"{p}{SEP}{q}" for p, q in pairs if p and p != q)
+    return LabelTable.from_queries(transition_key(p, q) for p, q in pairs if p and p != q)

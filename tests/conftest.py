@@ -35,24 +35,29 @@ def raw_sample() -> Path:
 
 @pytest.fixture(scope="session")
 def mpc_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) -> Path:
-    """An MPC index built from the training part of the bundled sample."""
+    """An MPC index built from the training part of the bundled sample, every training query
+    shared (K = 1, no bounds): the tests' expectations name the sample's own queries."""
     from indexer.build import build_index
+    from indexer.kanon import KAnonParams
     from indexer.params import BuildParams
 
     out = tmp_path_factory.mktemp("idx") / "mpc"
-    build_index([sample_log], out, BuildParams(model="mpc"))
+    build_index([sample_log], out, BuildParams(model="mpc", kanon=KAnonParams.off()))
     return out
 
 
 @pytest.fixture(scope="session")
 def blend_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) -> Path:
-    """The blended ranker over an MPC index, fitted on the sample's dev part (as the CLI does)."""
+    """The blended ranker over an MPC index, fitted on the sample's dev part (as the CLI does);
+    K = 1, no bounds, as `mpc_index_dir`."""
     from autocomplete.build import build_full
     from autocomplete.tuning import TuneParams
+    from indexer.kanon import KAnonParams
     from indexer.params import BuildParams
 
     out = tmp_path_factory.mktemp("idx") / "blend"
-    build_full([sample_log], out, BuildParams(model="mpc"), tune=TuneParams(every=8))
+    params = BuildParams(model="mpc", kanon=KAnonParams.off())
+    build_full([sample_log], out, params, tune=TuneParams(every=8))
     return out
 
 

@@ -275,10 +275,12 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def built_sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MPC index of the bundled AOL sample (training part), built once per test run."""
+    """An MPC index of the bundled AOL sample (training part), built once per test run,
+    every training query shared (K = 1): the tests type the sample's own queries."""
     from indexer.build import build_index
+    from indexer.kanon import KAnonParams
     from indexer.params import BuildParams
 
     out = tmp_path_factory.mktemp("live-index") / "mpc"
-    build_index([SAMPLE_LOG], out, BuildParams(model="mpc"))
+    build_index([SAMPLE_LOG], out, BuildParams(model="mpc", kanon=KAnonParams.off()))
     return out

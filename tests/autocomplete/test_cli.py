@@ -87,3 +87,32 @@ def test_bad_index_directory_is_a_one_line_error(tmp_path, sample_log):
 def test_bad_split_is_a_usage_error(tmp_path, sample_log, split):
     p = run("build-index", "--log", str(sample_log), "--out", str(tmp_path / "o"), "--split", split)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "--split" in p.stderr
+
+
+@pytest.mark.parametrize("k", ["0", "-1", "two"])
+def test_min_users_below_one_is_a_usage_error(tmp_path, sample_log, k):
+    p = run("build-index", "--log", str(sample_log), "--out", str(tmp_path / "o"), "--min-users", k)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "--min-users" in p.stderr and "want an integer >= 1" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flag", ["--max-repeats-per-day", "--max-queries-per-day"])
+def test_a_negative_daily_bound_is_a_usage_error(tmp_path, sample_log, flag):
+    p = run("build-index", "--log", str(sample_log), "--out", str(tmp_path / "o"), flag, "-1")
+    assert p.returncode == 2 and flag in p.stderr and "0 = no bound" in p.stderr
+
+
+def test_build_index_shares_only_queries_of_two_users_by_default(tmp_path, sample_log):
+    out = tmp_path / "idx"
+    p = run("build-index", "--log", str(sample_log), "--out", str(out), "--model", "mpc",
+            "--no-blend", "--quiet")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "shared with others (>= 2 users each)" in p.stdout
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["build_params"]["kanon"] == {
+        "min_users": 2,
+        "max_repeats_per_day": 1,
+        "max_queries_per_day": 20,
+    }
+    assert m["stats"]["kanon"]["labels_dropped"] > m["stats"]["kanon"]["labels_kept"]

@@ -59,6 +59,7 @@ def test_a_submitted_query_completes_after_export_and_rebuild(
     b = run(
         "build-index", "--log", str(sample_log), "--out", str(out),
         "--model", "mpc", "--no-blend", "--quiet", "--fresh", str(fresh),
+        "--min-users", "1",  # a fresh count names no users: only K = 1 lets it make a label
     )  # fmt: skip
     assert b.returncode == 0, b.stderr
     assert "folded 1 fresh queries from 1 file(s): 1 new labels" in b.stdout

@@ -43,8 +43,10 @@ def xmr_index(
     tmp_path_factory: pytest.TempPathFactory, sample_log: Path, sample_split: SplitSessions
 ) -> XmrFixture:
     from indexer.build import build_index
+    from indexer.kanon import KAnonParams
     from indexer.params import BuildParams
 
     out = tmp_path_factory.mktemp("xmr") / "index"
-    build_index([sample_log], out, BuildParams(model="xmr", xmr=SMALL), data=sample_split)
+    params = BuildParams(model="xmr", xmr=SMALL, kanon=KAnonParams.off())
+    build_index([sample_log], out, params, data=sample_split)
     return XmrFixture(out, sample_split)

@@ -1,0 +1,200 @@
+"""What strangers may see: k-anonymous shared tables and bounded user contributions.
+
+A query log is the most private data a search service holds: a query typed once by one person
+("jane doe 12 elm st lawyer") must never be suggested to anyone else. Every table the build
+derives from the log and serves to everyone (labels, query endings, previous->next
+transitions, and through them the typo vocabulary and the XR-Linear model) keeps only text
+that at least K distinct users issued in the training period (`min_users`). Popularity counts
+are bounded per user, so one person (or one script) cannot make a query popular alone: a query
+counts at most `max_repeats_per_day` times per user per (UTC) day, and each user contributes at
+most `max_queries_per_day` distinct queries a day (the first ones they issued).
+
+A user's own history is not limited by K: it is served only to that user, from the session
+store, never from the index.
+
+Pure functions over the `(q_prev, q_next, user, time)` pairs of `sessions.pairs`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .tables import transition_key, word_endings
+
+#: (q_prev, q_next, user, time), as `sessions.pairs` yields them
+Pair = tuple[str, str, str, float]
+
+_DAY_S = 86400
+
+
+@dataclass(frozen=True)
+class KAnonParams:
+    """Who must have issued a text before strangers see it, and how much one user counts.
+
+    min_users: K; a query, query ending or previous->next pair is shown to others only when at
+        least this many distinct users issued it in the training period (>= 1; 1 = every
+        training query, as a research index). Default 2.
+    max_repeats_per_day: a query counts at most this many times per user per UTC day
+        (>= 0; 0 = no bound). Default 1: popularity is the number of user-days that issued it.
+    max_queries_per_day: a user contributes at most this many distinct queries per UTC day,
+        the first they issued; later ones that day count for nothing (>= 0; 0 = no bound).
+        Default 20: 99% of the user-days in the shared AOL log's training part hold at most
+        17, and the bound drops 0.5% of the (user, day, query) contributions.
+
+    `KAnonParams.off()` (1, 0, 0) filters and bounds nothing: the index of a build without
+    this step.
+    """
+
+    min_users: int = 2
+    max_repeats_per_day: int = 1
+    max_queries_per_day: int = 20
+
+    def __post_init__(self) -> None:
+        if self.min_users < 1:
+            raise ValueError(f"min_users must be >= 1, got {self.min_users}")
+        if self.max_repeats_per_day < 0:
+            raise ValueError(
+                f"max_repeats_per_day must be >= 0 (0 = no bound), got {self.max_repeats_per_day}"
+            )
+        if self.max_queries_per_day < 0:
+            raise ValueError(
+                f"max_queries_per_day must be >= 0 (0 = no bound), got {self.max_queries_per_day}"
+            )
+
+    @classmethod
+    def off(cls) -> KAnonParams:
+        """No threshold, no bounds: every training query is shared, counted as often as issued."""
+        return cls(min_users=1, max_repeats_per_day=0, max_queries_per_day=0)
+
+    @property
+    def bounded(self) -> bool:
+        return bool(self.max_repeats_per_day or self.max_queries_per_day)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any] | None) -> KAnonParams:
+        """`None` (a manifest written before this step existed) reads as `off()`: such an
+        index was built from every training query, unbounded."""
+        if d is None:
+            return cls.off()
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def bound_contributions(pairs: Iterable[Pair], params: KAnonParams) -> list[Pair]:
+    """The pairs that count, in their order: per user and UTC day, the first
+    `max_queries_per_day` distinct queries, each at most `max_repeats_per_day` times.
+
+    Pairs must come in time order within a user, as `sessions.pairs` yields them. A dropped
+    pair drops its query event whole: it adds to no table, and not to the model's examples.
+    """
+    if not params.bounded:
+        return list(pairs)
+    per_day, per_query = params.max_queries_per_day, params.max_repeats_per_day
+    days: dict[tuple[str, int], dict[str, int]] = {}
+    out: list[Pair] = []
+    for pair in pairs:
+        _, q, user, t = pair
+        day = days.setdefault((user, int(t // _DAY_S)), {})
+        n = day.get(q, 0)
+        if n == 0 and per_day and len(day) >= per_day:
+            continue
+        if per_query and n >= per_query:
+            continue
+        day[q] = n + 1
+        out.append(pair)
+    return out
+
+
+def users_per_key(keyed: Iterable[tuple[str, str]]) -> Counter[str]:
+    """How many distinct users each key has, from (key, user) items."""
+    return Counter(key for key, _ in set(keyed))
+
+
+@dataclass(frozen=True)
+class SharedTexts:
+    """The texts of a build that strangers may see, per table, and how many there were.
+
+    queries / endings / transitions: the shown keys (transitions as `tables.transition_key`);
+        None when every key is shown (K = 1).
+    distinct: how many distinct keys the bounded log held per table, shown or not.
+    """
+
+    min_users: int
+    queries: frozenset[str] | None
+    endings: frozenset[str] | None
+    transitions: frozenset[str] | None
+    distinct: Mapping[str, int]
+
+    def shows_query(self, q: str) -> bool:
+        return self.queries is None or q in self.queries
+
+    def shown_counts(self, counts: Mapping[str, int]) -> Mapping[str, int]:
+        """`counts` (e.g. folded fresh counts, which name no user) restricted to shown queries:
+        they may add to a shared query's popularity, never make a new one."""
+        if self.queries is None:
+            return counts
+        return {q: n for q, n in counts.items() if q in self.queries}
+
+    def hide_transitions(self, pairs: Sequence[Pair]) -> list[Pair]:
+        """The pairs with q_prev blanked where (q_prev, q_next) is not shown: the query still
+        counts, as a session's first query does, but nothing learns what came before it.
+        With K = 1, the pairs unchanged."""
+        if self.transitions is None:
+            return list(pairs)
+        shown = self.transitions
+        return [
+            pair if not pair[0] or transition_key(pair[0], pair[1]) in shown else ("", *pair[1:])
+            for pair in pairs
+        ]
+
+
+def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:
+    """Which queries, endings and transitions of `pairs` at least `min_users` distinct users
+    issued. Pairs are the bounded ones (`bound_contributions`)."""
+    query_users = {(q, user) for _, q, user, _ in pairs}
+    by_query = users_per_key(query_users)
+    by_ending = users_per_key((e, user) for q, user in query_users for e in word_endings(q))
+    by_pair = users_per_key((transition_key(p, q), user) for p, q, user, _ in pairs if p and p != q)
+    distinct = {"queries": len(by_query), "endings": len(by_ending), "transitions": len(by_pair)}
+    if min_users <= 1:
+        return SharedTexts(min_users, None, None, None, distinct)
+
+    def shown(c: Counter[str]) -> frozenset[str]:
+        return frozenset(k for k, n in c.items() if n >= min_users)
+
+    return SharedTexts(min_users, shown(by_query), shown(by_ending), shown(by_pair), distinct)
+
+
+def kanon_stats(
+    shared: SharedTexts,
+    logged: int,
+    counted: Sequence[Pair],
+    labels: Set[str],
+    *,
+    endings: int,
+    transitions: int,
+) -> dict[str, Any]:
+    """For the manifest: the queries logged and counted (after the bounds), per table the
+    distinct texts kept and dropped, and the share of counted queries that are labels."""
+    d = shared.distinct
+    from_log = {q for _, q, _, _ in counted}
+    return {
+        "min_users": shared.min_users,
+        "logged_queries": logged,
+        "counted_queries": len(counted),
+        "labels_kept": len(labels),
+        "labels_dropped": d["queries"] - len(labels & from_log),
+        "endings_kept": endings,
+        "endings_dropped": d["endings"] - endings,
+        "transitions_kept": transitions,
+        "transitions_dropped": d["transitions"] - transitions,
+        "train_label_coverage": (sum(q in labels for _, q, _, _ in counted) / len(counted))
+        if counted
+        else None,
+    }
