@@ -1,111 +1,49 @@
 """The blended ranker: every candidate source scored by one learned linear function.
 
-Scores are a softmax over the keystroke's candidates of `features @ w[bucket]`, where the
-weight vector depends on how many characters were typed (the previous query matters most at
-1-2 characters, popularity and generation later). Weights are fitted on the dev split
-(`autocomplete.tuning`), stored in the index, never tuned on test.
+Scores are a softmax over the keystroke's candidates of `features @ w[mode][bucket]`: the
+weights depend on how many characters were typed (`autocomplete.model.buckets`) and on
+whether the user's history is known ("personal") or not ("anonymous"). They are fitted on
+the dev split when the index is built (`autocomplete.fit`) and stored in it
+(`autocomplete.model.weights`), never tuned on test.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
 
-from indexer.metrics import BUCKETS, bucket_of
+from autocomplete.model.buckets import bucket_index
+from autocomplete.model.weights import MODES, BlendWeights
 
-from .candidates import FEATURES, NF, CandidateGenerator, CandidateSet, F, LabelModel
-from .ranking import Completion
-
-BUCKET_NAMES: tuple[str, ...] = tuple(name for name, _, _ in BUCKETS)
-
-
-MODES = ("anonymous", "personal")
-
-
-@dataclass(frozen=True)
-class BlendWeights:
-    """Weight vectors per mode and prefix-length bucket, over `FEATURES` by name.
-
-    Two modes: "personal" for a user with history, "anonymous" for one without: the
-    weights of popularity and context differ a lot once a person's own past is known.
-    Stored by feature name so adding a feature never silently shifts old weights.
-    """
-
-    weights: dict[str, dict[str, dict[str, float]]]
-
-    def matrix(self, mode: str) -> np.ndarray:
-        w = np.zeros((len(BUCKET_NAMES), NF))
-        for b, row in self.weights.get(mode, {}).items():
-            if b not in BUCKET_NAMES:
-                continue
-            for name, v in row.items():
-                if name in F:
-                    w[BUCKET_NAMES.index(b), F[name]] = v
-        return w
-
-    @staticmethod
-    def rows(w: np.ndarray) -> dict[str, dict[str, float]]:
-        return {
-            b: {f: float(w[i, j]) for j, f in enumerate(FEATURES)}
-            for i, b in enumerate(BUCKET_NAMES)
-        }
-
-    @classmethod
-    def default(cls) -> BlendWeights:
-        """Popularity first, then generation: a sane ranking before any tuning."""
-        w = np.zeros((len(BUCKET_NAMES), NF))
-        w[:, F["label_logp"]] = 1.0
-        w[:, F["gen_logp"]] = 0.5
-        w[:, F["bias_generated"]] = -3.0
-        w[:, F["trans_logp"]] = 0.5
-        w[:, F["hist_logcount"]] = 1.0
-        return cls({m: cls.rows(w) for m in MODES})
+from .candidates.generator import CandidateGenerator, LabelModel
+from .candidates.schema import FEATURES, CandidateSet, F
+from .ranking import Completion, Context
 
 
 class BlendRanker:
-    """Ranker over the blended candidate set; takes the user's personal history too."""
-
-    supports_history = True
+    """Ranker over the blended candidate set. `model`: the XR-Linear ranker of an xmr index
+    (its candidates and features join the blend), None for an MPC index."""
 
     def __init__(
         self, gen: CandidateGenerator, weights: BlendWeights, model: LabelModel | None = None
     ) -> None:
         self.gen = gen
-        self.w = {m: weights.matrix(m) for m in MODES}
-        self.model = model  # optional session-aware label scorer (adds "model_score")
+        self.w = {m: weights.matrix(m, FEATURES) for m in MODES}
+        self.model = model
 
-    def gather(
-        self,
-        prev_queries: Sequence[str],
-        prefix: str,
-        history: Sequence[tuple[str, int, float]] = (),
-        now: float | None = None,
-    ) -> CandidateSet:
-        return self.gen.gather(
-            prev_queries, prefix, history, time.time() if now is None else now, self.model
-        )
+    def gather(self, context: Context, prefix: str) -> CandidateSet:
+        return self.gen.gather(context, prefix, self.model)
 
     def score(self, cs: CandidateSet, prefix: str, personal: bool) -> np.ndarray:
         w = self.w["personal" if personal else "anonymous"]
-        return cs.matrix() @ w[BUCKET_NAMES.index(bucket_of(len(prefix)))]
+        return cs.matrix() @ w[bucket_index(len(prefix))]
 
-    def complete(
-        self,
-        prev_queries: Sequence[str],
-        prefix: str,
-        k: int = 10,
-        history: Sequence[tuple[str, int, float]] = (),
-        now: float | None = None,
-    ) -> list[Completion]:
+    def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
         if k <= 0 or not prefix:
             return []
-        cs = self.gather(prev_queries, prefix, history, now)
+        cs = self.gather(context, prefix)
         if not len(cs):
             return []
-        s = self.score(cs, prefix, bool(history))
+        s = self.score(cs, prefix, bool(context.history))
         order = np.argsort(-s, kind="stable")
         if cs.corrected:
             order = _corrections_after_exact(order, cs)

@@ -1,7 +1,8 @@
 """The full build: the indexer's artifacts, then blend weights fitted on the dev split.
 
 Fitting needs the runtime ranker (candidate generation reads the index as the server will),
-so it lives on this side of the indexer/runtime boundary and amends the finished index.
+so it lives on this side of the indexer/runtime boundary and adds the weights to the
+finished index (`BlendWeights.save`).
 """
 
 from __future__ import annotations
@@ -10,17 +11,19 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from indexer.artifact import IndexFiles
-from indexer.build import BuildReport, _peak_rss_mb, build_index
-from indexer.dataset import load_split
+from autocomplete.model.artifact import IndexFiles
+from autocomplete.model.labels import LabelIndex
+from indexer.build import build_index
+from indexer.dataset import SplitSessions, load_split
 from indexer.freshfile import FreshFile
 from indexer.params import BuildParams
-from indexer.sessions import Example
+from indexer.report import BuildReport, peak_rss_mb
 
-from .candidates import CandidateSet
+from .candidates.schema import CandidateSet
+from .fit import FitParams, fit
+from .history import keystrokes, keystrokes_with_history
 from .loader import generator_for, load_model
-from .personal import HistoryItems, examples_with_history
-from .tuning import TuneParams, fit
+from .ranking import Context
 
 
 def build_full(
@@ -28,7 +31,7 @@ def build_full(
     out: str | os.PathLike[str],
     params: BuildParams,
     progress: Callable[[str], None] | None = None,
-    tune: TuneParams | None = None,
+    fit_params: FitParams | None = None,
     fresh: Sequence[FreshFile] = (),
 ) -> BuildReport:
     """build-index as the CLI runs it. With `--all` the dev part is also training data, so
@@ -41,14 +44,24 @@ def build_full(
     report = build_index(logs, out, params, progress, data=data, fresh=fresh)
     if not params.blend:
         return report
-    files = IndexFiles(out)
-    gen = generator_for(files)
-    model = load_model(files, gen.labels)
-
-    def gather(ex: Example, hist: HistoryItems) -> CandidateSet:
-        return gen.gather(ex.context, ex.prefix, hist, ex.time, model)
-
     say("fitting blend weights on dev")
-    weights, stats = fit(lambda: examples_with_history(data.train, data.dev), gather, tune)
-    files.amend("blend", weights.weights, {"blend_fit": stats})
-    return BuildReport(files.manifest, time.perf_counter() - t0, _peak_rss_mb())
+    files = fit_blend(IndexFiles(out), data, fit_params)
+    return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
+
+
+def fit_blend(
+    files: IndexFiles, data: SplitSessions, fit_params: FitParams | None = None
+) -> IndexFiles:
+    """Fit the blend over a built index's candidate sources on `data.dev` (with `data.train`
+    as the users' past) and add the weights to the index; returns the amended index."""
+    labels = LabelIndex.load(files)
+    gen = generator_for(files, labels)
+    model = load_model(files, labels)
+
+    def gather(context: Context, prefix: str) -> CandidateSet:
+        return gen.gather(context, prefix, model)
+
+    personal = keystrokes_with_history(data.train, data.dev)
+    weights, stats = fit(personal, keystrokes(data.dev), gather, fit_params)
+    weights.save(files, stats)
+    return files

@@ -1,20 +1,26 @@
-"""Open an index directory and hand back the ranker its manifest names."""
+"""Open an index directory and hand back the ranker its manifest names.
+
+mpc: `MPCRanker`; xmr: `XMRRanker` (the bare model); either with fitted blend weights in the
+index: the `BlendRanker` over every candidate source, with the XR-Linear model's candidates
+and features when there is one. Each artifact is read by its owner in `autocomplete.model`.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
-from indexer.artifact import IndexFiles
-from indexer.errors import IndexFormatError
-from indexer.labels import LabelIndex
+from autocomplete.model.artifact import IndexFiles
+from autocomplete.model.errors import IndexFormatError
+from autocomplete.model.labels import ENDINGS, TRANSITIONS, LabelIndex
+from autocomplete.model.weights import BlendWeights
 
-from .blend import BlendRanker, BlendWeights
-from .candidates import CandidateGenerator
+from .blend import BlendRanker
+from .candidates.generator import CandidateGenerator
 from .mpc import MPCRanker
 from .ranking import Ranker
-from .typo import TypoCorrector
+from .typo.corrector import TypoCorrector
+from .xmr_ranker import XMRRanker
 
 
 @dataclass(frozen=True)
@@ -34,30 +40,24 @@ class LoadedIndex:
     def model(self) -> str:
         return self.files.model
 
-    @property
-    def supports_history(self) -> bool:
-        return bool(getattr(self.ranker, "supports_history", False))
-
 
 def generator_for(files: IndexFiles, labels: LabelIndex | None = None) -> CandidateGenerator:
     """The candidate sources over an index's label, ending and transition tables."""
-    labels = labels or LabelIndex(files)
+    labels = labels or LabelIndex.load(files)
     return CandidateGenerator(
         labels,
-        LabelIndex(files, "endings"),
-        LabelIndex(files, "transitions"),
+        LabelIndex.load(files, ENDINGS),
+        LabelIndex.load(files, TRANSITIONS),
         typo=TypoCorrector(labels),
     )
 
 
-def load_model(files: IndexFiles, labels: LabelIndex, mpc: MPCRanker | None = None) -> Any:
+def load_model(files: IndexFiles, labels: LabelIndex) -> XMRRanker | None:
     """The session-aware label model named by the manifest, or None for "mpc"."""
     if files.model == "mpc":
         return None
     if files.model == "xmr":
-        from .xmr_ranker import load_xmr_ranker
-
-        return load_xmr_ranker(files, labels, mpc or MPCRanker(labels))
+        return XMRRanker.load(files, labels)
     raise IndexFormatError(f"{files.path}: unknown model {files.model!r} in manifest")
 
 
@@ -78,14 +78,12 @@ def load_index(
         bare model (for benchmarks and ablations).
     """
     files = IndexFiles(path, expect_fingerprint=expect_fingerprint)
-    labels = LabelIndex(files)
+    labels = LabelIndex.load(files)
     mpc = MPCRanker(labels)
-    model = load_model(files, labels, mpc)
+    model = load_model(files, labels)
     ranker: Ranker = model if model is not None else mpc
-    if blend and files.has("blend"):
-        raw = files.json("blend")
-        if not isinstance(raw, dict):
-            raise IndexFormatError(f"{files.path}/blend.json: expected an object of weights")
-        ranker = BlendRanker(generator_for(files, labels), BlendWeights(raw), model)
+    weights = BlendWeights.load(files) if blend else None
+    if weights is not None:
+        ranker = BlendRanker(generator_for(files, labels), weights, model)
     files.check_unchanged()
     return LoadedIndex(ranker, mpc, labels, files)

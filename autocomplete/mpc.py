@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from autocomplete.model.labels import LabelIndex
 
-from indexer.labels import LabelIndex
-
-from .ranking import Completion
+from .ranking import Completion, Context
 
 
 class MPCRanker:
-    """Top-k training queries by count among those extending the prefix; ignores the session.
+    """Top-k training queries by count among those extending the prefix; ignores the context.
 
     Score = the label's share of all training queries, so scores are comparable across prefixes.
     """
@@ -20,7 +18,7 @@ class MPCRanker:
         total = float(labels.counts.sum()) or 1.0
         self._norm = 1.0 / total
 
-    def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10) -> list[Completion]:
+    def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
         if k <= 0:
             return []
         ids = self.labels.top_popular(prefix, k)

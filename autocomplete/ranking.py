@@ -1,13 +1,35 @@
 """The contract every ranker meets, so the evaluator, the server and benchmarks can swap them.
 
-A ranker is pure: it receives the session's previous queries as a plain argument and never
-knows that a session store exists (STYLE.md, "pure core, I/O at the edges").
+A ranker is pure: `complete(context, prefix, k)` gets everything it may use as plain values
+(`Context`: the session's previous queries, the user's history, the time) and never knows that
+a session store exists. Every ranker takes the whole context; one that has no use for a part
+of it (MPC ignores all of it) simply ignores it, so callers never ask what a ranker supports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
+
+from session_store.base import HistoryEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What is known about the person typing, besides the prefix.
+
+    previous: the session's earlier queries, oldest first (normalised).
+    history: the user's own past queries with counts and last use (any order; empty for an
+        anonymous visitor, who never sees anyone's history).
+    now: unix time of the keystroke in seconds; history features measure ages from it.
+    """
+
+    previous: tuple[str, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
+    now: float = 0.0
+
+
+ANONYMOUS = Context()
 
 
 class Completion(NamedTuple):
@@ -30,12 +52,11 @@ class Completion(NamedTuple):
 
 @runtime_checkable
 class Ranker(Protocol):
-    """complete(prev_queries, prefix, k) -> best-first completions extending `prefix`.
+    """complete(context, prefix, k) -> best-first completions extending `prefix`.
 
     `prefix` is already normalised with `indexer.text.normalize_prefix` by the caller.
-    Every returned text starts with `prefix`; at most `k` items; no duplicates.
+    Every returned text starts with `prefix` (or, marked `corrected`, with a spelling
+    correction of it); at most `k` items; no duplicates.
     """
 
-    def complete(
-        self, prev_queries: Sequence[str], prefix: str, k: int = 10
-    ) -> list[Completion]: ...
+    def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]: ...

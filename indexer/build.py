@@ -3,35 +3,25 @@
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .artifact import IndexWriter
+from autocomplete.model.artifact import IndexWriter
+from autocomplete.model.labels import ENDINGS, LABELS, TRANSITIONS, LabelTable
+
 from .dataset import SplitSessions, load_split
+from .errors import LogFormatError
 from .freshfile import FreshFile, fold_files
 from .kanon import bound_contributions, kanon_stats, shared_texts
-from .labels import LabelTable, write_labels
 from .params import BuildParams
+from .report import BuildReport, peak_rss_mb
 from .sessions import pairs
 from .tables import endings_table, transitions_table
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    manifest: dict[str, Any]
-    seconds: float
-    peak_rss_mb: float
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def build_index(
@@ -63,8 +53,6 @@ def build_index(
         data = load_split(logs, params.split, params.gap_s)
     train = data.part("all") if params.use_all else data.train
     if not train:
-        from .errors import LogFormatError
-
         raise LogFormatError(
             "no training sessions before the dev split date; check --split / --all"
         )
@@ -79,8 +67,6 @@ def build_index(
         shared.shown_counts(extra_counts),
     )
     if not labels.texts:
-        from .errors import LogFormatError
-
         raise LogFormatError(
             f"no query occurs >= {params.min_count} times from >= {params.kanon.min_users} "
             "users in training; lower --min-count or --min-users"
@@ -89,29 +75,16 @@ def build_index(
     say(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
     w = IndexWriter(Path(out))
     try:
-        write_labels(w, labels, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k)
         endings = endings_table(query_counts, shown=shared.endings)
-        write_labels(
-            w,
-            endings,
-            heavy_threshold=params.heavy_threshold,
-            heavy_k=params.heavy_k,
-            name="endings",
-        )
         transitions = transitions_table((p, q) for p, q, _, _ in model_pairs)
-        write_labels(
-            w,
-            transitions,
-            heavy_threshold=params.heavy_threshold,
-            heavy_k=params.heavy_k,
-            name="transitions",
-        )
+        for name, table in ((LABELS, labels), (ENDINGS, endings), (TRANSITIONS, transitions)):
+            table.save(w, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k, name=name)
         say(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
         extra: dict[str, Any] = {}
         if params.model == "xmr":
             from .xmr.build import build_xmr  # heavy imports only when asked for
 
-            extra = build_xmr(w, labels, model_pairs, params, say)
+            extra = build_xmr(w, labels, model_pairs, params.xmr, say)
         label_set = set(labels.texts)
         dev_q = [q for _, q, _, _ in pairs(data.dev)]
         stats: dict[str, Any] = {
@@ -148,4 +121,4 @@ def build_index(
     except BaseException:
         w.abort()
         raise
-    return BuildReport(manifest, time.perf_counter() - t0, _peak_rss_mb())
+    return BuildReport(manifest, time.perf_counter() - t0, peak_rss_mb())

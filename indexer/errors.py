@@ -1,4 +1,7 @@
-"""The indexer's small error tree: callers catch the root, the CLI maps each to one line."""
+"""The indexer's small error tree: callers catch the root, the CLI maps each to one line.
+
+An index that cannot be read is `autocomplete.model.errors.IndexFormatError`.
+"""
 
 
 class IndexerError(Exception):
@@ -7,10 +10,6 @@ class IndexerError(Exception):
 
 class LogFormatError(IndexerError):
     """A query log cannot be read at all (missing, not gzip, wrong columns, no rows)."""
-
-
-class IndexFormatError(IndexerError):
-    """An index directory is corrupt, incomplete or from an incompatible format version."""
 
 
 class FreshFormatError(IndexerError):

@@ -1,8 +1,9 @@
 """Quality metrics for autocompletion, pure and unit-tested on hand-computed cases.
 
-Every keystroke is scored (DESIGN.md "Metrics"): for each proper prefix, the reciprocal rank
-of the true next query in the top 10, success@1/@10, and BLEU-4 of the top suggestion. Results
-are kept per prefix-length bucket and for "all" vs "seen" (target is a label) examples.
+Every keystroke is scored (`docs/architecture.md`, "Metrics"): for each proper prefix, the
+reciprocal rank of the true next query in the top 10, success@1/@10, and BLEU-4 of the top
+suggestion. Results are kept per prefix-length bucket (`autocomplete.model.buckets`) and for
+"all" vs "seen" (target is a label) examples.
 """
 
 from __future__ import annotations
@@ -13,21 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-BUCKETS: tuple[tuple[str, int, int], ...] = (
-    ("1", 1, 1),
-    ("2", 2, 2),
-    ("3", 3, 3),
-    ("4-5", 4, 5),
-    ("6-10", 6, 10),
-    ("11+", 11, 10**9),
-)
-
-
-def bucket_of(prefix_len: int) -> str:
-    for name, lo, hi in BUCKETS:
-        if lo <= prefix_len <= hi:
-            return name
-    raise ValueError(f"prefix length must be >= 1, got {prefix_len}")
+from autocomplete.model.buckets import NAMES, bucket_of
 
 
 def reciprocal_rank(target: str, suggestions: Sequence[str], k: int = 10) -> float:
@@ -101,14 +88,15 @@ class QualityReport:
     _acc: dict[tuple[str, str], _Acc] = field(default_factory=dict)
 
     def add(self, prefix: str, target: str, suggestions: Sequence[str], seen: bool) -> float:
-        """Score one keystroke; returns its reciprocal rank."""
+        """Score one keystroke; returns its reciprocal rank. An empty prefix (the box focused,
+        nothing typed yet) counts in "overall" only: it has no bucket."""
         rr = reciprocal_rank(target, suggestions, self.k)
         bl = bleu4(suggestions[0], target) if suggestions else 0.0
-        b = bucket_of(len(prefix))
+        keys = ("overall", bucket_of(len(prefix))) if prefix else ("overall",)
         groups = ("all", "seen") if seen else ("all",)
         for g in groups:
-            for key in ((g, "overall"), (g, b)):
-                self._acc.setdefault(key, _Acc()).add(rr, bl)
+            for key in keys:
+                self._acc.setdefault((g, key), _Acc()).add(rr, bl)
         return rr
 
     def merge(self, other: QualityReport) -> None:
@@ -124,7 +112,7 @@ class QualityReport:
         out: dict[str, dict[str, dict[str, float | int]]] = {}
         for g in ("all", "seen"):
             rows = {}
-            for b in ["overall", *(name for name, _, _ in BUCKETS)]:
+            for b in ("overall", *NAMES):
                 if (g, b) in self._acc:
                     rows[b] = self._acc[(g, b)].table()
             out[g] = rows

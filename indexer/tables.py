@@ -1,6 +1,6 @@
 """Sorted string tables beside the labels: query endings and previous->next transitions.
 
-Both reuse the label structure (`write_labels` / `LabelIndex`): strings in code-point order,
+Both reuse the label structure (`autocomplete.model.labels`): strings in code-point order,
 so every lookup the ranker needs is one contiguous id range.
 
 - endings: every proper word suffix of every training query ("york times", "times" for
@@ -21,10 +21,7 @@ from collections.abc import Container, Iterable
 
 import numpy as np
 
-from .labels import LabelTable
-
-#: separates q_prev from q_next in a transition key; normalisation removes it from queries
-SEP = "\x1f"
+from autocomplete.model.labels import LabelTable, transition_key
 
 #: endings longer than this many words are rare and only bloat the table
 MAX_ENDING_WORDS = 4
@@ -34,11 +31,6 @@ def word_endings(q: str) -> list[str]:
     """The proper word suffixes of `q` (1..MAX_ENDING_WORDS words), longest first."""
     words = q.split(" ")
     return [" ".join(words[j:]) for j in range(max(1, len(words) - MAX_ENDING_WORDS), len(words))]
-
-
-def transition_key(prev: str, q: str) -> str:
-    """The transitions table's key of q_prev -> q_next."""
-    return f"{prev}{SEP}{q}"
 
 
 def endings_table(

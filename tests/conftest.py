@@ -6,11 +6,28 @@ from pathlib import Path
 
 import pytest
 
+from indexer.dataset import SplitSessions, load_split
+from indexer.xmr.params import XMRParams
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "aol"
 SHARED_LOG = SHARED_DATA / "aol-top1000-2006-03-01_05-16.tsv.gz"
 RAW_SAMPLE = SHARED_DATA / "aol-raw-format-sample.txt"
+
+#: XR-Linear settings that keep a sample build to seconds while still exercising every piece:
+#: one trie level, several k-means levels (branching 4, leaves of at most 16 labels),
+#: pass-through nodes, and matcher-aware negatives.
+SMALL = XMRParams(
+    depth=1,
+    branching=4,
+    max_leaf=16,
+    max_prefix_len=4,
+    newton_iters=3,
+    cg_iters=6,
+    kmeans_iters=4,
+    workers=1,
+)
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +39,7 @@ def sample_log() -> Path:
 @pytest.fixture(scope="session")
 def shared_log() -> Path:
     if not SHARED_LOG.is_file():
-        pytest.skip(f"shared AOL log not found at {SHARED_LOG} (see shared/data/README.md)")
+        pytest.skip(f"shared AOL log not found at {SHARED_LOG} (docs/architecture.md, Data)")
     return SHARED_LOG
 
 
@@ -31,6 +48,11 @@ def raw_sample() -> Path:
     if not RAW_SAMPLE.is_file():
         pytest.skip(f"shared raw-format sample not found at {RAW_SAMPLE}")
     return RAW_SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_split(sample_log: Path) -> SplitSessions:
+    return load_split([sample_log])
 
 
 @pytest.fixture(scope="session")
@@ -51,13 +73,29 @@ def blend_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) 
     """The blended ranker over an MPC index, fitted on the sample's dev part (as the CLI does);
     K = 1, no bounds, as `mpc_index_dir`."""
     from autocomplete.build import build_full
-    from autocomplete.tuning import TuneParams
+    from autocomplete.fit import FitParams
     from indexer.kanon import KAnonParams
     from indexer.params import BuildParams
 
     out = tmp_path_factory.mktemp("idx") / "blend"
     params = BuildParams(model="mpc", kanon=KAnonParams.off())
-    build_full([sample_log], out, params, tune=TuneParams(every=8))
+    build_full([sample_log], out, params, fit_params=FitParams(every=8))
+    return out
+
+
+@pytest.fixture(scope="session")
+def xmr_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) -> Path:
+    """The production default: the XR-Linear model (`SMALL` settings) with the blend over
+    every candidate source fitted on the sample's dev part, built as `build-index` builds it;
+    K = 1, no bounds, as `mpc_index_dir`."""
+    from autocomplete.build import build_full
+    from autocomplete.fit import FitParams
+    from indexer.kanon import KAnonParams
+    from indexer.params import BuildParams
+
+    out = tmp_path_factory.mktemp("idx") / "xmr"
+    params = BuildParams(model="xmr", xmr=SMALL, kanon=KAnonParams.off())
+    build_full([sample_log], out, params, fit_params=FitParams(every=8))
     return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from autocomplete.ranking import Completion
 from indexer.text import normalize_query
+from session_store.base import HistoryEntry
 
 #: Extra items asked of the ranker when a blocklist may drop some.
 EXTRA = 10
@@ -27,9 +28,6 @@ Blocks = Callable[[str], bool]
 #: ranked items; a less counted one only fills room left when the ranker has fewer than k.
 PROMOTE_COUNT = 3.0
 PROMOTE_AT = 3
-
-#: One personal-history entry: (query, count, last used unix time), most recent first.
-HistoryItem = tuple[str, int, float]
 
 
 def unique(
@@ -97,7 +95,7 @@ def merge_fresh(
 
 def recent_searches(
     recent: Sequence[str],
-    history: Sequence[HistoryItem],
+    history: Sequence[HistoryEntry],
     k: int,
     *,
     hidden: frozenset[str] | set[str] = frozenset(),
@@ -109,7 +107,7 @@ def recent_searches(
     Scores fall with rank (1, 1/2, 1/3, ...): they order the list, nothing more.
     """
     texts = list(reversed(recent))
-    texts += [q for q, _, _ in sorted(history, key=lambda e: e[2], reverse=True)]
+    texts += [e.query for e in sorted(history, key=lambda e: e.last_used, reverse=True)]
     items = (Completion(t, 0.0, "history") for t in texts if t not in hidden)
     kept = unique(items, blocks)[:k]
     return [c._replace(score=1.0 / (i + 1)) for i, c in enumerate(kept)]

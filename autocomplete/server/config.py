@@ -229,7 +229,7 @@ class ServerConfig:
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
         if self.index_fingerprint is not None:
-            from indexer.artifact import is_fingerprint  # only workers pay for this import
+            from autocomplete.model.manifest import is_fingerprint  # only workers pay for it
 
             if not is_fingerprint(self.index_fingerprint):
                 raise ConfigError(

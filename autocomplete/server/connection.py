@@ -37,7 +37,8 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from autocomplete.ranking import Completion, Ranker
+from autocomplete.ranking import Completion, Context, Ranker
+from session_store.base import HistoryEntry
 
 from .assemble import EXTRA, Blocks, allowed_completions, merge_fresh, recent_searches
 from .context import LocalContext
@@ -58,7 +59,7 @@ from .protocol import (
     parse_frame,
 )
 from .ratelimit import FloodGuard, Verdict
-from .store_gateway import HistoryItem, StoreGateway, StoreRejected
+from .store_gateway import StoreGateway, StoreRejected
 
 log = logging.getLogger("autocomplete.server")
 _logs = LogLimiter(log)
@@ -107,11 +108,6 @@ class Services:
     """How old the connection's copy of its context may get before a background re-read."""
     context_timeout_s: float = 0.5
     """Deadline of a background context read (keystrokes wait at most the read budget)."""
-
-    @property
-    def personal(self) -> bool:
-        """Does the ranker take a user's history (`complete(..., history=...)`)?"""
-        return bool(getattr(self.ranker, "supports_history", False))
 
 
 class Phase(enum.Enum):
@@ -287,7 +283,7 @@ class Connection:
             s.metrics.superseded.inc()
             return
         if self._hidden:
-            history = tuple(h for h in history if h[0] not in self._hidden)
+            history = tuple(h for h in history if h.query not in self._hidden)
         if not request.prefix:
             items = recent_searches(
                 previous, history, request.k, hidden=self._hidden, blocks=s.blocks
@@ -295,10 +291,10 @@ class Connection:
             await self._reply(request, items, started)
             return
 
+        context = Context(previous, history, s.wall_clock())
+
         def rank(k: int) -> list[Completion]:
-            if history and s.personal:
-                return s.ranker.complete(previous, request.prefix, k, history=history)  # type: ignore[call-arg]
-            return s.ranker.complete(previous, request.prefix, k)
+            return s.ranker.complete(context, request.prefix, k)
 
         try:
             items = allowed_completions(rank, request.k, s.blocks)
@@ -330,7 +326,7 @@ class Connection:
         s.metrics.completion_latency.observe(took)
         await self._send(completions_frame(request.id, request.prefix, items, took * 1000.0))
 
-    async def _current_context(self) -> tuple[tuple[str, ...], tuple[HistoryItem, ...]]:
+    async def _current_context(self) -> tuple[tuple[str, ...], tuple[HistoryEntry, ...]]:
         """(previous queries, the user's history) from the local copy; waits for the first
         read at most the store's read budget, and starts a re-read when the copy is old."""
         ctx, s = self._context, self.services

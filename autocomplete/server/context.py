@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .store_gateway import Context, HistoryItem
+from session_store.base import HistoryEntry
+
+from .store_gateway import Context
 
 _Op = tuple[str, str | None, float]  # ("submit" | "forget", query, unix time)
 
@@ -31,7 +33,7 @@ class LocalContext:
     max_recent: int = 10
     history_size: int = 200
     previous: tuple[str, ...] = ()
-    history: tuple[HistoryItem, ...] = ()
+    history: tuple[HistoryEntry, ...] = ()
     loaded_at: float | None = None
     """When the store last answered or was given up on; None: never asked yet."""
     version: int = 0
@@ -73,13 +75,13 @@ class LocalContext:
                 self.previous, self.history = (), ()
             else:
                 self.previous = tuple(q for q in self.previous if q != query)
-                self.history = tuple(h for h in self.history if h[0] != query)
+                self.history = tuple(h for h in self.history if h.query != query)
             return
         assert query is not None
         if not self.previous or self.previous[-1] != query:
             self.previous = (*self.previous, query)[-self.max_recent :]
         if kind == "submit":
-            old = next((h for h in self.history if h[0] == query), None)
-            entry = (query, 1 if old is None else old[1] + 1, now)
-            rest = tuple(h for h in self.history if h[0] != query)
+            old = next((h for h in self.history if h.query == query), None)
+            entry = HistoryEntry(query, 1 if old is None else old.count + 1, now)
+            rest = tuple(h for h in self.history if h.query != query)
             self.history = (entry, *rest)[: self.history_size]

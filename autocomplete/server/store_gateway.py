@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from session_store.base import SessionStore
+from session_store.base import HistoryEntry, SessionStore
 from session_store.errors import SessionStoreUnavailable
 from session_store.fresh import FreshCounts
 
@@ -34,8 +34,6 @@ from .metrics import ServerMetrics
 
 log = logging.getLogger("autocomplete.server")
 T = TypeVar("T")
-#: One personal-history entry as rankers take it: (query, count, last used unix time).
-HistoryItem = tuple[str, int, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +42,7 @@ class Context:
     first) and the user's history (most recently used first; () for anonymous users)."""
 
     previous: tuple[str, ...]
-    history: tuple[HistoryItem, ...]
+    history: tuple[HistoryEntry, ...]
 
 
 class StoreRejected(ServerError):
@@ -87,8 +85,7 @@ class StoreGateway:
             recent, entries = await asyncio.gather(
                 store.recent(session_id, user_id), store.user_history(user_id)
             )
-            history = tuple((e.query, e.count, e.last_used) for e in entries)
-            return Context(tuple(recent), history)
+            return Context(tuple(recent), tuple(entries))
 
         return await self._read("context", both, timeout_s)
 

@@ -1,5 +1,4 @@
-"""Session-aware XR-Linear ranker, offline side: featuriser, hybrid trie-tree, per-level rankers.
+"""Session-aware XR-Linear, training side: examples, hybrid trie-tree, per-level rankers.
 
-`features` and `params` are shared with the server (`autocomplete.xmr_ranker`); the rest runs
-only at build time.
+What is learned here is served by `autocomplete.model.xmr.XMRModel` and written through it.
 """

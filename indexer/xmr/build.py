@@ -1,19 +1,13 @@
-"""`build_xmr`: featuriser, hybrid trie-tree, per-level rankers and transitions into an index.
+"""`build_xmr`: learn the XR-Linear model and its session tables, and write them.
 
-Artifacts (all through `IndexWriter`, so arrays are mmap'd and checksummed):
-    xmr_words.marisa, xmr_grams.marisa, xmr_idf.npy   the featuriser's vocabularies and IDF
-    xmr_cptr_{l}.npy, xmr_perm.npy                     the hybrid trie-tree
-    xmr_vkey_{l}.npy                                   per-level "node holds label" search keys
-    xmr_w_{l}.*.npy, xmr_b_{l}.npy, xmr_wt_{l}.*.npy   level l's weights (see `save_levels`)
-    xmr_trans.*.npy                                    prev label -> next label counts, CSR
-    xmr_label_words.*.npy                              each label's word TF-IDF (session overlap)
-    xmr_model.json                                     shapes, and default `RankParams`
+What is learned here is written through its owners in `autocomplete.model`:
+`XMRModel` (featuriser, hybrid trie-tree, level rankers) and `SessionTables` (label ->
+label transitions, each label's words). `docs/architecture.md` lists every file.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,21 +15,20 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..artifact import IndexWriter
-from ..labels import LabelTable
-from ..params import BuildParams
+from autocomplete.model.artifact import IndexWriter
+from autocomplete.model.featurizer import Featurizer
+from autocomplete.model.labels import LabelTable
+from autocomplete.model.session import SessionTables
+from autocomplete.model.tree import HybridTree
+from autocomplete.model.xmr import XMRModel
+
+from ..report import peak_rss_mb
 from .examples import build_examples
-from .features import Featurizer
-from .params import RankParams, XMRParams
+from .params import XMRParams
 from .train import TrainingSet, node_priors, train_levels
-from .tree import HybridTree, build_tree
+from .tree import build_tree
 
 Progress = Callable[[str], None]
-MODEL_VERSION = 1
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _l2rows(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -90,7 +83,7 @@ def train_xmr(
     """
     stats: dict[str, Any] = {}
     t0 = time.perf_counter()
-    feat = Featurizer.fit(xp, texts)
+    feat = Featurizer.fit(xp.featurizer, texts)
     raw = build_examples(((p, q) for p, q, _, _ in train_pairs), texts, xp)
     say(f"xmr: {len(raw)} distinct examples, {feat.dim} features")
     x = feat.transform_many(raw.contexts, raw.prefixes)
@@ -138,59 +131,20 @@ def train_xmr(
     return feat, tree, weights, stats
 
 
-def save_levels(
-    w: IndexWriter, tree: HybridTree, weights: Sequence[sp.csr_matrix], bias_col: int
-) -> None:
-    """Level l's weights as the runtime reads them: node-major rows without the bias column
-    (`xmr_w_{l}`), the bias per node (`xmr_b_{l}`), and for the levels above the labels a
-    feature-major copy (`xmr_wt_{l}`) that scores a whole level in one pass. The label
-    level's rows are in label-id order, so a prefix's labels are one contiguous run."""
-    for level, wl in enumerate(weights, start=1):
-        wl = sp.csr_matrix(wl)
-        bias = np.asarray(wl[:, bias_col].todense(), dtype=np.float32).ravel()
-        body = sp.csr_matrix(wl[:, :bias_col])
-        if level == tree.height:
-            pos = np.empty(tree.n_labels, dtype=np.int64)
-            pos[tree.perm] = np.arange(tree.n_labels)
-            body, bias = body[pos], bias[pos]
-        else:
-            w.matrix(f"xmr_wt_{level}", body.T.tocsr())
-        w.matrix(f"xmr_w_{level}", body)
-        w.array(f"xmr_b_{level}", bias)
-
-
 def build_xmr(
     w: IndexWriter,
     labels: LabelTable,
     train_pairs: list[tuple[str, str, str, float]],
-    params: BuildParams,
+    xp: XMRParams,
     say: Progress,
 ) -> dict[str, Any]:
     """Learn and write the xmr artifacts; returns build statistics for the manifest."""
-    xp = params.xmr
     t0 = time.perf_counter()
     feat, tree, weights, stats = train_xmr(labels.texts, train_pairs, xp, say, labels.counts)
-    feat.save(w)
-    tree.save(w)
-    for level, key in enumerate(tree.validity_keys()):
-        w.array(f"xmr_vkey_{level}", key)
-    save_levels(w, tree, weights, feat.bias_col)
-    w.matrix("xmr_trans", transitions(train_pairs, labels.texts))
-    w.matrix("xmr_label_words", feat.label_words(labels.texts))
-    w.json(
-        "xmr_model",
-        {
-            "version": MODEL_VERSION,
-            "depth": tree.depth,
-            "height": tree.height,
-            "dim": feat.dim,
-            "n_labels": tree.n_labels,
-            "loss": xp.loss,
-            "null_class": bool(xp.loss == "softmax" and xp.null_class),
-            "rank": RankParams().to_json(),
-        },
-    )
+    null = xp.loss == "softmax" and xp.null_class
+    XMRModel.from_trained(feat, tree, weights, xp.combine, null).save(w)
+    SessionTables(transitions(train_pairs, labels.texts), feat.label_words(labels.texts)).save(w)
     stats["build_s"] = round(time.perf_counter() - t0, 2)
-    stats["peak_rss_mb"] = round(_rss_mb(), 1)
+    stats["peak_rss_mb"] = round(peak_rss_mb(), 1)
     say(f"xmr: built in {stats['build_s']}s, peak RSS {stats['peak_rss_mb']} MB")
     return {"xmr": stats}

@@ -64,7 +64,7 @@ def build_examples(
     label_id = {t: i for i, t in enumerate(texts)}
     counts: dict[tuple[tuple[str, ...], str, int], int] = {}
     cap = params.max_prefix_len
-    for ctx, q in session_contexts(pairs, params.context_window):
+    for ctx, q in session_contexts(pairs, params.featurizer.context_window):
         t = label_id.get(q)
         if t is None or len(q) < 2:
             continue

@@ -1,10 +1,8 @@
-"""Settings of the session-aware XR-Linear ranker, typed and frozen, split by phase.
+"""Build settings of the session-aware XR-Linear model, typed and frozen.
 
 `XMRParams` is stored in the index manifest (inside `BuildParams.xmr`): it says how the
-featuriser, the hybrid trie-tree and the per-level rankers were built. `RankParams` says how
-the runtime searches and blends; its defaults are written next to the model at build time
-(`xmr_rank.json`) and may be overridden when loading. The blend weights in `RankParams` were
-tuned on the DEV split of the shared AOL log (`bench/quality.py --tune`), never on test.
+featuriser, the hybrid trie-tree and the per-level rankers were built. How the runtime
+searches the model is `autocomplete.model.xmr.RankParams`, stored with the model.
 """
 
 from __future__ import annotations
@@ -12,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from autocomplete.model.featurizer import FeaturizerParams
+
 LOSSES = ("softmax", "sqhinge", "logistic")
-COMBINES = ("softmax", "l3hinge", "sigmoid")
-#: the path-score combination each loss is trained for
+#: the path-score combination (`autocomplete.model.xmr.combine`) each loss is trained for
 COMBINE_OF_LOSS = {"softmax": "softmax", "sqhinge": "l3hinge", "logistic": "sigmoid"}
 
 
@@ -22,19 +21,8 @@ COMBINE_OF_LOSS = {"softmax": "softmax", "sqhinge": "l3hinge", "logistic": "sigm
 class XMRParams:
     """How `build-index --model xmr` builds the featuriser, the index and the rankers.
 
-    Featuriser (also used at serving time, so these fix the model's input space):
-    ngram_max: char n-grams of length 1..ngram_max (1..5; default 3).
-    position_decay: an n-gram starting at char position i gets weight 1/(i+1)**position_decay;
-        1.0 is the paper's prefix weighting, 0.0 turns it off (plain char TF-IDF).
-    word_start_boost: extra multiplier for n-grams that start a word (>= 1; 1 = off).
-    session_weight: weight of the previous-query word block against the prefix block before
-        the joint l2 normalisation (0 = session features off).
-    context_window: how many previous session queries feed the word block (>= 1; the most
-        recent has weight 1, the one before `context_decay`, then `context_decay**2`, ...).
-    context_decay: see context_window (0..1; 0 = previous query only).
-    start_token: a session's first query gets a "<start>" word, so the model can learn which
-        queries begin sessions. Off by default: the model then learns P(query | session
-        start), which on DEV ranks first queries worse than plain popularity does.
+    featurizer: what the input x is made of (`FeaturizerParams`; stored with the model too,
+        since the server featurises every keystroke the same way).
 
     Index:
     depth: trie levels on the labels' first characters above the k-means levels (0..3).
@@ -66,13 +54,7 @@ class XMRParams:
         result does not depend on it.
     """
 
-    ngram_max: int = 3
-    position_decay: float = 1.0
-    word_start_boost: float = 2.0
-    session_weight: float = 1.0
-    context_window: int = 1
-    context_decay: float = 0.0
-    start_token: bool = False
+    featurizer: FeaturizerParams = field(default_factory=FeaturizerParams)
     depth: int = 2
     branching: int = 16
     max_leaf: int = 100
@@ -91,16 +73,6 @@ class XMRParams:
     workers: int = 0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.ngram_max <= 5:
-            raise ValueError(f"ngram_max must be in 1..5, got {self.ngram_max}")
-        if self.position_decay < 0:
-            raise ValueError(f"position_decay must be >= 0, got {self.position_decay}")
-        if self.word_start_boost < 1:
-            raise ValueError(f"word_start_boost must be >= 1, got {self.word_start_boost}")
-        if self.session_weight < 0:
-            raise ValueError(f"session_weight must be >= 0, got {self.session_weight}")
-        if self.context_window < 1 or not 0 <= self.context_decay <= 1:
-            raise ValueError("context_window must be >= 1 and context_decay in [0, 1]")
         if not 0 <= self.depth <= 3:
             raise ValueError(f"depth must be in 0..3, got {self.depth}")
         if self.branching < 2 or self.branching & (self.branching - 1):
@@ -114,133 +86,16 @@ class XMRParams:
         if self.max_prefix_len < 1 or self.newton_iters < 1 or self.cg_iters < 1:
             raise ValueError("max_prefix_len, newton_iters and cg_iters must be >= 1")
 
+    @property
+    def combine(self) -> str:
+        """How the runtime combines level scores along a path: the one `loss` trains for."""
+        return COMBINE_OF_LOSS[self.loss]
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any] | None) -> XMRParams:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (d or {}).items() if k in known})
-
-
-#: per prefix-length bucket weights, for lengths 1, 2, 3, 4-5, 6-10, 11+ (see `RankParams`)
-BUCKET_BOUNDS = (1, 2, 3, 5, 10)
-
-
-def bucket_index(prefix_len: int) -> int:
-    """0..5: the `RankParams` weight row used for a prefix of this length (0 chars -> row 0)."""
-    for i, b in enumerate(BUCKET_BOUNDS):
-        if prefix_len <= b:
-            return i
-    return len(BUCKET_BOUNDS)
-
-
-#: the blend's inputs per candidate label (see `autocomplete.xmr_ranker.XMRRanker.features`)
-FEATURES = (
-    "path",  # the model: log P(label | x) below the prefix's common ancestor
-    "log_count",  # log training count
-    "log1p_trans",  # log(1 + times the label followed the previous query in training)
-    "prev_overlap",  # cosine of word TF-IDF: previous query vs label
-    "context_overlap",  # same, against the last `OVERLAP_WINDOW` queries of the session together
-    "log1p_trans_older",  # max log(1 + transitions) from the 2nd..4th most recent queries
-    "in_session",  # 1 when the label was issued earlier in this session
-)
-#: which weight table a keystroke uses: no previous query; a previous query none of whose
-#: training successors extends the prefix; a previous query with such a successor
-CONDITIONS = ("no_prev", "prev", "prev_known")
-OVERLAP_WINDOW = 4
-
-
-def _table(rows: dict[str, tuple[float, ...]]) -> tuple[tuple[tuple[float, ...], ...], ...]:
-    """weights[condition][bucket][feature] from {condition: per-feature weights} (all buckets)."""
-    nb = len(BUCKET_BOUNDS) + 1
-    return tuple(tuple(tuple(float(v) for v in rows[c]) for _ in range(nb)) for c in CONDITIONS)
-
-
-#: tuned on DEV (every 2nd keystroke, default XMRParams) with `bench/quality.py --tune`;
-#: rows: buckets 1, 2, 3, 4-5, 6-10, 11+; columns: FEATURES
-_TUNED: tuple[tuple[tuple[float, ...], ...], ...] = (
-    (  # no_prev
-        (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        (0.1, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        (0.25, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        (0.25, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-        (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
-    ),
-    (  # prev
-        (0.0, 0.1, 0.0, 0.1, 1.0, 1.0, 8.0),
-        (0.1, 0.1, 0.0, 1.0, 1.0, 1.0, 2.0),
-        (0.0, 0.25, 0.0, 0.25, 2.0, 1.0, 2.0),
-        (0.0, 0.25, 0.0, 1.0, 1.0, 0.5, 2.0),
-        (0.0, 0.25, 0.0, 1.0, 1.0, 0.5, 1.0),
-        (0.0, 2.0, 0.0, 0.0, 8.0, 2.0, 1.0),
-    ),
-    (  # prev_known
-        (0.0, 0.1, 8.0, 0.0, 1.0, 0.5, 4.0),
-        (2.0, 0.5, 8.0, 0.5, 4.0, 1.0, 4.0),
-        (0.1, 0.1, 1.0, 0.0, 0.1, 1.0, 1.0),
-        (1.0, 0.0, 2.0, 0.0, 2.0, 1.0, 1.0),
-        (8.0, 1.0, 0.0, 1.0, 4.0, 4.0, 8.0),
-        (0.25, 4.0, 2.0, 0.0, 0.0, 1.0, 1.0),
-    ),
-)
-
-
-@dataclass(frozen=True)
-class RankParams:
-    """How the runtime searches the tree and blends the scores of a candidate label.
-
-    beam: beam width of the tree search (>= 1).
-    exact_threshold: when at most this many labels extend the prefix, all of them are scored
-        exactly instead of beam-searched (0 = always beam search). Scoring a contiguous
-        range exactly is cheaper than a beam that reaches most of it: at two characters a
-        beam of 20 reached ~1,900 of ~2,500 labels. On DEV (75,051 keystrokes of 1-3
-        characters) 1000 and 4000 give the same MRR to four decimals; 4000 cuts the p99.
-    pool: when beam-searching, this many most popular labels extending the prefix join the
-        candidates if popularity has weight in the blend (the session's suggestions always
-        join, the beam only if the path score has weight). On DEV this candidate set
-        reaches the exact ranking's MRR at 1-2 characters within 0.0002.
-    combine: how a level's raw score s becomes a log-probability along the path: "softmax"
-        (log-softmax over the valid siblings, for softmax-trained models), "l3hinge"
-        (-max(0, 1-s)**3, PECOS's post-processor for hinge losses) or "sigmoid"; None (the
-        default) uses the one the model was trained for.
-    weights: weights[condition][bucket][feature]: the final score of a candidate is its
-        `FEATURES` row dotted with the weights of the keystroke's condition (`CONDITIONS`)
-        and prefix-length bucket (1, 2, 3, 4-5, 6-10, 11+). Tuned on DEV, never on test.
-    """
-
-    beam: int = 20
-    exact_threshold: int = 4000
-    pool: int = 32
-    combine: str | None = None
-    weights: tuple[tuple[tuple[float, ...], ...], ...] = field(default=_TUNED)
-
-    def __post_init__(self) -> None:
-        if self.beam < 1 or self.exact_threshold < 0 or self.pool < 0:
-            raise ValueError("beam must be >= 1, exact_threshold and pool >= 0")
-        if self.combine is not None and self.combine not in COMBINES:
-            raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
-        shape = (len(CONDITIONS), len(BUCKET_BOUNDS) + 1, len(FEATURES))
-        w = self.weights
-        if len(w) != shape[0] or any(
-            len(b) != shape[1] or any(len(r) != shape[2] for r in b) for b in w
-        ):
-            raise ValueError(f"weights must be [condition][bucket][feature] of shape {shape}")
-
-    def with_weights(self, rows: dict[str, tuple[float, ...]]) -> RankParams:
-        """The same settings with one weight row per condition, for every bucket."""
-        from dataclasses import replace
-
-        return replace(self, weights=_table(rows))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any] | None) -> RankParams:
-        known = {f.name for f in fields(cls)}
         d = {k: v for k, v in (d or {}).items() if k in known}
-        if "weights" in d:
-            d["weights"] = tuple(tuple(tuple(float(x) for x in r) for r in b) for b in d["weights"])
-        return cls(**d)
+        return cls(**{**d, "featurizer": FeaturizerParams.from_json(d.get("featurizer"))})

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .params import COMBINE_OF_LOSS, XMRParams
+from autocomplete.model.tree import HybridTree
+from autocomplete.model.xmr import combine
+
+from .params import XMRParams
 from .solver import softmax_lse, train_block, train_block_softmax
-from .tree import HybridTree
 
 Progress = Callable[[str], None]
 
@@ -52,18 +54,11 @@ class TrainingSet:
         return int(self.target.shape[0])
 
 
-def level_score(s: np.ndarray, combine: str) -> np.ndarray:
-    """A level's raw score -> log-probability-like term summed along a path (one-vs-rest)."""
-    if combine == "sigmoid":
-        return -np.logaddexp(0.0, -s)
-    return -(np.maximum(0.0, 1.0 - s) ** 3)
-
-
-def group_terms(s: np.ndarray, ok: np.ndarray, combine: str, null: bool) -> np.ndarray:
+def group_terms(s: np.ndarray, ok: np.ndarray, how: str, null: bool) -> np.ndarray:
     """Level terms of an (m, k) block of sibling scores, `ok` marking the valid siblings."""
-    if combine == "softmax":
+    if how == "softmax":
         return s - softmax_lse(s, ok, null)[:, None]
-    return level_score(s, combine)
+    return combine(s, how)
 
 
 class Validity:
@@ -235,7 +230,7 @@ def train_levels(
     fit is independent and seeded by (seed, level, node), so the result does not change.
     """
     say = progress or (lambda _m: None)
-    combine = COMBINE_OF_LOSS[params.loss]
+    how = params.combine
     softmax = params.loss == "softmax"
     null = softmax and params.null_class
     priors = node_priors(tree, counts) if (softmax and counts is not None) else None
@@ -307,7 +302,7 @@ def train_levels(
         if level < tree.height and params.hard_negatives > 0:
             off = None if priors is None else priors[level]
             beam = _advance_beam(
-                ts, tree, level, beam, wl, forced, t_node, valid, nb, combine, null, off
+                ts, tree, level, beam, wl, forced, t_node, valid, nb, how, null, off
             )
     return weights
 
@@ -322,7 +317,7 @@ def _advance_beam(
     t_node: np.ndarray,
     valid: Validity,
     nb: int,
-    combine: str,
+    how: str,
     null: bool,
     offset: np.ndarray | None,
 ) -> _Beam:
@@ -365,7 +360,7 @@ def _advance_beam(
         s = (ts.x[rows] @ wl[c0:c1].T).toarray()
         if offset is not None:
             s += offset[None, c0:c1]
-        s = group_terms(s, ok, combine, null) + b_m[lo_i:hi_i, None]
+        s = group_terms(s, ok, how, null) + b_m[lo_i:hi_i, None]
         s[~ok] = -np.inf
         if k > nb:
             top = np.argpartition(-s, nb - 1, axis=1)[:, :nb]

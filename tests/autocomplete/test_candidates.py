@@ -1,16 +1,34 @@
+"""The candidate sources, on the blend over the MPC index and on the production default (the
+blend over the XR-Linear model): every source is exercised through both."""
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autocomplete.candidates import LOG_FLOOR, F, split_prefix
-from autocomplete.loader import generator_for
-from indexer.artifact import IndexFiles
+from autocomplete.blend import BlendRanker
+from autocomplete.candidates.generator import split_prefix
+from autocomplete.candidates.schema import LOG_FLOOR, XMR_COLUMNS, F
+from autocomplete.loader import load_index
+from autocomplete.ranking import Context
+from session_store.base import HistoryEntry
+
+
+@pytest.fixture(scope="module", params=["mpc", "xmr"])
+def blend(request):
+    path = request.getfixturevalue("blend_index_dir" if request.param == "mpc" else "xmr_index_dir")
+    ranker = load_index(path).ranker
+    assert isinstance(ranker, BlendRanker) and (ranker.model is None) == (request.param == "mpc")
+    return ranker
 
 
 @pytest.fixture(scope="module")
-def gen(blend_index_dir):
-    return generator_for(IndexFiles(blend_index_dir))
+def gen(blend):
+    return blend.gen
+
+
+def gather(blend, prefix, *previous, history=(), now=0.0):
+    return blend.gather(Context(previous, tuple(HistoryEntry(*h) for h in history), now), prefix)
 
 
 @pytest.mark.parametrize(
@@ -47,8 +65,8 @@ def test_split_prefix_separates_typed_words_from_the_partial_one(prefix, words, 
     ),
     ctx=st.sampled_from([(), ("mapquest",), ("ebay", "amazon")]),
 )
-def test_every_candidate_extends_the_prefix_and_repeats_no_word(gen, prefix, ctx):
-    cs = gen.gather(ctx, prefix)
+def test_every_candidate_extends_the_prefix_and_repeats_no_word(blend, prefix, ctx):
+    cs = gather(blend, prefix, *ctx)
     assert len(set(cs.texts)) == len(cs.texts)
     for t in cs.texts:
         assert t.startswith(prefix)
@@ -57,26 +75,26 @@ def test_every_candidate_extends_the_prefix_and_repeats_no_word(gen, prefix, ctx
             assert len(set(t.split())) == len(t.split())
 
 
-def test_generation_completes_the_partial_last_word_of_an_unseen_query(gen):
+def test_generation_completes_the_partial_last_word_of_an_unseen_query(blend, gen):
     # "pictures of ki" is not a training query of the sample, but "ki..." endings are
     prefix = "pictures of ki"
     assert gen.labels.range(prefix)[0] == gen.labels.range(prefix)[1]
-    cs = gen.gather((), prefix)
+    cs = gather(blend, prefix)
     generated = [t for t, r in zip(cs.texts, cs.matrix(), strict=True) if r[F["bias_generated"]]]
     assert generated and all(t.startswith(prefix) for t in generated)
 
 
-def test_a_generated_candidate_that_is_a_label_counts_as_the_label(gen):
-    cs = gen.gather((), "new y")
+def test_a_generated_candidate_that_is_a_label_counts_as_the_label(blend, gen):
+    cs = gather(blend, "new y")
     for t, r in zip(cs.texts, cs.matrix(), strict=True):
         assert r[F["bias_label"]] == (gen.labels.id_of(t) >= 0)
         assert r[F["bias_label"]] + r[F["bias_generated"]] == 1
 
 
-def test_transition_from_the_previous_query_brings_its_successor(gen):
+def test_transition_from_the_previous_query_brings_its_successor(blend):
     # real sample session pattern: "silverdaddies" is followed by "daddyhunt" 17 times
-    plain = gen.gather((), "d")
-    ctx = gen.gather(("silverdaddies",), "d")
+    plain = gather(blend, "d")
+    ctx = gather(blend, "d", "silverdaddies")
     assert "daddyhunt" in ctx.texts
     row = ctx.matrix()[ctx.texts.index("daddyhunt")]
     assert row[F["trans_logp"]] > np.log(0.05)
@@ -84,9 +102,9 @@ def test_transition_from_the_previous_query_brings_its_successor(gen):
         assert plain.matrix()[plain.texts.index("daddyhunt")][F["trans_logp"]] == LOG_FLOOR
 
 
-def test_history_entries_extending_the_prefix_join_with_their_counts(gen):
+def test_history_entries_extending_the_prefix_join_with_their_counts(blend):
     hist = (("my own rare query", 3, 1000.0), ("other thing", 1, 1000.0))
-    cs = gen.gather((), "my o", hist, now=1000.0 + 86400 * 30)
+    cs = gather(blend, "my o", history=hist, now=1000.0 + 86400 * 30)
     row = cs.matrix()[cs.texts.index("my own rare query")]
     assert row[F["hist_present"]] == 1 and row[F["hist_logcount"]] == pytest.approx(np.log(4))
     assert row[F["hist_recency"]] == pytest.approx(np.exp(-1))
@@ -95,9 +113,9 @@ def test_history_entries_extending_the_prefix_join_with_their_counts(gen):
     assert "other thing" not in cs.texts
 
 
-def test_history_share_is_among_the_entries_extending_the_prefix(gen):
+def test_history_share_is_among_the_entries_extending_the_prefix(blend):
     hist = (("my own rare query", 3, 1000.0), ("my other query", 1, 1000.0), ("zzz", 9, 1.0))
-    cs = gen.gather((), "my o", hist, now=1000.0)
+    cs = gather(blend, "my o", history=hist, now=1000.0)
     x = cs.matrix()
     share = {
         t: x[cs.texts.index(t)][F["hist_logp"]] for t in ("my own rare query", "my other query")
@@ -108,14 +126,14 @@ def test_history_share_is_among_the_entries_extending_the_prefix(gen):
     assert x[cs.texts.index("my other query")][F["hist_age"]] == 0.0  # used just now
 
 
-def test_history_rank_counts_the_entries_extending_the_prefix_used_more_recently(gen):
+def test_history_rank_counts_the_entries_extending_the_prefix_used_more_recently(blend):
     hist = (
         ("my old query", 5, 100.0),
         ("zzz newest of all", 1, 900.0),  # does not extend the prefix: not counted
         ("my newest query", 1, 800.0),
         ("my middle query", 2, 500.0),
     )
-    cs = gen.gather((), "my ", hist, now=1000.0)
+    cs = gather(blend, "my ", history=hist, now=1000.0)
     x = cs.matrix()
     rank = {
         t: x[cs.texts.index(t)][F["hist_rank"]]
@@ -126,17 +144,48 @@ def test_history_rank_counts_the_entries_extending_the_prefix_used_more_recently
     )
 
 
-def test_empty_prefix_gathers_nothing(gen):
-    assert len(gen.gather(("ebay",), "")) == 0
+def test_empty_prefix_gathers_nothing(blend):
+    assert len(gather(blend, "", "ebay")) == 0
 
 
-def test_the_sessions_latest_query_is_marked_and_older_ones_are_only_in_session(gen):
+def test_the_sessions_latest_query_is_marked_and_older_ones_are_only_in_session(blend):
     # the log never repeats a query straight away, so the blend learns to push the latest
     # one down; older session queries come back often and stay plain session candidates
-    cs = gen.gather(("my older query", "my latest query"), "my ")
+    cs = gather(blend, "my ", "my older query", "my latest query")
     x = cs.matrix()
     latest, older = x[cs.index("my latest query")], x[cs.index("my older query")]
     assert latest[F["is_prev"]] == 1 and latest[F["in_session"]] == 1
     assert older[F["is_prev"]] == 0 and older[F["in_session"]] == 1
     assert x[:, F["is_prev"]].sum() == 1
     assert cs.index("never gathered") is None
+
+
+def test_the_popular_labels_are_candidates(blend, gen):
+    cs = gather(blend, "g")
+    popular = [gen.labels.text(i) for i in gen.labels.top_popular("g", gen.p.n_labels).tolist()]
+    assert popular and all(t in cs for t in popular)
+
+
+def test_the_models_labels_join_with_its_features_and_only_with_a_model(blend):
+    for previous, prefix in [((), "m"), (("weather",), "w"), (("what is fibromyalgia",), "m")]:
+        cs = gather(blend, prefix, *previous)
+        x = cs.matrix()
+        if blend.model is None:
+            assert not x[:, XMR_COLUMNS].any()
+            continue
+        ks = blend.model.keystroke(previous, prefix)
+        ids, _ = ks.candidates(blend.gen.p.n_model)
+        mine = [*ids.tolist(), *ks.session_candidates(blend.gen.p.n_model_session).tolist()]
+        assert mine and all(blend.gen.labels.text(i) in cs for i in mine)
+        labels = np.array([blend.gen.labels.id_of(t) for t in cs.texts])
+        rows = blend.model.keystroke(previous, prefix).features(labels[labels >= 0])
+        assert np.allclose(x[labels >= 0, XMR_COLUMNS], rows)
+        assert not x[labels < 0, XMR_COLUMNS].any()
+
+
+def test_a_misspelled_prefix_brings_candidates_of_its_correction(blend):
+    cs = gather(blend, "amazom")
+    fixed = [t for t in cs.texts if t in cs.corrected]
+    assert fixed and all(t.startswith("amazo") for t in fixed)
+    x = cs.matrix()
+    assert all(x[cs.index(t), F["corrected"]] == 1 for t in fixed)

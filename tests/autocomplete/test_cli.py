@@ -116,3 +116,16 @@ def test_build_index_shares_only_queries_of_two_users_by_default(tmp_path, sampl
         "max_queries_per_day": 20,
     }
     assert m["stats"]["kanon"]["labels_dropped"] > m["stats"]["kanon"]["labels_kept"]
+
+
+def test_every_command_is_listed_in_the_help():
+    p = run("--help")
+    assert p.returncode == 0
+    for command in ("build-index", "export-fresh", "evaluate", "complete", "serve", "replay"):
+        assert command in p.stdout
+
+
+def test_a_command_whose_import_breaks_breaks_the_cli_instead_of_vanishing():
+    code = "import sys; sys.modules['autocomplete.server.config'] = None; import autocomplete.cli"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "import of autocomplete.server.config halted" in p.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from autocomplete.loader import load_index
+from autocomplete.ranking import ANONYMOUS
 from indexer.freshfile import MAGIC
 from session_store.fresh import RedisFreshCounts
 from tests.redis_server import RedisServer, free_port, redis_server_fixture
@@ -36,7 +37,7 @@ async def submit(url: str, query: str, times: int) -> None:
 
 
 def texts(index: Path, prefix: str) -> list[str]:
-    return [c.text for c in load_index(index).ranker.complete((), prefix, 10)]
+    return [c.text for c in load_index(index).ranker.complete(ANONYMOUS, prefix, 10)]
 
 
 @pytest.mark.redis

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autocomplete.typo import KeyTable, TypoCorrector, TypoParams, variants, vocabulary
-from indexer.artifact import IndexFiles, IndexWriter
-from indexer.labels import LabelIndex, LabelTable, write_labels
+from autocomplete.model.artifact import IndexFiles, IndexWriter
+from autocomplete.model.labels import ENDINGS, LabelIndex, LabelTable
+from autocomplete.typo.corrector import TypoCorrector, TypoParams
+from autocomplete.typo.edits import KeyTable, variants, vocabulary
 from indexer.tables import endings_table
 
 QUERIES = Counter(
@@ -47,11 +48,11 @@ def tiny(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "idx"
     w = IndexWriter(out)
     labels = LabelTable(sorted(QUERIES), np.array([QUERIES[q] for q in sorted(QUERIES)]))
-    write_labels(w, labels, heavy_threshold=4, heavy_k=8)
-    write_labels(w, endings_table(QUERIES), heavy_threshold=4, heavy_k=8, name="endings")
+    labels.save(w, heavy_threshold=4, heavy_k=8)
+    endings_table(QUERIES).save(w, heavy_threshold=4, heavy_k=8, name=ENDINGS)
     w.commit(model="mpc", label_count=len(labels.texts), build_params={})
     files = IndexFiles(out)
-    return LabelIndex(files), LabelIndex(files, "endings")
+    return LabelIndex.load(files), LabelIndex.load(files, ENDINGS)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,10 @@
 import pytest
 
 from autocomplete.blend import BlendRanker
-from autocomplete.candidates import F
+from autocomplete.candidates.schema import F
+from autocomplete.history import keystrokes_with_history
 from autocomplete.loader import load_index
-from autocomplete.personal import examples_with_history
+from autocomplete.ranking import ANONYMOUS
 from indexer.dataset import load_split
 
 
@@ -21,7 +22,7 @@ def ranker(idx):
 
 
 def test_amazom_completes_to_amazon_marked_as_a_correction(ranker):
-    items = ranker.complete((), "amazom", 10)
+    items = ranker.complete(ANONYMOUS, "amazom", 10)
     assert items and items[0].text.startswith("amazon") and items[0].corrected
     assert all(c.corrected and c.text.startswith("amazo"[: c.typed]) for c in items)
 
@@ -30,7 +31,7 @@ def test_a_real_misspelling_of_the_sample_log_reaches_its_correction_below_itsel
     # the sample log holds "terms and condidtions of mlb players contracts" (a training query,
     # so an exact-prefix label here), corrected by the user's next query. (At "...of m" the
     # weights fitted on the sample rank twenty typed-as-is endings above any correction.)
-    items = ranker.complete((), "terms and condidtions of ml", 10)
+    items = ranker.complete(ANONYMOUS, "terms and condidtions of ml", 10)
     assert items[0].text == "terms and condidtions of mlb players contracts"
     assert not items[0].corrected
     fixed = [c for c in items if c.corrected]
@@ -41,11 +42,11 @@ def test_a_real_misspelling_of_the_sample_log_reaches_its_correction_below_itsel
 def test_corrections_come_after_every_exact_label_and_history_item(ranker, sample_log):
     data = load_split([sample_log])
     checked = fired = 0
-    for ex, hist in examples_with_history(data.train, data.dev):
+    for ex, ctx in keystrokes_with_history(data.train, data.dev):
         if len(ex.prefix) < 4 or checked >= 3000:
             continue
         checked += 1
-        cs = ranker.gather(ex.context, ex.prefix, hist, ex.time)
+        cs = ranker.gather(ctx, ex.prefix)
         if not cs.corrected:
             continue
         fired += 1
@@ -55,7 +56,7 @@ def test_corrections_come_after_every_exact_label_and_history_item(ranker, sampl
             for i, t in enumerate(cs.texts)
             if t not in cs.corrected and (x[i, F["bias_label"]] or x[i, F["hist_present"]])
         }
-        items = ranker.complete(ex.context, ex.prefix, 10, history=hist, now=ex.time)
+        items = ranker.complete(ctx, ex.prefix, 10)
         seen_fix = False
         for c in items:
             seen_fix |= c.corrected
@@ -67,13 +68,13 @@ def test_corrections_come_after_every_exact_label_and_history_item(ranker, sampl
 
 def test_correctly_spelled_popular_prefixes_get_no_corrections(ranker):
     for prefix in ("google ma", "new york", "myspace la", "weather"):
-        assert not ranker.gather((), prefix).corrected, prefix
+        assert not ranker.gather(ANONYMOUS, prefix).corrected, prefix
 
 
 def test_without_the_typo_source_nothing_is_corrected(idx):
     r = idx.ranker
     saved, r.gen.typo = r.gen.typo, None
     try:
-        assert not any(c.corrected for c in r.complete((), "amazom", 10))
+        assert not any(c.corrected for c in r.complete(ANONYMOUS, "amazom", 10))
     finally:
         r.gen.typo = saved

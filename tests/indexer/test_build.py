@@ -9,17 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from indexer.artifact import IndexFiles, IndexWriter
+from autocomplete.model.analyzer import START_TOKEN
+from autocomplete.model.artifact import IndexFiles, IndexWriter
+from autocomplete.model.labels import (
+    ENDINGS,
+    SEP,
+    TRANSITIONS,
+    LabelIndex,
+    LabelTable,
+    transition_key,
+)
 from indexer.build import build_index
 from indexer.dataset import load_split
 from indexer.freshfile import FreshFile, format_fresh, read_fresh_file
 from indexer.kanon import KAnonParams, users_per_key
-from indexer.labels import LabelIndex, LabelTable, write_labels
 from indexer.params import BuildParams
 from indexer.sessions import pairs
-from indexer.tables import SEP, endings_table, transition_key, transitions_table, word_endings
-from indexer.xmr.features import START_TOKEN
-from tests.xmr.conftest import SMALL
+from indexer.tables import endings_table, transitions_table, word_endings
+from tests.conftest import SMALL
 
 Row = tuple[str, str, str]  # user, query, "YYYY-MM-DD HH:MM:SS"
 
@@ -43,7 +50,7 @@ def build(
 
 
 def table(files: IndexFiles, name: str = "labels") -> dict[str, int]:
-    t = LabelIndex(files, name)
+    t = LabelIndex.load(files, name)
     return {t.text(i): int(t.counts[i]) for i in range(len(t))}
 
 
@@ -151,10 +158,10 @@ def test_k1_without_bounds_reproduces_the_index_of_every_training_query(
     w = IndexWriter(tmp_path / "reference")
     labels = LabelTable.from_queries(q for _, q, _, _ in raw)
     heavy = {"heavy_threshold": params.heavy_threshold, "heavy_k": params.heavy_k}
-    write_labels(w, labels, **heavy)
-    write_labels(w, endings_table(Counter(q for _, q, _, _ in raw)), name="endings", **heavy)
-    write_labels(w, transitions_table((p, q) for p, q, _, _ in raw), name="transitions", **heavy)
-    build_xmr(w, labels, raw, params, lambda _m: None)
+    labels.save(w, **heavy)
+    endings_table(Counter(q for _, q, _, _ in raw)).save(w, name=ENDINGS, **heavy)
+    transitions_table((p, q) for p, q, _, _ in raw).save(w, name=TRANSITIONS, **heavy)
+    build_xmr(w, labels, raw, params.xmr, lambda _m: None)
     w.commit(model="xmr", label_count=len(labels.texts), build_params={})
 
     got = IndexFiles(tmp_path / "k1").manifest["files"]
@@ -182,7 +189,7 @@ def test_no_sample_index_file_holds_text_fewer_than_k_users_typed(
     assert all(by_pair[t] >= 2 and SEP in t for t in table(files, "transitions"))
     words = [w for w in files.trie("xmr_words").keys() if w != START_TOKEN]
     assert words and all(by_word[w] >= 2 for w in words)
-    labels = LabelIndex(files)
+    labels = LabelIndex.load(files)
     prev, nxt = files.matrix("xmr_trans").nonzero()
     assert all(
         by_pair[transition_key(labels.text(a), labels.text(b))] >= 2

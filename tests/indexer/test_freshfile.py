@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autocomplete.model.labels import LabelTable
 from indexer.errors import FreshFormatError
 from indexer.freshfile import (
     MAGIC,
@@ -16,7 +17,6 @@ from indexer.freshfile import (
     parse_fresh,
     read_fresh_file,
 )
-from indexer.labels import LabelTable
 
 T = 1_764_087_701.0  # 2025-11-25T16:21:41Z
 HEADER = f"{MAGIC} 1 exported=2025-11-25T16:21:41Z half_life_s=21600"

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autocomplete.model.labels import transition_key
 from indexer.kanon import (
     KAnonParams,
     Pair,
@@ -14,7 +15,6 @@ from indexer.kanon import (
     users_per_key,
 )
 from indexer.params import BuildParams
-from indexer.tables import transition_key
 
 DAY = 86400.0
 T0 = 1_141_207_200.0  # 2006-03-01 10:00 UTC

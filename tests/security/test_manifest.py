@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from indexer.artifact import IndexFiles, IndexWriter
-from indexer.errors import IndexFormatError
+from autocomplete.model.artifact import IndexFiles, IndexWriter
+from autocomplete.model.errors import IndexFormatError
 
 SECRET = b"not part of any index\n"
 

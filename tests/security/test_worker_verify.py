@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-import indexer.artifact
+import autocomplete.model.artifact
 from autocomplete.loader import load_index
+from autocomplete.model.artifact import IndexFiles
+from autocomplete.model.errors import IndexFormatError
 from autocomplete.server.app import app_from_env
 from autocomplete.server.config import ServerConfig
 from autocomplete.server.errors import ConfigError
 from autocomplete.server.runner import worker_config
-from indexer.artifact import IndexFiles
-from indexer.errors import IndexFormatError
 
 #: A time long past, so a write now gives a file a different mtime whatever the clock's grain.
 _LONG_AGO_NS = 1_000_000_000 * 1_000_000_000
@@ -93,7 +93,7 @@ def test_a_worker_checks_the_fingerprint_without_reading_file_contents(
     def no_hashing(path: Path) -> str:
         raise AssertionError(f"a worker hashed {path}")
 
-    monkeypatch.setattr(indexer.artifact, "_sha256", no_hashing)
+    monkeypatch.setattr(autocomplete.model.artifact, "_sha256", no_hashing)
     assert load_index(index, expect_fingerprint=fingerprint).files.fingerprint == fingerprint
 
 
@@ -105,7 +105,7 @@ def test_a_worker_without_a_fingerprint_verifies_every_checksum(index: Path, mon
 
 
 def test_a_file_changed_while_the_supervisor_hashes_is_refused(index: Path, monkeypatch) -> None:
-    real_sha256 = indexer.artifact._sha256
+    real_sha256 = autocomplete.model.artifact._sha256
 
     def tamper_then_hash(path: Path) -> str:
         digest = real_sha256(path)
@@ -113,7 +113,7 @@ def test_a_file_changed_while_the_supervisor_hashes_is_refused(index: Path, monk
             flip_a_byte_in_place(path)  # after its hash was taken: the hash looks right
         return digest
 
-    monkeypatch.setattr(indexer.artifact, "_sha256", tamper_then_hash)
+    monkeypatch.setattr(autocomplete.model.artifact, "_sha256", tamper_then_hash)
     with pytest.raises(IndexFormatError, match="changed while its checksums were being verified"):
         load_index(index)
 

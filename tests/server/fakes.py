@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Sequence
 from typing import Any
 
-from autocomplete.ranking import Completion
+from autocomplete.ranking import Completion, Context
 from session_store.base import StoreConfig
 from session_store.errors import SessionStoreUnavailable
 from session_store.memory import MemoryStore
@@ -94,34 +93,25 @@ class ContextEchoRanker:
 
     def __init__(self) -> None:
         self.calls: list[tuple[tuple[str, ...], str, int]] = []
+        self.contexts: list[Context] = []
 
-    def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10) -> list[Completion]:
-        self.calls.append((tuple(prev_queries), prefix, k))
-        tail = prev_queries[-1] if prev_queries else "(none)"
+    def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
+        self.calls.append((context.previous, prefix, k))
+        self.contexts.append(context)
+        tail = context.previous[-1] if context.previous else "(none)"
         return [Completion(f"{prefix} after {tail}", 1.0, "index")]
 
 
 class BrokenRanker:
-    def complete(self, prev_queries: Sequence[str], prefix: str, k: int = 10) -> list[Completion]:
+    def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
         raise RuntimeError("ranker bug")
 
 
 class HistoryEchoRanker(ContextEchoRanker):
-    """A ranker that takes personal history and shows the most recent entry it got."""
+    """Shows the most recent entry of the user's history it got."""
 
-    supports_history = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.histories: list[tuple[tuple[str, int, float], ...]] = []
-
-    def complete(
-        self,
-        prev_queries: Sequence[str],
-        prefix: str,
-        k: int = 10,
-        history: Sequence[tuple[str, int, float]] = (),
-    ) -> list[Completion]:
-        self.histories.append(tuple(history))
-        mine = history[0][0] if history else "(none)"
+    def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
+        super().complete(context, prefix, k)
+        history = context.history
+        mine = history[0].query if history else "(none)"
         return [Completion(f"{prefix} mine {mine}", 1.0, "history" if history else "index")]

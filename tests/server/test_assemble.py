@@ -10,6 +10,7 @@ from autocomplete.server.assemble import (
     merge_fresh,
     recent_searches,
 )
+from session_store.base import HistoryEntry
 
 
 def ranker_of(texts: list[str]):
@@ -67,7 +68,11 @@ def test_texts_that_normalise_alike_appear_once() -> None:
 def test_recent_searches_put_the_session_first_newest_first_then_history_by_last_use() -> None:
     got = recent_searches(
         ["old", "newer", "newest"],
-        [("ancient", 5, 10.0), ("newest", 1, 99.0), ("yesterday", 1, 50.0)],
+        [
+            HistoryEntry("ancient", 5, 10.0),
+            HistoryEntry("newest", 1, 99.0),
+            HistoryEntry("yesterday", 1, 50.0),
+        ],
         k=4,
     )
     assert [c.text for c in got] == ["newest", "newer", "old", "yesterday"]
@@ -78,7 +83,7 @@ def test_recent_searches_put_the_session_first_newest_first_then_history_by_last
 def test_recent_searches_leave_out_hidden_and_blocked_queries() -> None:
     got = recent_searches(
         ["cats", "dogs", "bad word"],
-        [("fish", 1, 1.0)],
+        [HistoryEntry("fish", 1, 1.0)],
         k=10,
         hidden={"dogs"},
         blocks=lambda t: "bad" in t,

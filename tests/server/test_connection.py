@@ -14,6 +14,7 @@ from autocomplete.server.handshake import Identity
 from autocomplete.server.metrics import ServerMetrics
 from autocomplete.server.protocol import Limits
 from autocomplete.server.store_gateway import StoreGateway
+from session_store.base import HistoryEntry
 
 from .fakes import BrokenRanker, ContextEchoRanker, FakeChannel, GatedStore, HistoryEchoRanker
 
@@ -209,7 +210,7 @@ async def test_a_personal_ranker_gets_the_users_history_read_once_and_submits_ap
     assert channel.sent[-1]["items"] == [
         {"text": "b mine bob's old query", "score": 1.0, "source": "history", "match": [0, 1]}
     ]
-    assert ranker.histories[0] == (("bob's old query", 1, 1000.0),)
+    assert ranker.contexts[0].history == (HistoryEntry("bob's old query", 1, 1000.0),)
     assert value(services.metrics.store_operations.labels("context")) == 1, "read once"
 
     channel.push({"type": "submit", "id": 9, "query": "Bob's New Query"})
@@ -230,10 +231,9 @@ async def test_without_a_user_no_history_is_read(start) -> None:
     assert value(services.metrics.store_operations.labels("user_history")) == 0
 
 
-async def test_a_ranker_without_history_support_never_gets_history(start) -> None:
+async def test_every_keystroke_carries_the_time_of_the_servers_wall_clock(start) -> None:
     store, ranker = GatedStore(), ContextEchoRanker()
-    await store.record_user("bob", "q", now=1.0)
-    channel, _, _, services = start(store, ranker, user="bob")
+    channel, _, _, _ = start(store, ranker, wall_clock=lambda: 1234.5)
     channel.push({"type": "complete", "id": 1, "prefix": "b"})
     await channel.wait_sent(1)
-    assert value(services.metrics.store_operations.labels("user_history")) == 0
+    assert [c.now for c in ranker.contexts] == [1234.5]

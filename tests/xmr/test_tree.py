@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from indexer.errors import IndexFormatError
-from indexer.xmr.features import Featurizer
+from autocomplete.model.errors import IndexFormatError
+from autocomplete.model.featurizer import Featurizer, FeaturizerParams
+from autocomplete.model.tree import HybridTree
 from indexer.xmr.kmeans import bisect, split
-from indexer.xmr.params import XMRParams
-from indexer.xmr.tree import HybridTree, build_tree, cluster_levels
+from indexer.xmr.tree import build_tree, cluster_levels
 
 
 def _blobs(n_per: int, rng: np.random.Generator) -> sp.csr_matrix:
@@ -60,7 +60,7 @@ TEXTS = sorted(
 
 
 def _tree(depth: int, max_leaf: int = 8, branching: int = 2) -> HybridTree:
-    f = Featurizer.fit(XMRParams(), TEXTS)
+    f = Featurizer.fit(FeaturizerParams(), TEXTS)
     return build_tree(
         TEXTS,
         f.embed_texts(TEXTS),

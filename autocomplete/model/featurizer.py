@@ -1,4 +1,4 @@
-"""The featuriser shared by the indexer and the server: (previous queries, prefix) -> sparse x.
+"""The XR-Linear featuriser: (previous queries, prefix) -> sparse x; fitted at build, served.
 
     x = [ l2norm( s * l2norm(word TF-IDF(context)) ; l2norm(char TF-IDF(prefix)) ) ; 1 ]
 
@@ -17,63 +17,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import marisa_trie
 import numpy as np
 import scipy.sparse as sp
 
-from ..artifact import IndexFiles, IndexWriter
-from ..errors import IndexFormatError
-from .params import XMRParams
+from .analyzer import MAX_POS, START_TOKEN, char_ngrams, context_words
+from .artifact import IndexFiles, IndexWriter
+from .errors import IndexFormatError
 
-#: the word a session's first query sees in its (empty) context block
-START_TOKEN = "\x02start"
-_MAX_POS = 512
+#: files: the word and n-gram vocabularies (tries), the IDF, and these settings with a version
+WORDS, GRAMS, IDF, SETTINGS = "xmr_words", "xmr_grams", "xmr_idf", "xmr_featurizer"
+VERSION = 1
 _CACHE = 1 << 15  # entries per serving cache (cleared when full)
 _ONE = np.ones(1)
-
-
-def char_ngrams(
-    text: str, ngram_max: int, position_decay: float, word_start_boost: float
-) -> dict[str, float]:
-    """Prefix-weighted char n-gram counts of `text`: {gram: sum of its occurrence weights}.
-
-    An occurrence starting at position i weighs 1/(i+1)**position_decay, times
-    word_start_boost when i == 0 or text[i-1] == " ".
-    """
-    out: dict[str, float] = {}
-    n = len(text)
-    for i in range(n):
-        w = (i + 1.0) ** -position_decay
-        if i == 0 or text[i - 1] == " ":
-            w *= word_start_boost
-        for j in range(i + 1, min(n, i + ngram_max) + 1):
-            g = text[i:j]
-            out[g] = out.get(g, 0.0) + w
-    return out
-
-
-def context_words(
-    prev_queries: Sequence[str], window: int, decay: float, start_token: bool
-) -> dict[str, float]:
-    """Word counts of the session's last `window` queries, the most recent weighing 1.
-
-    An empty context gives {START_TOKEN: 1} when `start_token`, else {}.
-    """
-    out: dict[str, float] = {}
-    if not prev_queries:
-        if start_token:
-            out[START_TOKEN] = 1.0
-        return out
-    w = 1.0
-    for q in reversed(prev_queries[-window:]):
-        if w <= 0.0:
-            break
-        for t in q.split():
-            out[t] = out.get(t, 0.0) + w
-        w *= decay
-    return out
 
 
 def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
@@ -82,20 +41,66 @@ def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Blocks:
-    idx: np.ndarray
-    val: np.ndarray
+class FeaturizerParams:
+    """What the featuriser computes (fixed at build time; the model's input space).
+
+    ngram_max: char n-grams of length 1..ngram_max (1..5; default 3).
+    position_decay: an n-gram starting at char position i gets weight 1/(i+1)**position_decay;
+        1.0 is the paper's prefix weighting, 0.0 turns it off (plain char TF-IDF).
+    word_start_boost: extra multiplier for n-grams that start a word (>= 1; 1 = off).
+    session_weight: weight of the previous-query word block against the prefix block before
+        the joint l2 normalisation (0 = session features off).
+    context_window: how many previous session queries feed the word block (>= 1; the most
+        recent has weight 1, the one before `context_decay`, then `context_decay**2`, ...).
+    context_decay: see context_window (0..1; 0 = previous query only).
+    start_token: a session's first query gets a "<start>" word, so the model can learn which
+        queries begin sessions. Off by default: the model then learns P(query | session
+        start), which on DEV ranks first queries worse than plain popularity does.
+    """
+
+    ngram_max: int = 3
+    position_decay: float = 1.0
+    word_start_boost: float = 2.0
+    session_weight: float = 1.0
+    context_window: int = 1
+    context_decay: float = 0.0
+    start_token: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.ngram_max <= 5:
+            raise ValueError(f"ngram_max must be in 1..5, got {self.ngram_max}")
+        if self.position_decay < 0:
+            raise ValueError(f"position_decay must be >= 0, got {self.position_decay}")
+        if self.word_start_boost < 1:
+            raise ValueError(f"word_start_boost must be >= 1, got {self.word_start_boost}")
+        if self.session_weight < 0:
+            raise ValueError(f"session_weight must be >= 0, got {self.session_weight}")
+        if self.context_window < 1 or not 0 <= self.context_decay <= 1:
+            raise ValueError("context_window must be >= 1 and context_decay in [0, 1]")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> FeaturizerParams:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in known})
 
 
 class Featurizer:
     """Maps (previous queries, prefix) and label texts to sparse rows; pure, cheap to call.
 
     `fit` learns the vocabularies and IDF from the label texts (training queries, one
-    document each); `save` / `load` move them through an index directory (tries mmap'd).
+    document each); `save` / `load` move them and the settings through an index directory
+    (tries mmap'd).
     """
 
     def __init__(
-        self, params: XMRParams, words: marisa_trie.Trie, grams: marisa_trie.Trie, idf: np.ndarray
+        self,
+        params: FeaturizerParams,
+        words: marisa_trie.Trie,
+        grams: marisa_trie.Trie,
+        idf: np.ndarray,
     ) -> None:
         self.params = params
         self.words_ = words
@@ -111,7 +116,7 @@ class Featurizer:
         self.idf_ = idf
         self._idf_list: list[float] = idf.astype(np.float64).tolist()
         p = params
-        self._posw = [(i + 1.0) ** -p.position_decay for i in range(_MAX_POS)]
+        self._posw = [(i + 1.0) ** -p.position_decay for i in range(MAX_POS)]
         self._posw_start = [w * p.word_start_boost for w in self._posw]
         self._wget = words.get
         self._gget = grams.get
@@ -124,7 +129,7 @@ class Featurizer:
 
     # -- learning -------------------------------------------------------------------------
     @classmethod
-    def fit(cls, params: XMRParams, texts: Sequence[str]) -> Featurizer:
+    def fit(cls, params: FeaturizerParams, texts: Sequence[str]) -> Featurizer:
         """Vocabularies and IDF from `texts` (the label set: each distinct training query once)."""
         wdf: dict[str, int] = {START_TOKEN: 0}
         gdf: dict[str, int] = {}
@@ -149,22 +154,10 @@ class Featurizer:
 
     # -- single query (the serving hot path) ----------------------------------------------
     def _char_block(self, text: str) -> dict[int, float]:
-        acc: dict[int, float] = {}
-        gget, off, nmax = self._gget, self.n_words, self.params.ngram_max
-        posw, posws = self._posw, self._posw_start
-        n = len(text)
-        last = _MAX_POS - 1
-        prev_space = True
-        for i in range(n):
-            w = posws[i if i < last else last] if prev_space else posw[i if i < last else last]
-            prev_space = text[i] == " "
-            end = i + nmax if i + nmax < n else n
-            for j in range(i + 1, end + 1):
-                k = gget(text[i:j])
-                if k is not None:
-                    c = off + k
-                    acc[c] = acc.get(c, 0.0) + w
-        return acc
+        """`char_ngrams` of `text` by column; n-grams outside the vocabulary are dropped."""
+        p, gget, off = self.params, self._gget, self.n_words
+        grams = char_ngrams(text, p.ngram_max, p.position_decay, p.word_start_boost)
+        return {off + k: w for g, w in grams.items() if (k := gget(g)) is not None}
 
     def _word_block(self, prev_queries: Sequence[str]) -> dict[int, float]:
         p = self.params
@@ -221,7 +214,7 @@ class Featurizer:
                 k = gget(text[i:n])
                 if k is not None:
                     start = i == 0 or text[i - 1] == " "
-                    pos = i if i < _MAX_POS - 1 else _MAX_POS - 1
+                    pos = i if i < MAX_POS - 1 else MAX_POS - 1
                     c = off + k
                     acc[c] = acc.get(c, 0.0) + (self._posw_start[pos] if start else self._posw[pos])
         if len(self._raw) >= _CACHE:
@@ -345,15 +338,21 @@ class Featurizer:
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, w: IndexWriter) -> None:
-        w.trie("xmr_words", self.words_)
-        w.trie("xmr_grams", self.grams_)
-        w.array("xmr_idf", self.idf_)
+        w.trie(WORDS, self.words_)
+        w.trie(GRAMS, self.grams_)
+        w.array(IDF, self.idf_)
+        w.json(SETTINGS, {"version": VERSION, "params": self.params.to_json()})
 
     @classmethod
-    def load(cls, files: IndexFiles, params: XMRParams) -> Featurizer:
-        return cls(
-            params,
-            files.trie("xmr_words"),
-            files.trie("xmr_grams"),
-            np.asarray(files.array("xmr_idf")),
-        )
+    def load(cls, files: IndexFiles) -> Featurizer:
+        meta = files.json(SETTINGS)
+        if not isinstance(meta, dict) or meta.get("version") != VERSION:
+            found = meta.get("version") if isinstance(meta, dict) else meta
+            raise IndexFormatError(
+                f"{files.path}: featuriser version {found!r}, this build reads {VERSION}"
+            )
+        try:
+            params = FeaturizerParams.from_json(meta.get("params"))
+        except (TypeError, ValueError) as exc:
+            raise IndexFormatError(f"{files.path}: featuriser settings: {exc}") from None
+        return cls(params, files.trie(WORDS), files.trie(GRAMS), np.asarray(files.array(IDF)))

@@ -2,7 +2,9 @@
 
 For each dev keystroke whose true next query is among the candidates, maximise its softmax
 probability against the other candidates (a listwise learning-to-rank loss) with L2
-regularisation, by L-BFGS on the exact gradient. Vectorised over all keystrokes at once.
+regularisation, by L-BFGS on the exact gradient, from all-zero weights (the loss is convex).
+Vectorised over all keystrokes at once. `build_full` (`autocomplete.build`) runs it when an
+index is built and stores the result in it (`autocomplete.model.weights.BlendWeights`).
 """
 
 from __future__ import annotations
@@ -13,19 +15,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from indexer.metrics import bucket_of
+from autocomplete.model.buckets import NAMES, bucket_index
+from autocomplete.model.weights import BlendWeights
 from indexer.sessions import Example
 
-from .blend import BUCKET_NAMES, BlendWeights
-from .candidates import NF, CandidateSet
-from .personal import HistoryItems
+from .candidates.schema import FEATURES, NF, CandidateSet
+from .ranking import Context
 
-Gather = Callable[[Example, HistoryItems], CandidateSet]
+Gather = Callable[[Context, str], CandidateSet]
+Keystrokes = Iterable[tuple[Example, Context]]
 
 
 @dataclass(frozen=True)
-class TuneParams:
-    """every: use every n-th dev keystroke; l2: ridge strength per keystroke.
+class FitParams:
+    """every: use every n-th dev keystroke; l2: ridge strength per keystroke; max_iter: of
+    L-BFGS per bucket.
 
     l2 was 1e-3 until measured: on dev keystrokes the fit does not see (n % 8 == 3), 1e-4,
     1e-5 and 0 each beat it in every bucket, in both modes (personal MRR@10 0.3629 -> 0.3646,
@@ -50,26 +54,29 @@ class _Data:
 
 
 def collect(
-    examples: Iterable[tuple[Example, HistoryItems]], gather: Gather, every: int
-) -> tuple[dict[str, _Data], dict[str, int]]:
+    keystrokes: Keystrokes, gather: Gather, every: int
+) -> tuple[list[_Data], dict[str, int]]:
     """Candidate matrices and target positions per bucket; also counts of target recall."""
-    data = {b: _Data([], []) for b in BUCKET_NAMES}
+    data = [_Data([], []) for _ in NAMES]
     stats = {"keystrokes": 0, "target_in_candidates": 0}
-    for n, (ex, hist) in enumerate(examples):
+    for n, (ex, ctx) in enumerate(keystrokes):
         if n % every:
             continue
-        cs = gather(ex, hist)
+        cs = gather(ctx, ex.prefix)
         stats["keystrokes"] += 1
-        if ex.target not in cs:
+        row = cs.index(ex.target)
+        if row is None:
             continue
         stats["target_in_candidates"] += 1
-        d = data[bucket_of(len(ex.prefix))]
+        d = data[bucket_index(len(ex.prefix))]
         d.xs.append(cs.matrix())
-        d.targets.append(cs.texts.index(ex.target))
+        d.targets.append(row)
     return data, stats
 
 
-def fit_bucket(d: _Data, params: TuneParams, w0: np.ndarray) -> np.ndarray:
+def fit_bucket(d: _Data, params: FitParams) -> np.ndarray:
+    """The weights of one bucket (zeros when it has no keystroke)."""
+    w0 = np.zeros(NF)
     if not d.xs:
         return w0
     x = np.vstack(d.xs)
@@ -97,34 +104,26 @@ def fit_bucket(d: _Data, params: TuneParams, w0: np.ndarray) -> np.ndarray:
 
 
 def fit_mode(
-    examples: Iterable[tuple[Example, HistoryItems]],
-    gather: Gather,
-    params: TuneParams | None = None,
-    start: np.ndarray | None = None,
+    keystrokes: Keystrokes, gather: Gather, params: FitParams
 ) -> tuple[np.ndarray, dict[str, int]]:
     """One weight matrix (bucket x feature) fitted on the given keystrokes."""
-    params = params or TuneParams()
-    data, stats = collect(examples, gather, params.every)
-    w = start.copy() if start is not None else BlendWeights.default().matrix("personal")
-    for i, b in enumerate(BUCKET_NAMES):
-        w[i] = fit_bucket(data[b], params, w[i])
-        stats[f"fit_{b}"] = len(data[b].xs)
-    assert w.shape[1] == NF
+    data, stats = collect(keystrokes, gather, params.every)
+    w = np.zeros((len(NAMES), NF))
+    for i, b in enumerate(NAMES):
+        w[i] = fit_bucket(data[i], params)
+        stats[f"fit_{b}"] = len(data[i].xs)
     return w, stats
 
 
 def fit(
-    with_history: Callable[[], Iterable[tuple[Example, HistoryItems]]],
+    personal: Keystrokes,
+    anonymous: Keystrokes,
     gather: Gather,
-    params: TuneParams | None = None,
+    params: FitParams | None = None,
 ) -> tuple[BlendWeights, dict[str, dict[str, int]]]:
-    """Both modes: "personal" on keystrokes with the user's history, "anonymous" without.
-
-    `with_history` is called twice (a fresh stream each time).
-    """
-    wp, sp = fit_mode(with_history(), gather, params)
-    wa, sa = fit_mode(((ex, ()) for ex, _ in with_history()), gather, params)
-    return (
-        BlendWeights({"personal": BlendWeights.rows(wp), "anonymous": BlendWeights.rows(wa)}),
-        {"personal": sp, "anonymous": sa},
-    )
+    """Both modes: "personal" on keystrokes with the user's history, "anonymous" without."""
+    params = params or FitParams()
+    wp, sp = fit_mode(personal, gather, params)
+    wa, sa = fit_mode(anonymous, gather, params)
+    weights = BlendWeights(FEATURES, {"personal": wp, "anonymous": wa})
+    return weights, {"personal": sp, "anonymous": sa}

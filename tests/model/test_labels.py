@@ -3,8 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indexer.artifact import IndexFiles, IndexWriter
-from indexer.labels import LabelIndex, LabelTable, heavy_prefixes, popularity_rank, write_labels
+from autocomplete.model.artifact import IndexFiles, IndexWriter
+from autocomplete.model.labels import LabelIndex, LabelTable, heavy_prefixes, popularity_rank
+from autocomplete.ranking import ANONYMOUS
 
 QUERIES = (
     ["google"] * 5
@@ -17,9 +18,9 @@ QUERIES = (
 
 def _index(tmp_path, queries=QUERIES, threshold=2, k=10) -> LabelIndex:
     w = IndexWriter(tmp_path / "idx")
-    write_labels(w, LabelTable.from_queries(queries), heavy_threshold=threshold, heavy_k=k)
+    LabelTable.from_queries(queries).save(w, heavy_threshold=threshold, heavy_k=k)
     w.commit(model="mpc", label_count=0, build_params={})
-    return LabelIndex(IndexFiles(tmp_path / "idx"))
+    return LabelIndex.load(IndexFiles(tmp_path / "idx"))
 
 
 def test_labels_are_sorted_and_min_count_filters():
@@ -83,7 +84,7 @@ def test_mpc_on_real_sample_never_returns_non_extensions(mpc_index_dir):
 
     idx = load_index(mpc_index_dir)
     for p in ["g", "go", "www.", "new ", "new y", "a", "zz", "the "]:
-        items = idx.ranker.complete((), p, 10)
+        items = idx.ranker.complete(ANONYMOUS, p, 10)
         assert all(c.text.startswith(p) for c in items)
         assert [c.score for c in items] == sorted((c.score for c in items), reverse=True)
         lo, hi = idx.labels.range(p)
@@ -94,7 +95,7 @@ def test_mpc_on_real_sample_never_returns_non_extensions(mpc_index_dir):
 def test_mpc_with_nonpositive_k_returns_nothing(mpc_index_dir, k):
     from autocomplete.loader import load_index
 
-    assert load_index(mpc_index_dir).ranker.complete((), "g", k) == []
+    assert load_index(mpc_index_dir).ranker.complete(ANONYMOUS, "g", k) == []
 
 
 LONG = ["a" * 30 + s for s in ("", "b", "bc", "c", "é", "日本")] + [

@@ -1,10 +1,17 @@
-"""The label set: training queries in sorted order, their counts, and prefix ranges.
+"""Sorted string tables: the label set, and beside it the query endings and transitions.
 
 Label ids are ranks in code-point order, so the labels extending a prefix form one
 contiguous id range [lo, hi). That single fact serves MPC (top counts in a range), the
 trie levels of the hybrid index, and exact scoring of small ranges. The text lives in a
 marisa-trie (mmap'd); `key_of_label` / `label_of_key` link its key ids to label ids, as
 marisa-trie's own docs suggest for attaching numpy arrays to keys.
+
+An index holds three such tables (`LabelTable.save` writes one, `LabelIndex.load` reads it):
+    labels       the training queries strangers may see, with their counts
+    endings      proper word suffixes of those queries (`indexer.tables.endings_table`)
+    transitions  `transition_key(q_prev, q_next)` for consecutive queries of a session, so
+                 the range of `transition_key(q_prev, prefix)` is exactly the next queries
+                 extending the prefix
 """
 
 from __future__ import annotations
@@ -19,11 +26,22 @@ import numpy as np
 from .artifact import IndexFiles, IndexWriter
 from .errors import IndexFormatError
 
+#: the three sorted string tables of an index (see `tables`)
+LABELS, ENDINGS, TRANSITIONS = "labels", "endings", "transitions"
+
+#: separates q_prev from q_next in a transitions key; normalisation removes it from queries
+SEP = "\x1f"
+
 #: one past every character: `prefix + _MAX_CHAR` sorts after every extension of prefix
 _MAX_CHAR = "\U0010ffff"
 
 #: bytes of each label kept in the sorted search-key array (UTF-8, code-point order = byte order)
 SORTKEY_BYTES = 24
+
+
+def transition_key(prev: str, q: str) -> str:
+    """The transitions table's key of q_prev -> q_next."""
+    return f"{prev}{SEP}{q}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,49 @@ class LabelTable:
             c.update(extra)
         texts = sorted(q for q, n in c.items() if n >= min_count and q)
         return cls(texts, np.fromiter((c[t] for t in texts), dtype=np.int64, count=len(texts)))
+
+    def save(
+        self, w: IndexWriter, *, heavy_threshold: int, heavy_k: int, name: str = LABELS
+    ) -> None:
+        """Store the trie, id maps, counts and precomputed top-k of heavy prefixes as
+        `{name}*` files; `LabelIndex.load(files, name)` reads them back.
+
+        `name` namespaces the files, so the same structure also serves the other sorted
+        string tables (query endings, previous->next transitions).
+        """
+        trie = marisa_trie.Trie(self.texts)
+        key_of_label = np.fromiter(
+            (trie.key_id(t) for t in self.texts), dtype=np.int32, count=len(self.texts)
+        )
+        label_of_key = np.empty_like(key_of_label)
+        label_of_key[key_of_label] = np.arange(len(self.texts), dtype=np.int32)
+        w.trie(name, trie)
+        # the first bytes of every label, sorted: np.searchsorted finds prefix ranges at C speed
+        # from an mmap'd array; only prefixes longer than this need a refining search
+        keys = [t.encode()[:SORTKEY_BYTES] for t in self.texts]
+        w.array(f"{name}_sortkeys", np.array(keys, dtype=f"S{SORTKEY_BYTES}"))
+        w.array(f"{name}_key_of_label", key_of_label)
+        w.array(f"{name}_label_of_key", label_of_key)
+        w.array(f"{name}_counts", self.counts)
+        cum = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+        w.array(f"{name}_cumcounts", cum)
+        rank = popularity_rank(self.counts)
+        w.array(f"{name}_pop_rank", rank)
+        heavy = heavy_prefixes(self.texts, heavy_threshold)
+        top = np.full((max(len(heavy), 1), heavy_k), -1, dtype=np.int32)
+        for row, (_, lo, hi) in enumerate(heavy):
+            ids = np.arange(lo, hi)
+            r = rank[lo:hi]
+            kk = min(heavy_k, hi - lo)
+            part = np.argpartition(r, kk - 1)[:kk]
+            top[row, :kk] = ids[part[np.argsort(r[part])]]
+        heavy_trie = marisa_trie.Trie([p for p, _, _ in heavy])
+        heavy_row = np.zeros(max(len(heavy), 1), dtype=np.int32)
+        for row, (p, _, _) in enumerate(heavy):
+            heavy_row[heavy_trie.key_id(p)] = row
+        w.trie(f"{name}_heavy", heavy_trie)
+        w.array(f"{name}_heavy_row", heavy_row)
+        w.array(f"{name}_heavy_topk", top)
 
 
 def popularity_rank(counts: np.ndarray) -> np.ndarray:
@@ -87,78 +148,55 @@ def _bisect_right_prefix(texts: list[str], p: str, lo: int, hi: int) -> int:
     return bisect.bisect_left(texts, p + _MAX_CHAR, lo, hi)
 
 
-def write_labels(
-    w: IndexWriter, table: LabelTable, *, heavy_threshold: int, heavy_k: int, name: str = "labels"
-) -> None:
-    """Store the label trie, id maps, counts and precomputed top-k of heavy prefixes.
-
-    `name` namespaces the files, so the same structure also serves other sorted string
-    tables (query endings, previous->next transitions).
-    """
-    trie = marisa_trie.Trie(table.texts)
-    key_of_label = np.fromiter(
-        (trie.key_id(t) for t in table.texts), dtype=np.int32, count=len(table.texts)
-    )
-    label_of_key = np.empty_like(key_of_label)
-    label_of_key[key_of_label] = np.arange(len(table.texts), dtype=np.int32)
-    w.trie(name, trie)
-    # the first bytes of every label, sorted: np.searchsorted finds prefix ranges at C speed
-    # from an mmap'd array; only prefixes longer than this need a refining search
-    w.array(
-        f"{name}_sortkeys",
-        np.array([t.encode()[:SORTKEY_BYTES] for t in table.texts], dtype=f"S{SORTKEY_BYTES}"),
-    )
-    w.array(f"{name}_key_of_label", key_of_label)
-    w.array(f"{name}_label_of_key", label_of_key)
-    w.array(f"{name}_counts", table.counts)
-    w.array(f"{name}_cumcounts", np.concatenate([[0], np.cumsum(table.counts)]).astype(np.int64))
-    rank = popularity_rank(table.counts)
-    w.array(f"{name}_pop_rank", rank)
-    heavy = heavy_prefixes(table.texts, heavy_threshold)
-    top = np.full((max(len(heavy), 1), heavy_k), -1, dtype=np.int32)
-    for row, (_, lo, hi) in enumerate(heavy):
-        ids = np.arange(lo, hi)
-        r = rank[lo:hi]
-        kk = min(heavy_k, hi - lo)
-        part = np.argpartition(r, kk - 1)[:kk]
-        top[row, :kk] = ids[part[np.argsort(r[part])]]
-    heavy_trie = marisa_trie.Trie([p for p, _, _ in heavy])
-    heavy_row = np.zeros(max(len(heavy), 1), dtype=np.int32)
-    for row, (p, _, _) in enumerate(heavy):
-        heavy_row[heavy_trie.key_id(p)] = row
-    w.trie(f"{name}_heavy", heavy_trie)
-    w.array(f"{name}_heavy_row", heavy_row)
-    w.array(f"{name}_heavy_topk", top)
+_PARTS = (
+    "sortkeys",
+    "key_of_label",
+    "label_of_key",
+    "counts",
+    "cumcounts",
+    "pop_rank",
+    "heavy_row",
+    "heavy_topk",
+)
 
 
 class LabelIndex:
     """Runtime label access: text by id, id by text, prefix range, popularity top-k."""
 
-    def __init__(self, files: IndexFiles, name: str = "labels") -> None:
+    def __init__(
+        self,
+        name: str,
+        trie: marisa_trie.Trie,
+        arrays: Mapping[str, np.ndarray],
+        heavy: marisa_trie.Trie,
+        where: object = "labels",
+    ) -> None:
         self.name = name
-
-        # np.asarray drops the np.memmap subclass (whose __getitem__ is slow on the hot path)
-        # but keeps the same mmap'd buffer, so workers still share the pages
-        def arr(part: str) -> np.ndarray:
-            return np.asarray(files.array(f"{name}_{part}"))
-
-        self.trie = files.trie(name)
-        self.sortkeys = arr("sortkeys")
-        self.key_of_label = arr("key_of_label")
-        self.label_of_key = arr("label_of_key")
-        self.counts = arr("counts")
-        self.cumcounts = arr("cumcounts")
-        self.pop_rank = arr("pop_rank")
-        self.heavy = files.trie(f"{name}_heavy")
-        self.heavy_row = arr("heavy_row")
-        self.heavy_topk = arr("heavy_topk")
+        self.trie = trie
+        self.sortkeys = arrays["sortkeys"]
+        self.key_of_label = arrays["key_of_label"]
+        self.label_of_key = arrays["label_of_key"]
+        self.counts = arrays["counts"]
+        self.cumcounts = arrays["cumcounts"]
+        self.pop_rank = arrays["pop_rank"]
+        self.heavy = heavy
+        self.heavy_row = arrays["heavy_row"]
+        self.heavy_topk = arrays["heavy_topk"]
         self.n = int(self.counts.shape[0])
         if not (len(self.trie) == self.n == self.key_of_label.shape[0] == self.pop_rank.shape[0]):
             raise IndexFormatError(
-                f"{files.path}: {name} arrays disagree (trie {len(self.trie)}, counts {self.n})"
+                f"{where}: {name} arrays disagree (trie {len(self.trie)}, counts {self.n})"
             )
         self.heavy_k = int(self.heavy_topk.shape[1])
         self._restore = self.trie.restore_key
+
+    @classmethod
+    def load(cls, files: IndexFiles, name: str = LABELS) -> LabelIndex:
+        """The table `LabelTable.save` wrote under `name`, mmap'd."""
+        # np.asarray drops the np.memmap subclass (whose __getitem__ is slow on the hot path)
+        # but keeps the same mmap'd buffer, so workers still share the pages
+        arrays = {part: np.asarray(files.array(f"{name}_{part}")) for part in _PARTS}
+        return cls(name, files.trie(name), arrays, files.trie(f"{name}_heavy"), files.path)
 
     def __len__(self) -> int:
         return self.n

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from indexer.artifact import FORMAT_VERSION, IndexFiles, IndexWriter
-from indexer.errors import IndexFormatError
+from autocomplete.model.artifact import IndexFiles, IndexWriter
+from autocomplete.model.errors import IndexFormatError
+from autocomplete.model.manifest import FORMAT_VERSION
 
 
 def _write(path):

@@ -1,13 +1,16 @@
-"""Candidate sources and their features: where the blended ranker's suggestions come from.
+"""Candidate sources: where the blended ranker's suggestions come from, with their features.
 
 Each keystroke gathers a few dozen candidates, all extending the typed prefix:
     labels       the most popular training queries extending the prefix (MPC)
+    model        the XR-Linear model's best labels by path score (when the index has one)
     transitions  queries that followed one of the session's previous queries in training
     generated    typed words + a popular query ending that extends the partial last word,
                  backing off from the last 3 typed words of context to none
     session      the session's own earlier queries
     history      the user's own past queries (personal history)
-and a row of features per candidate. Pure: arrays and strings in, arrays out.
+    typos        the label, generated, session and history sources again on a spelling
+                 correction of the prefix (`autocomplete.typo`)
+and a row of `schema.FEATURES` per candidate. Pure: arrays and strings in, arrays out.
 """
 
 from __future__ import annotations
@@ -19,36 +22,13 @@ from typing import Protocol
 
 import numpy as np
 
-from indexer.labels import LabelIndex
-from indexer.tables import SEP
+from autocomplete.model.labels import SEP, LabelIndex
+from autocomplete.ranking import Context
+from autocomplete.typo.corrector import TypoCorrector
+from session_store.base import HistoryEntry
 
-from .typo import TypoCorrector
+from .schema import LOG_FLOOR, XMR_COLUMNS, CandidateSet, F
 
-FEATURES: tuple[str, ...] = (
-    "bias_label",  # 1 for a training query (label)
-    "bias_generated",  # 1 for a never-seen query made by generation
-    "label_logp",  # log P(label | prefix) among labels extending the prefix
-    "label_logcount",  # log(1 + count) of the label
-    "trans_logp",  # log P(next = candidate | previous query), with add-one backoff
-    "trans_any",  # log(1 + count) of transitions from older session queries
-    "gen_logp",  # log P(ending | typed context) of the best generation route
-    "gen_context",  # words of typed context the generation route matched (0..3)/3
-    "in_session",  # candidate was issued earlier in this session
-    "is_prev",  # candidate is the session's latest query (the log never repeats one at once)
-    "prev_overlap",  # share of the completed words that occur in the previous queries
-    "extra_words",  # words added beyond the typed prefix
-    "extra_chars",  # log(1 + characters added)
-    "hist_logcount",  # log(1 + times the user issued it before)
-    "hist_recency",  # exp(-days since the user last issued it / 30)
-    "hist_present",  # 1 when the candidate is in the user's history
-    "hist_logp",  # log share of the user's history extending the prefix that is this query
-    "hist_age",  # log(1 + hours since the user last issued it); 0 when not in the history
-    "hist_rank",  # log(1 + the user's queries extending the prefix issued after it)
-    "model_score",  # the session-aware model's score (0 when no model)
-    "corrected",  # extends a spelling correction of the prefix, not the prefix
-)
-NF = len(FEATURES)
-F = {name: i for i, name in enumerate(FEATURES)}
 (
     _BIAS_LABEL,
     _BIAS_GEN,
@@ -60,7 +40,7 @@ F = {name: i for i, name in enumerate(FEATURES)}
     _GEN_CONTEXT,
     _IN_SESSION,
     _IS_PREV,
-    _PREV_OVERLAP,
+    _PREV_WORD_SHARE,
     _EXTRA_WORDS,
     _EXTRA_CHARS,
     _HIST_LOGCOUNT,
@@ -69,27 +49,49 @@ F = {name: i for i, name in enumerate(FEATURES)}
     _HIST_LOGP,
     _HIST_AGE,
     _HIST_RANK,
-    _MODEL_SCORE,
     _CORRECTED,
-) = range(NF)
+) = (
+    F[name]
+    for name in (
+        "bias_label",
+        "bias_generated",
+        "label_logp",
+        "label_logcount",
+        "trans_logp",
+        "trans_any",
+        "gen_logp",
+        "gen_context",
+        "in_session",
+        "is_prev",
+        "prev_word_share",
+        "extra_words",
+        "extra_chars",
+        "hist_logcount",
+        "hist_recency",
+        "hist_present",
+        "hist_logp",
+        "hist_age",
+        "hist_rank",
+        "corrected",
+    )
+)
 
 
 class ModelKeystroke(Protocol):
-    """One keystroke of a label model: its own candidates, then scores of any labels (the
-    two share the keystroke's work)."""
+    """One keystroke of a label model: its own candidates, then its features of any labels
+    (the two share the keystroke's work)."""
 
     def candidates(self, n: int) -> tuple[np.ndarray, np.ndarray]: ...
 
-    def score(self, label_ids: np.ndarray) -> np.ndarray: ...
+    def session_candidates(self, n: int) -> np.ndarray: ...
+
+    def features(self, ids: np.ndarray) -> np.ndarray: ...
 
 
 class LabelModel(Protocol):
-    """A session-aware label scorer (the XR-Linear ranker) the blend can draw on."""
+    """A session-aware label model (the XR-Linear ranker) the blend draws on."""
 
-    def keystroke(self, prev_queries: Sequence[str], prefix: str) -> ModelKeystroke: ...
-
-
-LOG_FLOOR = -12.0  # stands in for log(0) so weights stay finite
+    def keystroke(self, previous: Sequence[str], prefix: str) -> ModelKeystroke: ...
 
 
 @dataclass(frozen=True)
@@ -102,55 +104,8 @@ class CandidateParams:
     max_context_words: int = 3
     max_prev_queries: int = 3
     n_model: int = 20
+    n_model_session: int = 10  # the model's labels the session speaks for (successors, topic)
     n_typo: int = 5  # per corrected prefix: labels, and generated completions
-
-
-class CandidateSet:
-    """Candidates (text -> feature row) gathered for one keystroke.
-
-    Rows are plain lists while sources fill them in (element writes on lists are several
-    times cheaper than on small numpy arrays); `matrix()` makes one array at the end.
-    """
-
-    __slots__ = ("texts", "rows", "_pos", "corrected", "_x")
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.rows: list[list[float]] = []
-        self._pos: dict[str, int] = {}
-        self._x: np.ndarray | None = None
-        #: text -> the spelling variant of the prefix it extends (typo candidates only)
-        self.corrected: dict[str, str] = {}
-
-    def row(self, text: str) -> list[float]:
-        i = self._pos.get(text)
-        if i is not None:
-            return self.rows[i]
-        self._pos[text] = len(self.texts)
-        self.texts.append(text)
-        r = _EMPTY_ROW.copy()
-        self.rows.append(r)
-        return r
-
-    def __contains__(self, text: str) -> bool:
-        return text in self._pos
-
-    def index(self, text: str) -> int | None:
-        """The row of `text`, or None when it is not a candidate."""
-        return self._pos.get(text)
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def matrix(self) -> np.ndarray:
-        """The feature matrix (candidates x FEATURES); final once the generator filled it."""
-        if self._x is not None:
-            return self._x
-        return np.array(self.rows) if self.rows else np.zeros((0, NF))
-
-
-_EMPTY_ROW = [0.0] * NF
-_EMPTY_ROW[_LABEL_LOGP] = _EMPTY_ROW[_TRANS_LOGP] = _EMPTY_ROW[_GEN_LOGP] = LOG_FLOOR
 
 
 def split_prefix(prefix: str) -> tuple[list[str], str]:
@@ -179,28 +134,25 @@ class CandidateGenerator:
         self.typo = typo
 
     def gather(
-        self,
-        context: Sequence[str],
-        prefix: str,
-        history: Sequence[tuple[str, int, float]] = (),
-        now: float = 0.0,
-        model: LabelModel | None = None,
+        self, context: Context, prefix: str, model: LabelModel | None = None
     ) -> CandidateSet:
+        """Every source's candidates for one keystroke, with their feature rows."""
         cs = CandidateSet()
         if not prefix:
             return cs
+        previous, history, now = context.previous, context.history, context.now
         self._labels(cs, prefix)
-        ks = model.keystroke(context, prefix) if model is not None else None
+        ks = model.keystroke(previous, prefix) if model is not None else None
         if ks is not None:
             ids, _ = ks.candidates(self.p.n_model)
-            for i in ids.tolist():
+            for i in (*ids.tolist(), *ks.session_candidates(self.p.n_model_session).tolist()):
                 cs.row(self.labels.text(i))
-        self._transitions(cs, context, prefix)
+        self._transitions(cs, previous, prefix)
         self._generated(cs, prefix)
-        self._session(cs, context, prefix)
+        self._session(cs, previous, prefix)
         self._history(cs, history, prefix, now)
-        self._typos(cs, context, prefix, history, now)
-        self._finish(cs, prefix, context, ks)
+        self._typos(cs, previous, prefix, history, now)
+        self._finish(cs, prefix, previous, ks)
         return cs
 
     def _labels(self, cs: CandidateSet, prefix: str) -> None:
@@ -208,9 +160,9 @@ class CandidateGenerator:
         for i in lab.top_popular(prefix, self.p.n_labels).tolist():
             cs.row(lab.text(i))
 
-    def _transitions(self, cs: CandidateSet, context: Sequence[str], prefix: str) -> None:
+    def _transitions(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
         tr = self.transitions
-        recent = list(context[-self.p.max_prev_queries :])[::-1]
+        recent = list(previous[-self.p.max_prev_queries :])[::-1]
         for age, prev in enumerate(recent):
             key = prev + SEP
             lo_all, hi_all = tr.range(key)
@@ -255,21 +207,22 @@ class CandidateGenerator:
                 r[_GEN_CONTEXT] = c / 3
             budget = max(5, budget // 2)
 
-    def _session(self, cs: CandidateSet, context: Sequence[str], prefix: str) -> None:
-        for q in context:
+    def _session(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
+        for q in previous:
             if q.startswith(prefix):
                 cs.row(q)[_IN_SESSION] = 1.0
 
     def _history(
-        self, cs: CandidateSet, history: Sequence[tuple[str, int, float]], prefix: str, now: float
+        self, cs: CandidateSet, history: Sequence[HistoryEntry], prefix: str, now: float
     ) -> None:
-        mine = [(q, count, last) for q, count, last in history if q.startswith(prefix)]
+        mine = [h for h in history if h.query.startswith(prefix)]
         if not mine:
             return
-        total = float(sum(count for _, count, _ in mine))
-        mine.sort(key=lambda item: -item[2])
-        for rank, (q, count, last) in enumerate(mine):
-            r = cs.row(q)
+        total = float(sum(h.count for h in mine))
+        mine.sort(key=lambda h: -h.last_used)
+        for rank, h in enumerate(mine):
+            count, last = h.count, h.last_used
+            r = cs.row(h.query)
             r[_HIST_RANK] = math.log1p(rank)
             r[_HIST_PRESENT] = 1.0
             r[_HIST_LOGCOUNT] = math.log1p(count)
@@ -281,9 +234,9 @@ class CandidateGenerator:
     def _typos(
         self,
         cs: CandidateSet,
-        context: Sequence[str],
+        previous: Sequence[str],
         prefix: str,
-        history: Sequence[tuple[str, int, float]],
+        history: Sequence[HistoryEntry],
         now: float,
     ) -> None:
         """What the user probably meant: the label, generated, session and history sources run
@@ -302,7 +255,7 @@ class CandidateGenerator:
             for i in ids.tolist():
                 sub.row(lab.text(i))
             self._generated(sub, sp.prefix, self.p.n_typo)
-            self._session(sub, context, sp.prefix)
+            self._session(sub, previous, sp.prefix)
             self._history(sub, history, sp.prefix, now)
             lo, hi = lab.range(sp.prefix)
             total = lab.total(lo, hi)
@@ -318,7 +271,7 @@ class CandidateGenerator:
                 cs.corrected[text] = sp.prefix
 
     def _finish(
-        self, cs: CandidateSet, prefix: str, context: Sequence[str], ks: ModelKeystroke | None
+        self, cs: CandidateSet, prefix: str, previous: Sequence[str], ks: ModelKeystroke | None
     ) -> None:
         """Per-candidate label, length, overlap and model features, vectorised over the set."""
         if not cs.rows:
@@ -340,23 +293,23 @@ class CandidateGenerator:
                 exact = x[is_lab, _CORRECTED] == 0
                 x[np.nonzero(is_lab)[0][exact], _LABEL_LOGP] = np.log(c[exact] / total)
             if ks is not None:
-                x[is_lab, _MODEL_SCORE] = ks.score(lab_ids)
+                x[is_lab, XMR_COLUMNS] = ks.features(lab_ids)
         lens = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
         x[:, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
         typed_words = len(prefix.split())
         trailing = 1 if prefix.endswith(" ") else 0
         n_words = np.fromiter((t.count(" ") + 1 for t in texts), dtype=np.float64, count=len(texts))
         x[:, _EXTRA_WORDS] = n_words - typed_words + trailing
-        if context and (j := cs.index(context[-1])) is not None:
+        if previous and (j := cs.index(previous[-1])) is not None:
             x[j, _IS_PREV] = 1.0
-        prev_words = {w for q in context[-self.p.max_prev_queries :] for w in q.split()}
+        prev_words = {w for q in previous[-self.p.max_prev_queries :] for w in q.split()}
         if prev_words:
             skip = max(typed_words - 1, 0)
             for j, t in enumerate(texts):
-                new_words = t.split()[skip:]
-                if new_words:
-                    x[j, _PREV_OVERLAP] = sum(w in prev_words for w in new_words) / len(new_words)
-        cs._x = x
+                new = t.split()[skip:]
+                if new:
+                    x[j, _PREV_WORD_SHARE] = sum(w in prev_words for w in new) / len(new)
+        cs.freeze(x)
 
 
 def _repeats_a_word(text: str) -> bool:

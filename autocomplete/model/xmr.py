@@ -1,11 +1,11 @@
-"""Tree search and path scoring over the hybrid trie-tree: pure arrays in, arrays out.
+"""The XR-Linear model: featuriser, hybrid tree and level rankers; path scores and beam search.
 
-`LevelWeights` is one level's linear rankers (node-major rows for scattered or contiguous
-nodes, a feature-major copy to score a whole level at once); `Query` is one keystroke's
-input; `XMRModel` combines the featuriser, the tree and the levels into exact path scores
-of a prefix's label range (`range_scores`), of any labels (`path_scores`), and a beam
-search (`beam_search`). The server's ranker (`autocomplete.xmr_ranker`) blends these with
-popularity and session features; `tests/xmr` check them against a brute-force reference.
+Reads as PECOS does: the tree (structure, `tree.HybridTree`), one `levels.LevelWeights` per
+level (a linear ranker of each node against its siblings), and `XMRModel` here, the chain
+that turns one keystroke's input (`Query`) into exact path scores of a prefix's label range
+(`range_scores`), of any labels (`path_scores`), or a beam search (`beam_search`). Pure
+arrays in, arrays out; `XMRModel.save` / `XMRModel.load` move the whole chain through an index
+directory, with `RankParams` (how to search it) beside it in `xmr_model.json`.
 
 With combine "softmax" a label's path score is the sum, over the levels below the deepest
 node holding every label that extends the prefix (`start_level`), of its node's
@@ -18,90 +18,70 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from .features import Featurizer
+from .artifact import IndexFiles, IndexWriter
+from .errors import IndexFormatError
+from .featurizer import Featurizer
+from .levels import LevelWeights, spans
 from .tree import HybridTree
 
+#: files: the model's shapes, how it combines level scores, and its `RankParams`; the
+#: per-level "node holds label" search keys (`xmr_vkey_{l}`)
+META, VKEY = "xmr_model", "xmr_vkey_{}"
+VERSION = 2
+COMBINES = ("softmax", "l3hinge", "sigmoid")
 _EMPTY_F = np.empty(0, dtype=np.float64)
 
 
-def spans(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Concatenated aranges [starts[i], starts[i] + lens[i]) without a Python loop."""
-    ends = np.cumsum(lens)
-    return np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) + np.repeat(
-        starts - ends + lens, lens
-    )
+@dataclass(frozen=True)
+class RankParams:
+    """How the runtime searches the tree (stored with the model; may be overridden at load).
+
+    beam: beam width of the tree search (>= 1).
+    exact_threshold: when at most this many labels extend the prefix, all of them are scored
+        exactly instead of beam-searched (0 = always beam search). Scoring a contiguous
+        range exactly is cheaper than a beam that reaches most of it: at two characters a
+        beam of 20 reached ~1,900 of ~2,500 labels. On DEV (75,051 keystrokes of 1-3
+        characters) 1000 and 4000 give the same MRR to four decimals; 4000 cuts the p99.
+    pool: when beam-searching, this many most popular labels extending the prefix join the
+        beam's labels (and so do the session's own suggestions), so a popular label the
+        beam missed still gets its exact path score.
+    combine: how a level's raw score s becomes a log-probability along the path: "softmax"
+        (log-softmax over the valid siblings, for softmax-trained models), "l3hinge"
+        (-max(0, 1-s)**3, PECOS's post-processor for hinge losses) or "sigmoid"; None (the
+        default) uses the one the model was trained for.
+    """
+
+    beam: int = 20
+    exact_threshold: int = 4000
+    pool: int = 32
+    combine: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.beam < 1 or self.exact_threshold < 0 or self.pool < 0:
+            raise ValueError("beam must be >= 1, exact_threshold and pool >= 0")
+        if self.combine is not None and self.combine not in COMBINES:
+            raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any] | None) -> RankParams:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in known})
 
 
 def combine(s: np.ndarray, how: str) -> np.ndarray:
+    """A one-vs-rest level's raw score -> its log-probability-like term along a path."""
     if how == "sigmoid":
         return -np.logaddexp(0.0, -s)
     return -(np.maximum(0.0, 1.0 - s) ** 3)
-
-
-class LevelWeights:
-    """One level's linear rankers: bias + w[node] . x, for any set of nodes.
-
-    Node-major CSR rows (`gather` for scattered nodes, `span` for a contiguous run) and,
-    for the levels above the labels, a feature-major copy (`full`: every node of the level
-    in one pass over the input's few features). The bias is a dense vector, so the
-    always-present bias feature never costs a gather.
-    """
-
-    __slots__ = ("ip", "ix", "dt", "bias", "tip", "tix", "tdt", "n", "avg")
-
-    def __init__(
-        self,
-        ip: np.ndarray,
-        ix: np.ndarray,
-        dt: np.ndarray,
-        bias: np.ndarray,
-        t: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    ) -> None:
-        self.ip, self.ix, self.dt = ip, ix, dt
-        self.bias = bias.astype(np.float64)
-        self.n = int(ip.shape[0]) - 1
-        self.avg = float(ip[-1]) / max(self.n, 1)
-        self.tip: np.ndarray | None = None
-        self.tix: np.ndarray | None = None
-        self.tdt: np.ndarray | None = None
-        if t is not None:
-            self.tip, self.tix, self.tdt = t
-
-    def gather(self, nodes: np.ndarray, xd: np.ndarray) -> np.ndarray:
-        ip = self.ip
-        a = ip[nodes]
-        lens = ip[nodes + 1] - a
-        out = self.bias[nodes]
-        if len(nodes):
-            flat = spans(a, lens)
-            if len(flat):
-                v = self.dt[flat] * xd[self.ix[flat]]
-                out += np.bincount(np.repeat(np.arange(len(nodes)), lens), v, minlength=len(nodes))
-        return out
-
-    def span(self, lo: int, hi: int, xd: np.ndarray) -> np.ndarray:
-        ip = self.ip
-        a, b = int(ip[lo]), int(ip[hi])
-        cs = np.zeros(b - a + 1)
-        np.cumsum(self.dt[a:b] * xd[self.ix[a:b]], out=cs[1:])
-        off = ip[lo : hi + 1] - a
-        return self.bias[lo:hi] + (cs[off[1:]] - cs[off[:-1]])
-
-    def full_cost(self, cols: np.ndarray) -> float:
-        if self.tip is None:
-            return float("inf")
-        return float((self.tip[cols + 1] - self.tip[cols]).sum()) + 0.25 * self.n
-
-    def full(self, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        assert self.tip is not None and self.tix is not None and self.tdt is not None
-        a = self.tip[cols]
-        lens = self.tip[cols + 1] - a
-        flat = spans(a, lens)
-        v = self.tdt[flat] * np.repeat(vals, lens)
-        return self.bias + np.bincount(self.tix[flat], v, minlength=self.n)
 
 
 class Query:
@@ -121,6 +101,7 @@ class XMRModel:
     tree's own arrays at that level by tree position. With combine "softmax" a level term is
     the node's log-softmax among its valid siblings (those holding a label that extends the
     prefix), so every caller hands `_terms` complete sibling groups, parent by parent.
+    `null`: each softmax also holds a fixed "not below this node" logit 0.
     """
 
     def __init__(
@@ -131,13 +112,17 @@ class XMRModel:
         vkeys: list[np.ndarray],
         combine: str,
         null: bool,
+        rank: RankParams | None = None,
     ) -> None:
         self.feat = feat
+        self.tree = tree
+        self.rank = rank or RankParams()
+        self.combine = combine
         self.depth = tree.depth
         self.height = tree.height
         self.n = tree.n_labels
         self.levels = levels
-        self.how = combine
+        self.how = self.rank.combine or combine
         self.null = null
         self.cptr = [np.asarray(c, dtype=np.int64) for c in tree.cptr]
         self.sizes = [1] + [tree.level_size(level) for level in range(1, self.height + 1)]
@@ -306,6 +291,82 @@ class XMRModel:
                 kids, sc = kids[top], sc[top]
             nodes, score = kids, sc
         return self.perm[nodes], score
+
+    # -- persistence --------------------------------------------------------------------
+    @classmethod
+    def from_trained(
+        cls,
+        feat: Featurizer,
+        tree: HybridTree,
+        weights: Sequence[sp.csr_matrix],
+        combine: str,
+        null: bool,
+        rank: RankParams | None = None,
+    ) -> XMRModel:
+        """The serving model of trained level weights (node-major rows, the bias a column)."""
+        pos = np.empty(tree.n_labels, dtype=np.int64)
+        pos[tree.perm] = np.arange(tree.n_labels)
+        levels = [
+            LevelWeights.from_trained(
+                w, feat.bias_col, pos if level == tree.height else None, level < tree.height
+            )
+            for level, w in enumerate(weights, start=1)
+        ]
+        return cls(feat, tree, levels, tree.validity_keys(), combine, null, rank)
+
+    def save(self, w: IndexWriter) -> None:
+        self.feat.save(w)
+        self.tree.save(w)
+        for level, key in enumerate(self.vkeys):
+            w.array(VKEY.format(level), key)
+        for level, lw in enumerate(self.levels, start=1):
+            lw.save(w, level)
+        w.json(
+            META,
+            {
+                "version": VERSION,
+                "depth": self.depth,
+                "height": self.height,
+                "dim": self.feat.dim,
+                "n_labels": self.n,
+                "combine": self.combine,
+                "null_class": self.null,
+                "rank": self.rank.to_json(),
+            },
+        )
+
+    @classmethod
+    def load(cls, files: IndexFiles, rank: RankParams | None = None) -> XMRModel:
+        """The model of an xmr index; `rank` overrides the stored `RankParams`.
+        `IndexFormatError` when anything disagrees."""
+        meta = files.json(META)
+        if not isinstance(meta, dict) or meta.get("version") != VERSION:
+            found = meta.get("version") if isinstance(meta, dict) else meta
+            raise IndexFormatError(
+                f"{files.path}: xmr model version {found!r}, this build reads {VERSION}"
+            )
+        feat = Featurizer.load(files)
+        if feat.dim != meta.get("dim"):
+            raise IndexFormatError(
+                f"{files.path}: featuriser has {feat.dim} columns, model expects {meta.get('dim')}"
+            )
+        height, n = int(meta["height"]), int(meta["n_labels"])
+        tree = HybridTree.load(files, int(meta["depth"]), height, n)
+        levels = [
+            LevelWeights.load(files, level, tree.level_size(level), feat.dim - 1, level < height)
+            for level in range(1, height + 1)
+        ]
+        vkeys = [files.array(VKEY.format(level)) for level in range(height)]
+        if any(k.shape != (n,) for k in vkeys):
+            raise IndexFormatError(f"{files.path}: xmr validity keys disagree with {n} labels")
+        how = meta.get("combine")
+        if how not in COMBINES:
+            raise IndexFormatError(f"{files.path}: xmr combine {how!r} is not one of {COMBINES}")
+        try:
+            stored = RankParams.from_json(meta.get("rank"))
+        except (TypeError, ValueError) as exc:
+            raise IndexFormatError(f"{files.path}: xmr rank settings: {exc}") from None
+        return cls(feat, tree, levels, vkeys, how, bool(meta.get("null_class")), rank or stored)
 
 
 def _unique_small(a: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,28 +1,19 @@
-"""The pure parts of bench/features.py: its fresh replay must be an honest online measurement."""
+"""The offline fresh replay must be an honest online measurement (`bench/features.py`)."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import json
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autocomplete.ranking import Completion
-from autocomplete.server.protocol import completions_frame
+from autocomplete.fresh_replay import FreshReplay, grouped_by_time, submits_in_time_order
 from indexer.sessions import Session
 from session_store.fresh import FreshConfig
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "features.py"
-_spec = importlib.util.spec_from_file_location("bench_features", _PATH)
-assert _spec is not None and _spec.loader is not None
-features = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = features  # dataclasses look their module up while it loads
-_spec.loader.exec_module(features)
+#: a connection's bound on counted queries, as the server's (no test comes near it)
+TRACKED = 256
 
 
 def visible(index) -> set[str]:  # type: ignore[no-untyped-def]
@@ -34,14 +25,14 @@ def test_submits_come_in_global_time_order_with_equal_times_grouped():
         Session("u1", ("a", "b"), (10.0, 30.0)),
         Session("u2", ("c", "d"), (20.0, 30.0)),
     ]
-    order = features.submits_in_time_order(sessions)
+    order = submits_in_time_order(sessions)
     assert [(s.time, sessions[s.session].queries[s.j]) for s in order] == [
         (10.0, "a"),
         (20.0, "c"),
         (30.0, "b"),
         (30.0, "d"),
     ]
-    groups = [[s.time for s in g] for g in features.grouped_by_time(order)]
+    groups = [[s.time for s in g] for g in grouped_by_time(order)]
     assert groups == [[10.0], [20.0], [30.0, 30.0]]
 
 
@@ -51,7 +42,7 @@ ANYONE = FreshConfig(min_users=1.0)
 
 def test_a_query_is_not_fresh_for_its_own_keystrokes_nor_before_the_next_refresh():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=1.0, config=ANYONE)
+        fresh = FreshReplay(1.0, TRACKED, config=ANYONE)
         assert visible(await fresh.snapshot(100.0)) == set()
         await fresh.submit("tab-1", "storm", 100.0, "u1")
         assert visible(await fresh.snapshot(100.0)) == set()  # its own keystrokes
@@ -63,7 +54,7 @@ def test_a_query_is_not_fresh_for_its_own_keystrokes_nor_before_the_next_refresh
 
 def test_a_coarse_refresh_delays_fresh_queries_to_the_next_boundary():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=60.0, config=ANYONE)
+        fresh = FreshReplay(60.0, TRACKED, config=ANYONE)
         await fresh.snapshot(61.0)
         await fresh.submit("tab-1", "storm", 61.0, "u1")
         assert visible(await fresh.snapshot(119.0)) == set()
@@ -75,7 +66,7 @@ def test_a_coarse_refresh_delays_fresh_queries_to_the_next_boundary():
 
 def test_a_query_counts_once_per_connection_and_per_user_like_the_server():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=1.0, config=ANYONE)
+        fresh = FreshReplay(1.0, TRACKED, config=ANYONE)
         assert await fresh.submit("tab-1", "storm", 1.0, "u1")
         assert not await fresh.submit("tab-1", "storm", 2.0, "u1")
         assert not await fresh.submit("tab-2", "storm", 2.5, "u1"), "the same user again"
@@ -88,7 +79,7 @@ def test_a_query_counts_once_per_connection_and_per_user_like_the_server():
 
 def test_by_default_a_query_is_fresh_for_others_only_after_three_users():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=1.0)
+        fresh = FreshReplay(1.0, TRACKED)
         for i, user in enumerate(("u1", "u2")):
             await fresh.submit(f"tab-{i}", "storm", 1.0, user)
         assert visible(await fresh.snapshot(5.0)) == set()
@@ -100,7 +91,7 @@ def test_by_default_a_query_is_fresh_for_others_only_after_three_users():
 
 def test_time_cannot_go_backwards():
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s=1.0)
+        fresh = FreshReplay(1.0, TRACKED)
         await fresh.snapshot(10.0)
         with pytest.raises(ValueError, match="backwards"):
             await fresh.submit("tab-1", "storm", 9.0, "u1")
@@ -116,14 +107,14 @@ def test_time_cannot_go_backwards():
     st.sampled_from([1.0, 2.0, 60.0]),
 )
 def test_replayed_snapshots_only_hold_queries_submitted_strictly_earlier(events, refresh_s):
-    """The replay loop of bench/features.py on random streams: every query a keystroke at
+    """The replay loop of `bench/features.py` on random streams: every query a keystroke at
     time t can see was first submitted before t."""
     sessions = [Session(f"u{c}", (q,), (float(t),)) for q, t, c in events]
     first: dict[str, float] = {}
 
     async def run() -> None:
-        fresh = features.FreshReplay(refresh_s, config=ANYONE)
-        for group in features.grouped_by_time(features.submits_in_time_order(sessions)):
+        fresh = FreshReplay(refresh_s, TRACKED, config=ANYONE)
+        for group in grouped_by_time(submits_in_time_order(sessions)):
             t = group[0].time
             assert all(first[q] < t for q in visible(await fresh.snapshot(t)))
             for sub in group:
@@ -132,11 +123,3 @@ def test_replayed_snapshots_only_hold_queries_submitted_strictly_earlier(events,
                 await fresh.submit(sub.session, q, t, sessions[sub.session].user)
 
     asyncio.run(run())
-
-
-def test_the_frame_without_match_differs_only_by_match():
-    items = [Completion("new york", 0.5), Completion("newark", 0.25, "index", 3, True)]
-    with_match = json.loads(completions_frame(1, "new", items, 0.1))
-    for item in with_match["items"]:
-        del item["match"]
-    assert json.loads(features.frame_without_match(1, "new", items)) == with_match

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from indexer.xmr.features import START_TOKEN, Featurizer, char_ngrams, context_words
-from indexer.xmr.params import XMRParams
+from autocomplete.model.analyzer import START_TOKEN, char_ngrams, context_words
+from autocomplete.model.errors import IndexFormatError
+from autocomplete.model.featurizer import Featurizer, FeaturizerParams
 
 
 def test_char_ngrams_weight_by_start_position_and_boost_word_starts() -> None:
@@ -40,7 +41,7 @@ def _idf(n_docs: int, df: int) -> float:
 
 
 def test_transform_values_by_hand() -> None:
-    p = XMRParams(
+    p = FeaturizerParams(
         ngram_max=1, position_decay=1.0, word_start_boost=1.0, session_weight=1.0, start_token=False
     )
     f = Featurizer.fit(p, ["ab", "b"])
@@ -67,7 +68,7 @@ def test_transform_values_by_hand() -> None:
 
 
 def test_unknown_grams_and_words_are_dropped() -> None:
-    f = Featurizer.fit(XMRParams(), ["abc"])
+    f = Featurizer.fit(FeaturizerParams(), ["abc"])
     cols, vals = f.transform(["zzz"], "q")
     assert cols.tolist() == [f.bias_col]  # nothing known but the bias
     assert vals.tolist() == [1.0]
@@ -75,7 +76,7 @@ def test_unknown_grams_and_words_are_dropped() -> None:
 
 def test_transform_many_equals_stacked_transform() -> None:
     texts = ["new york", "new york times", "news", "weather"]
-    f = Featurizer.fit(XMRParams(context_window=2, context_decay=0.5), texts)
+    f = Featurizer.fit(FeaturizerParams(context_window=2, context_decay=0.5), texts)
     ctxs = [(), ("news",), ("weather", "news"), ("news",)]
     prefixes = ["n", "new y", "w", "n"]
     m = f.transform_many(ctxs, prefixes)
@@ -85,33 +86,52 @@ def test_transform_many_equals_stacked_transform() -> None:
 
 
 def test_save_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from indexer.artifact import IndexFiles, IndexWriter
+    from autocomplete.model.artifact import IndexFiles, IndexWriter
 
-    p = XMRParams()
+    p = FeaturizerParams()
     f = Featurizer.fit(p, ["new york", "news", "weather channel"])
     w = IndexWriter(tmp_path / "idx")
     f.save(w)
     w.commit(model="xmr", label_count=0, build_params={})
-    g = Featurizer.load(IndexFiles(tmp_path / "idx"), p)
+    g = Featurizer.load(IndexFiles(tmp_path / "idx"))
+    assert g.params == p
     for prev, pre in [((), "ne"), (("news",), "weather c"), (("a b",), "")]:
         a, b = f.transform(prev, pre), g.transform(prev, pre)
         assert a[0].tolist() == b[0].tolist() and np.allclose(a[1], b[1])
 
 
+def test_settings_of_another_version_are_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from autocomplete.model.artifact import IndexFiles, IndexWriter
+
+    w = IndexWriter(tmp_path / "idx")
+    Featurizer.fit(FeaturizerParams(), ["news"]).save(w)
+    w.json("xmr_featurizer", {"version": 99, "params": {}})
+    w.commit(model="xmr", label_count=0, build_params={})
+    with pytest.raises(IndexFormatError, match="featuriser version 99"):
+        Featurizer.load(IndexFiles(tmp_path / "idx"))
+
+
+def test_the_analyzer_weighs_positions_past_the_table_as_its_last() -> None:
+    text = "a" * 600
+    got = char_ngrams(text, ngram_max=1, position_decay=1.0, word_start_boost=2.0)
+    want = 2.0 + sum(1.0 / (min(i, 511) + 1) for i in range(1, 600))
+    assert got == pytest.approx({"a": want})
+
+
 def test_serving_caches_give_the_batch_values_keystroke_by_keystroke() -> None:
     texts = ["new york", "new york times", "news", "weather", "new jersey devils"]
-    f = Featurizer.fit(XMRParams(context_window=2, context_decay=0.5), texts)
+    f = Featurizer.fit(FeaturizerParams(context_window=2, context_decay=0.5), texts)
     query, ctx = "new jersey devils", ("weather", "news")
     typed = [query[:n] for n in range(1, len(query) + 1)]
     batch = f.transform_many([ctx] * len(typed), typed)
     for i, p in enumerate(typed):  # each keystroke extends the cached previous prefix
         assert np.allclose(f.transform_row(ctx, p).toarray(), batch[i].toarray())
-    f2 = Featurizer.fit(XMRParams(context_window=2, context_decay=0.5), texts)
+    f2 = Featurizer.fit(FeaturizerParams(context_window=2, context_decay=0.5), texts)
     assert np.allclose(f2.transform_row(ctx, query).toarray(), batch[-1].toarray())  # cold cache
 
 
 def test_word_vector_and_label_words() -> None:
-    f = Featurizer.fit(XMRParams(), ["new york", "york", "news"])
+    f = Featurizer.fit(FeaturizerParams(), ["new york", "york", "news"])
     cols, vals = f.word_vector(["new york", "york"])
     got = dict(zip((f.words_.restore_key(int(c)) for c in cols), vals.tolist(), strict=True))
     i_new, i_york = _idf(3, 1), _idf(3, 2)

@@ -1,8 +1,8 @@
 """`autocomplete replay`: arguments in, `autocomplete.replay` called, exit code out.
 
-Registered by `autocomplete.cli` when this module imports. Exit codes: 0 done (and the gate
-passed), 1 the `--baseline` gate failed, 2 a usage error, a bad or unreachable URL, an
-unreadable baseline or index; all with one line on stderr and no traceback.
+Exit codes: 0 done (and the gate passed), 1 the `--baseline` gate failed, 2 a usage error, a
+bad or unreachable URL, an unreadable baseline or index; all with one line on stderr and no
+traceback (`errors`).
 
 "seen" figures need the served index's label set: pass `--index DIR` (the same directory the
 server serves; its version must match the server's `hello`). Without it only "all" is
@@ -17,15 +17,15 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-EXIT_GATE_FAILED = 1
-EXIT_USAGE = 2
+from .args import add_log_args, non_negative_int, positive_int
+from .errors import EXIT_FAILED
+
+NAME = "replay"
 
 
-def add_replay_parser(subparsers: Any) -> None:
-    from autocomplete.cli import _add_split_args
-
+def add_parser(subparsers: Any) -> None:
     r = subparsers.add_parser(
-        "replay",
+        NAME,
         help="replay real sessions keystroke by keystroke over the WebSocket",
         description="Types every held-out query of each session character by character "
         "(one `complete` per proper prefix, then `submit`) against a running "
@@ -33,18 +33,17 @@ def add_replay_parser(subparsers: Any) -> None:
         "round-trip latency and errors.",
     )
     r.add_argument("--url", required=True, help="WebSocket URL, e.g. ws://127.0.0.1:8000/ws")
-    r.add_argument("--log", nargs="+", required=True, help="AOL-format log files")
-    r.add_argument("--part", choices=("train", "dev", "test", "all"), default="test")
+    add_log_args(r)
     r.add_argument(
         "--sessions",
-        type=_non_negative,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="replay only the first N sessions of the part (log order)",
     )
     r.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=8,
         metavar="C",
         help="sessions replayed at once, one connection each (default 8)",
@@ -56,7 +55,7 @@ def add_replay_parser(subparsers: Any) -> None:
         metavar="D",
         help="least time between two keystrokes of a session (default 0)",
     )
-    r.add_argument("--k", type=_positive, default=10)
+    r.add_argument("--k", type=positive_int, default=10)
     r.add_argument(
         "--index",
         metavar="DIR",
@@ -100,36 +99,10 @@ def add_replay_parser(subparsers: Any) -> None:
         help="largest allowed round-trip p99 rise vs the baseline (0.5 = +50%%)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_split_args(r)
-    r.set_defaults(func=run_replay_cmd)
+    r.set_defaults(func=run)
 
 
-def _positive(text: str) -> int:
-    n = int(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
-
-
-def _non_negative(text: str) -> int:
-    n = int(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
-    return n
-
-
-def run_replay_cmd(args: argparse.Namespace) -> int:
-    from autocomplete.replay.errors import ReplayError
-    from indexer.errors import IndexerError
-
-    try:
-        return _run(args)
-    except (ReplayError, IndexerError, ValueError) as exc:
-        print(f"autocomplete replay: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     import asyncio
     from dataclasses import replace
 
@@ -164,8 +137,8 @@ def _run(args: argparse.Namespace) -> int:
 
     is_seen: Callable[[str], bool] = _no_labels
     if args.index:
-        from indexer.artifact import IndexFiles
-        from indexer.labels import LabelIndex
+        from autocomplete.model.artifact import IndexFiles
+        from autocomplete.model.labels import LabelIndex
 
         files = IndexFiles(args.index)
         if hello.get("index") != files.version:
@@ -173,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"--index {args.index} is index {files.version} but the server "
                 f"serves {hello.get('index')}: the 'seen' set would be wrong"
             )
-        labels = LabelIndex(files)
+        labels = LabelIndex.load(files)
 
         def is_seen(target: str) -> bool:
             return labels.id_of(target) >= 0
@@ -220,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     if gate is not None:
         print(gate.summary(), file=sys.stderr if args.json else sys.stdout)
         if not gate.passed:
-            return EXIT_GATE_FAILED
+            return EXIT_FAILED
     return 0
 
 

@@ -1,7 +1,7 @@
 """`autocomplete serve`: flags over `QAC_*` environment variables, then the server runs.
 
-Registered by `autocomplete.cli` when this module imports. Only argument parsing lives here;
-settings are `autocomplete.server.config.ServerConfig`, running is `autocomplete.server.runner`.
+Only argument parsing lives here; settings are `autocomplete.server.config.ServerConfig`,
+running is `autocomplete.server.runner`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import Any
 
 from autocomplete.server.config import parse_origins
 
+NAME = "serve"
 
-def add_serve_parser(subparsers: Any) -> None:
+
+def add_parser(subparsers: Any) -> None:
     s = subparsers.add_parser(
-        "serve",
+        NAME,
         help="serve completions over WebSocket (/ws), plus /healthz, /metrics and the demo",
         description="Every setting can also come from a QAC_* environment variable "
         "(e.g. QAC_INDEX, QAC_REDIS_URL, QAC_ALLOWED_ORIGINS, QAC_MAX_CONNECTIONS, "
@@ -65,10 +67,10 @@ def add_serve_parser(subparsers: Any) -> None:
         choices=("critical", "error", "warning", "info", "debug"),
         help="QAC_LOG_LEVEL, default info",
     )
-    s.set_defaults(func=run_serve)
+    s.set_defaults(func=run)
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from autocomplete.loader import load_index
     from autocomplete.server.config import ServerConfig
     from autocomplete.server.runner import serve

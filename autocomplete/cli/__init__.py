@@ -1,0 +1,11 @@
+"""`autocomplete` command line: `main` parses and dispatches; one module per command.
+
+    build-index   build_index.py     evaluate   evaluate.py     serve    serve.py
+    export-fresh  export_fresh.py    complete   complete.py     replay   replay.py
+
+Shared argument types are `args`; which errors become which exit status is `errors`.
+"""
+
+from .main import build_parser, main
+
+__all__ = ["build_parser", "main"]

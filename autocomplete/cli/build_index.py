@@ -1,0 +1,137 @@
+"""`autocomplete build-index`: a query log in, a verified index directory out."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from indexer.freshfile import read_fresh_file
+from indexer.kanon import KAnonParams
+from indexer.params import MODELS, BuildParams
+from indexer.xmr.params import XMRParams
+
+from .args import add_split_args, count_or_zero, positive_int
+
+NAME = "build-index"
+
+
+def add_parser(sub: Any) -> None:
+    b = sub.add_parser(NAME, help="build an index directory from query logs")
+    b.add_argument("--log", nargs="+", required=True, help="AOL-format log files (.txt or .gz)")
+    b.add_argument("--out", required=True, help="index directory to write (replaced atomically)")
+    b.add_argument(
+        "--model",
+        choices=MODELS,
+        default="xmr",
+        help="xmr: the session-aware ranker (default); mpc: popularity only",
+    )
+    b.add_argument(
+        "--xmr-depth",
+        type=int,
+        default=XMRParams.depth,
+        choices=range(4),
+        help="xmr: trie levels above the k-means levels (default %(default)s)",
+    )
+    b.add_argument(
+        "--xmr-workers",
+        type=int,
+        default=0,
+        help="xmr: training processes (default: one per CPU; the index is the same)",
+    )
+    b.add_argument("--min-count", type=positive_int, default=1)
+    b.add_argument(
+        "--min-users",
+        type=positive_int,
+        default=KAnonParams.min_users,
+        metavar="K",
+        help="share a query, ending or transition with others only when at least K distinct "
+        "users issued it in training (default %(default)s; 1 = every training query)",
+    )
+    b.add_argument(
+        "--max-repeats-per-day",
+        type=count_or_zero,
+        default=KAnonParams.max_repeats_per_day,
+        metavar="N",
+        help="a query counts at most N times per user per day (default %(default)s; 0 = no bound)",
+    )
+    b.add_argument(
+        "--max-queries-per-day",
+        type=count_or_zero,
+        default=KAnonParams.max_queries_per_day,
+        metavar="N",
+        help="a user contributes at most N distinct queries a day, the first ones "
+        "(default %(default)s; 0 = no bound)",
+    )
+    b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
+    b.add_argument(
+        "--no-blend",
+        action="store_true",
+        help="serve the bare model (no generated completions, history or learned blend)",
+    )
+    b.add_argument(
+        "--fresh",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="fold counts from `autocomplete export-fresh` into the label counts (repeatable)",
+    )
+    b.add_argument("--quiet", action="store_true")
+    add_split_args(b)
+    b.set_defaults(func=run)
+
+
+def params_of(args: argparse.Namespace) -> BuildParams:
+    return BuildParams(
+        model=args.model,
+        min_count=args.min_count,
+        gap_s=args.gap_minutes * 60,
+        split=args.split,
+        use_all=args.all,
+        blend=not args.no_blend,
+        xmr=XMRParams(depth=args.xmr_depth, workers=args.xmr_workers),
+        kanon=KAnonParams(
+            min_users=args.min_users,
+            max_repeats_per_day=args.max_repeats_per_day,
+            max_queries_per_day=args.max_queries_per_day,
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from autocomplete.build import build_full
+
+    params = params_of(args)
+    fresh = [read_fresh_file(path) for path in args.fresh]  # before the slow part
+    bar = tqdm(desc=NAME, unit="step", disable=args.quiet or None, leave=False)
+
+    def say(msg: str) -> None:
+        bar.set_postfix_str(msg[:60])
+        bar.update(1)
+
+    try:
+        report = build_full(args.log, args.out, params, say, fresh=fresh)
+    finally:
+        bar.close()
+    m = report.manifest
+    print(
+        f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
+        f"in {report.seconds:.1f}s (peak RSS {report.peak_rss_mb:.0f} MB) -> {args.out}"
+    )
+    folded = m["stats"].get("fresh")
+    if folded is not None:
+        print(
+            f"folded {folded['queries']} fresh queries from {len(folded['files'])} file(s): "
+            f"{folded['new_labels']} new labels"
+        )
+    kept = m["stats"]["kanon"]
+    print(
+        f"shared with others (>= {kept['min_users']} users each): {kept['labels_kept']} labels "
+        f"({kept['labels_dropped']} queries withheld), {kept['endings_kept']} endings, "
+        f"{kept['transitions_kept']} transitions"
+    )
+    cov = m["stats"].get("dev_label_coverage")
+    if cov is not None:
+        print(f"dev queries that are labels: {cov:.1%}")
+    return 0
