@@ -12,6 +12,14 @@ Ratios to MPC per prefix bucket, ranking latency p50/p99, build time.
 
     .venv/bin/python bench/blend_quality.py [--log ...] [--limit N] [--xmr-index DIR]
 
+Before/after a change of the ranker: `--before-src SRC --before-index DIR` (SRC: a checkout
+of the earlier commit, DIR: an XR-Linear index that code built) scores only the XR-Linear rows
+and MPC, of the earlier code on its index and of this checkout on `--xmr-index`, each in its
+own process, both at once (so both meet the same machine load); prints both tables and the
+change per bucket. The worker imports only what every version has (`load_index`, `evaluate`,
+`load_split`). `--every N` scores every N-th test session (with the history of those only),
+for quick iterations; reported figures use every session.
+
 The index it builds without --index takes build-index's defaults, k-anonymity included
 (K = 2); `bench/kanon.py` compares K values on this same scoring.
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,20 +38,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from peers import PersonalRule, TransitionRule  # noqa: E402
-
-from autocomplete.evaluate import evaluate  # noqa: E402
-from autocomplete.loader import load_index  # noqa: E402
-from indexer.dataset import load_split  # noqa: E402
-from indexer.labels import LabelIndex  # noqa: E402
-from indexer.metrics import BUCKETS  # noqa: E402
-from indexer.sessions import Session  # noqa: E402
-
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
-COLS = ["overall", *(b for b, _, _ in BUCKETS)]
+COLS = ["overall", "1", "2", "3", "4-5", "6-10", "11+"]
+XMR_ROWS = ("MPC", "xmr (bare)", "xmr+blend (anonymous)", "xmr+blend (personal)")
 
 
 def build(log: str, out: Path, *extra: str) -> float:
@@ -67,12 +65,14 @@ def build(log: str, out: Path, *extra: str) -> float:
 
 
 def score(
-    rankers: Sequence[tuple[str, Any, Sequence[Session] | None]],
-    test: Sequence[Session],
+    rankers: Sequence[tuple[str, Any, Sequence[Any] | None]],
+    test: Sequence[Any],
     is_label: Callable[[str], bool],
     limit: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """`evaluate` each (name, ranker, past sessions or None) on the same test keystrokes."""
+    from autocomplete.evaluate import evaluate
+
     rows: dict[str, dict[str, Any]] = {}
     for name, r, p in rankers:
         res = evaluate(r, test, is_label, limit=limit, past=p)
@@ -101,14 +101,99 @@ def table(rows: dict[str, dict[str, Any]], baseline: str = "MPC") -> str:
     return "\n".join(lines)
 
 
+def change(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """after / before - 1 of MRR@10 per bucket, and both latencies, for every shared row."""
+    head = f"{'ranker':<22}" + "".join(f"{c:>9}" for c in COLS) + "   p50 / p99 us before -> after"
+    lines = ["MRR@10 change, after vs before", head]
+    for name in before:
+        if name not in after:
+            continue
+        b, a = before[name]["quality"]["all"], after[name]["quality"]["all"]
+        lb, la = before[name]["latency_us"], after[name]["latency_us"]
+        lines.append(
+            f"{name:<22}"
+            + "".join(f"{a[c]['mrr@10'] / b[c]['mrr@10'] - 1:>+9.2%}" for c in COLS)
+            + f"   {lb['p50']:.0f} / {lb['p99']:.0f} -> {la['p50']:.0f} / {la['p99']:.0f}"
+        )
+    return "\n".join(lines)
+
+
+def xmr_worker(index: str, log: str, every: int, out: str) -> None:
+    """Score the XR-Linear rows of `index` with whatever code is on sys.path (any version)."""
+    from autocomplete.loader import load_index
+    from indexer.dataset import load_split
+
+    data = load_split([log])
+    test = data.test[::every]
+    past = data.train + data.dev
+    bare = load_index(index, blend=False)
+    blend = load_index(index)
+    labels = blend.labels
+    mpc, xmr, xmr_blend = XMR_ROWS[:3]
+    rankers = [
+        (mpc, bare.mpc, None),
+        (xmr, bare.ranker, None),
+        (xmr_blend, blend.ranker, None),
+        (XMR_ROWS[3], blend.ranker, past),
+    ]
+    rows = score(rankers, test, lambda t: labels.id_of(t) >= 0)
+    meta = {"index": blend.version, "code": str(Path(sys.modules["autocomplete"].__file__))}
+    Path(out).write_text(json.dumps({"meta": meta, "rows": rows}))
+
+
+def before_after(args: argparse.Namespace) -> dict[str, Any]:
+    """Both versions' XR-Linear rows, scored at once in two processes."""
+    sides = {"before": (Path(args.before_src), args.before_index), "after": (ROOT, args.xmr_index)}
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = {}
+        for side, (src, index) in sides.items():
+            out = Path(tmp) / f"{side}.json"
+            cmd = [sys.executable, __file__, "--worker", index, "--log", args.log]
+            cmd += ["--every", str(args.every), "--out", str(out)]
+            env = {**os.environ, "PYTHONPATH": str(src)}
+            procs[side] = (subprocess.Popen(cmd, cwd=src, env=env), out)
+        for side, (proc, _) in procs.items():
+            if proc.wait():
+                raise SystemExit(f"the {side} worker failed ({proc.returncode})")
+        return {side: json.loads(out.read_text()) for side, (_, out) in procs.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--log", default=str(DEFAULT_LOG))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--index", help="reuse a blended index built from --log (default: build one)")
     ap.add_argument("--xmr-index", help="also score an XMR index (bare and blended)")
+    ap.add_argument("--before-src", help="a checkout of the earlier code (see the docstring)")
+    ap.add_argument("--before-index", help="the XR-Linear index the earlier code built")
+    ap.add_argument("--every", type=int, default=1, help="score every N-th test session")
     ap.add_argument("--out", default=str(ROOT / "bench/results/blend_quality.json"))
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        xmr_worker(args.worker, args.log, args.every, args.out)
+        return
+    sys.path.insert(0, str(ROOT))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if args.before_src or args.before_index:
+        if not (args.before_src and args.before_index and args.xmr_index):
+            raise SystemExit("--before-src and --before-index go with --xmr-index")
+        t = time.perf_counter()
+        res = before_after(args)
+        for side in ("before", "after"):
+            print(f"{side}: {res[side]['meta']}")
+            print(table(res[side]["rows"]))
+        print(change(res["before"]["rows"], res["after"]["rows"]))
+        res["meta"] = {"every": args.every, "seconds": time.perf_counter() - t}
+        Path(args.out).write_text(json.dumps(res, indent=1))
+        return
+    sys.path.insert(0, str(ROOT / "bench"))
+    from peers import PersonalRule, TransitionRule
+
+    from autocomplete.loader import load_index
+    from autocomplete.model.labels import TRANSITIONS, LabelIndex
+    from indexer.dataset import load_split
+
     with tempfile.TemporaryDirectory() as tmp:
         meta: dict[str, Any] = {}
         path = Path(args.index) if args.index else Path(tmp) / "blend"
@@ -117,13 +202,14 @@ def main() -> None:
         idx = load_index(path)
         bare = load_index(path, blend=False)
         data = load_split([args.log])
+        test = data.test[:: args.every]
         past = data.train + data.dev
         is_label = lambda t: idx.labels.id_of(t) >= 0  # noqa: E731
         rankers: list[tuple[str, Any, Any]] = [
             ("MPC", bare.ranker, None),
             (
                 "transition rule",
-                TransitionRule(LabelIndex(idx.files, "transitions"), bare.mpc),
+                TransitionRule(LabelIndex.load(idx.files, TRANSITIONS), bare.mpc),
                 None,
             ),
             ("personal rule", PersonalRule(bare.mpc), past),
@@ -134,13 +220,12 @@ def main() -> None:
             xb = load_index(args.xmr_index, blend=False)
             xi = load_index(args.xmr_index)
             rankers += [
-                ("xmr (bare)", xb.ranker, None),
-                ("xmr+blend (anonymous)", xi.ranker, None),
-                ("xmr+blend (personal)", xi.ranker, past),
+                (XMR_ROWS[1], xb.ranker, None),
+                (XMR_ROWS[2], xi.ranker, None),
+                (XMR_ROWS[3], xi.ranker, past),
             ]
-        rows = score(rankers, data.test, is_label, args.limit)
+        rows = score(rankers, test, is_label, args.limit)
     print(table(rows))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 

@@ -29,14 +29,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autocomplete.history import keystrokes, keystrokes_with_history  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
-from autocomplete.personal import examples_with_history  # noqa: E402
+from autocomplete.model.buckets import NAMES, bucket_of  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
-from indexer.metrics import BUCKETS, bucket_of, reciprocal_rank  # noqa: E402
-from indexer.sessions import examples  # noqa: E402
+from indexer.metrics import reciprocal_rank  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
-COLS = ["overall", *(b for b, _, _ in BUCKETS)]
+COLS = ["overall", *NAMES]
 MEASURES = ("label", "pool", "ranked", "mpc")
 
 
@@ -54,19 +54,18 @@ def main() -> None:
     ranker = idx.ranker
     data = load_split([args.log])
     stream = (
-        examples_with_history(data.train + data.dev, data.test)
+        keystrokes_with_history(data.train + data.dev, data.test)
         if args.personal
-        else ((ex, ()) for ex in examples(data.test))
+        else keystrokes(data.test)
     )
     sums: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0.0))
     counts: dict[str, int] = defaultdict(int)
-    for n, (ex, hist) in enumerate(stream):
+    for n, (ex, ctx) in enumerate(stream):
         if n % args.every:
             continue
-        now = ex.time
-        cs = ranker.gather(ex.context, ex.prefix, hist, now)
-        ranked = ranker.complete(ex.context, ex.prefix, 10, history=hist, now=now)
-        mpc = bare.mpc.complete(ex.context, ex.prefix, 10)
+        cs = ranker.gather(ctx, ex.prefix)
+        ranked = ranker.complete(ctx, ex.prefix, 10)
+        mpc = bare.mpc.complete(ctx, ex.prefix, 10)
         row = {
             "label": float(idx.labels.id_of(ex.target) >= 0),
             "pool": float(ex.target in cs),

@@ -1,7 +1,7 @@
 """What each production feature does to quality and latency, measured in one replay.
 
-Features (issue 8): fresh completions, typo tolerance, the blocklist, dedupe, recent searches
-(empty prefix) and highlighting offsets. The replay types every test query of the shared split
+Features: fresh completions, typo tolerance, the blocklist, dedupe and recent searches (empty
+prefix). The replay types every test query of the shared split
 keystroke by keystroke, in global time order, through the blended index, and assembles each
 reply the way the server does (`autocomplete.server.assemble`), with and without the feature:
 
@@ -18,9 +18,10 @@ reply the way the server does (`autocomplete.server.assemble`), with and without
 * dedupe: the ranker's items as they come against `unique()` of them.
 * recent searches: when the box gets focus before each test query, the server answers the
   empty prefix with `recent_searches` (the session's earlier queries, then the user's history
-  replayed in time order from train+dev, as `autocomplete.personal` does); scored against the
+  replayed in time order from train+dev, as `autocomplete.history` does); scored against the
   query then typed, next to MPC's answer to the empty prefix (the most popular queries).
-* highlighting: the `completions` frame with `"match"` offsets against the same frame without.
+
+The fresh replay is `autocomplete.fresh_replay`; quality is `indexer.metrics.QualityReport`.
 
 Keystrokes are ranked as for a visitor without a user id (the blend with session context, no
 personal history). Latencies are of the in-process reply (ranking + assembly, no network or
@@ -36,13 +37,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import random
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autocomplete.blend import BlendRanker  # noqa: E402
 from autocomplete.blocklist import Blocklist  # noqa: E402
-from autocomplete.fresh import EMPTY, FreshIndex  # noqa: E402
+from autocomplete.evaluate import latency_summary  # noqa: E402
+from autocomplete.fresh_replay import (  # noqa: E402
+    FreshReplay,
+    grouped_by_time,
+    submits_in_time_order,
+)
+from autocomplete.history import HistoryReplay  # noqa: E402
 from autocomplete.loader import LoadedIndex, load_index  # noqa: E402
-from autocomplete.personal import PersonalHistory  # noqa: E402
-from autocomplete.ranking import Completion  # noqa: E402
+from autocomplete.model.buckets import NAMES  # noqa: E402
+from autocomplete.ranking import ANONYMOUS, Completion, Context  # noqa: E402
 from autocomplete.server.assemble import (  # noqa: E402
     EXTRA,
     allowed_completions,
@@ -65,116 +72,18 @@ from autocomplete.server.assemble import (  # noqa: E402
     unique,
 )
 from autocomplete.server.connection import MAX_TRACKED_QUERIES  # noqa: E402
-from autocomplete.server.protocol import completions_frame  # noqa: E402
 from indexer.dataset import SplitSessions, load_split  # noqa: E402
-from indexer.metrics import BUCKETS, reciprocal_rank  # noqa: E402
-from indexer.sessions import Session, query_examples  # noqa: E402
+from indexer.metrics import QualityReport  # noqa: E402
+from indexer.sessions import query_examples  # noqa: E402
 from session_store.base import StoreConfig  # noqa: E402
-from session_store.fresh import FreshConfig, MemoryFreshCounts  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
 DEFAULT_INDEX = Path("/tmp/final_blend")
 BUILD_INDEX = Path("/tmp/features_blend")
 DEFAULT_BLOCKLIST = ROOT / "bench" / "blocklist-example.txt"
-COLS = ["overall", *(b for b, _, _ in BUCKETS)]
+COLS = ["overall", *NAMES]
 #: Queries a session keeps for context and recent searches (the server's default).
 MAX_RECENT = StoreConfig().max_recent
-#: Queries one connection may add to fresh counts, as the server bounds it.
-MAX_TRACKED = MAX_TRACKED_QUERIES
-
-
-# --- the time-ordered replay (pure; tested in tests/bench/test_features.py) ---------------
-
-
-@dataclass(frozen=True, order=True)
-class Submit:
-    """The j-th query of `sessions[session]`, submitted at `time`."""
-
-    time: float
-    session: int
-    j: int
-
-
-def submits_in_time_order(sessions: Sequence[Session]) -> list[Submit]:
-    """Every query of every session, by time (ties: session, then position)."""
-    return sorted(Submit(t, i, j) for i, s in enumerate(sessions) for j, t in enumerate(s.times))
-
-
-def grouped_by_time(submits: Sequence[Submit]) -> Iterator[list[Submit]]:
-    """Runs of submits with the same timestamp: none of them may see another as fresh."""
-    group: list[Submit] = []
-    for s in submits:
-        if group and s.time != group[0].time:
-            yield group
-            group = []
-        group.append(s)
-    if group:
-        yield group
-
-
-class FreshReplay:
-    """Fresh counts as one server worker sees them, on a simulated clock.
-
-    Call `snapshot(t)` for keystrokes at time t, then `submit(...)` the queries submitted at
-    t; times must not go backwards. The server swaps in a new `FreshIndex` every `refresh_s`
-    from what the store holds at that moment; here the snapshot of refresh time r is built
-    from the submits with time < r (the first call at or after r comes before any submit at
-    or after r), read with `now=r`. So a keystroke at t never sees a submit from t or later.
-    """
-
-    def __init__(self, refresh_s: float, config: FreshConfig | None = None) -> None:
-        if not refresh_s > 0:
-            raise ValueError(f"refresh_s must be > 0, got {refresh_s}")
-        self.refresh_s = refresh_s
-        self.config = config if config is not None else FreshConfig()
-        self.counts = MemoryFreshCounts(self.config)
-        self.index: FreshIndex = EMPTY
-        self.refreshes = 0
-        self._refreshed_at = -math.inf
-        self._last_time = -math.inf
-        self._counted: defaultdict[object, set[str]] = defaultdict(set)
-
-    def _check_time(self, t: float) -> None:
-        if t < self._last_time:
-            raise ValueError(f"time went backwards: {t} after {self._last_time}")
-        self._last_time = t
-
-    async def snapshot(self, t: float) -> FreshIndex:
-        """The snapshot a keystroke at time `t` is merged with."""
-        self._check_time(t)
-        r = math.floor(t / self.refresh_s) * self.refresh_s
-        if r > self._refreshed_at:
-            top = await self.counts.top(self.config.max_items, now=r)
-            self.index = FreshIndex(top, self.config.max_items)
-            self._refreshed_at = r
-            self.refreshes += 1
-        return self.index
-
-    async def submit(self, connection: object, query: str, t: float, who: str) -> bool:
-        """Count `query` submitted at `t` on `connection` by user `who`; False when the server
-        would not (the connection counted it already or has counted too many queries, or the
-        user counted it in this window already, or is over their quota)."""
-        self._check_time(t)
-        seen = self._counted[connection]
-        if query in seen or len(seen) >= MAX_TRACKED:
-            return False
-        seen.add(query)
-        return await self.counts.add(query, f"user:{who}", now=t)
-
-
-def frame_without_match(request_id: int, prefix: str, items: Sequence[Completion]) -> str:
-    """The `completions` frame as it was before highlighting offsets (no "match" field)."""
-    out = []
-    for c in items:
-        item: dict[str, Any] = {"text": c.text, "score": float(c.score), "source": c.source}
-        if c.corrected:
-            item["corrected"] = True
-        if c.typed >= 0:
-            item["typed"] = c.typed
-        out.append(item)
-    frame = {"type": "completions", "id": request_id, "prefix": prefix, "items": out}
-    frame["took_ms"] = 0.1
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 # --- measurement -----------------------------------------------------------------------------
@@ -186,102 +95,71 @@ FEATURES: dict[str, tuple[str, str, str]] = {
     "typo": ("typo tolerance", "no_typo", "base"),
     "blocklist": ("blocklist (example list)", "base", "blocked"),
     "dedupe": ("dedupe (unique)", "raw", "base"),
-    "highlight": ("highlighting offsets", "frame_without_match", "frame"),
 }
-#: Replies whose items are those of another (highlighting changes the frame, not the items).
-SAME_ITEMS = {"frame": "base", "frame_without_match": "base"}
 
 
 @dataclass
 class Outcomes:
-    """Per keystroke: the prefix bucket, and for each reply its reciprocal rank and latency."""
+    """Per reply: its quality report, and per keystroke its reciprocal rank and latency."""
 
-    bucket: list[int] = field(default_factory=list)
+    k: int = 10
+    reports: dict[str, QualityReport] = field(default_factory=dict)
     rr: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     lat: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     counts: dict[str, int] = field(default_factory=dict)
 
+    def add(
+        self, reply: str, prefix: str, target: str, items: Sequence[Completion], seconds: float
+    ) -> None:
+        report = self.reports.setdefault(reply, QualityReport(self.k))
+        self.rr[reply].append(report.add(prefix, target, [c.text for c in items], False))
+        self.lat[reply].append(seconds)
+
     def count(self, name: str, yes: bool) -> None:
         self.counts[name] = self.counts.get(name, 0) + int(yes)
 
-    def quality(self, reply: str) -> dict[str, dict[str, float | int]]:
-        rr = np.asarray(self.rr[SAME_ITEMS.get(reply, reply)])
-        bucket = np.asarray(self.bucket)
-        out = {"overall": _rr_row(rr)}
-        for i, (name, _, _) in enumerate(BUCKETS):
-            out[name] = _rr_row(rr[bucket == i])
-        return out
-
-    def latency(self, reply: str) -> dict[str, float]:
-        a = np.asarray(self.lat[reply] or [0.0]) * 1e6
-        return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99))}
+    def arm(self, reply: str) -> dict[str, Any]:
+        return {
+            "reply": reply,
+            "quality": self.reports[reply].to_dict()["all"],
+            "latency_us": latency_summary(self.lat[reply]),
+        }
 
     def feature(self, name: str) -> dict[str, Any]:
         _, off, on = FEATURES[name]
-        a = np.asarray(self.rr[SAME_ITEMS.get(off, off)])
-        b = np.asarray(self.rr[SAME_ITEMS.get(on, on)])
-        # Per keystroke, on minus off: exactly the merge, unique() or "match" encoding where the
-        # on reply is the off reply plus a step; a paired difference of two calls otherwise.
-        added = (np.asarray(self.lat[on]) - np.asarray(self.lat[off])) * 1e6
-        if not len(added):
-            added = np.zeros(1)
+        a, b = np.asarray(self.rr[off]), np.asarray(self.rr[on])
+        # Per keystroke, on minus off: exactly the merge or unique() where the on reply is the
+        # off reply plus a step; a paired difference of two calls otherwise.
+        added = np.asarray(self.lat[on]) - np.asarray(self.lat[off])
         return {
-            "off": {"reply": off, "quality": self.quality(off), "latency_us": self.latency(off)},
-            "on": {"reply": on, "quality": self.quality(on), "latency_us": self.latency(on)},
-            "added_latency_us": {
-                "p50": float(np.percentile(added, 50)),
-                "p99": float(np.percentile(added, 99)),
-            },
+            "off": self.arm(off),
+            "on": self.arm(on),
+            "added_latency_us": latency_summary(added),
             "keystrokes_better": int((b > a).sum()),
             "keystrokes_worse": int((b < a).sum()),
         }
-
-
-def _rr_row(rr: np.ndarray) -> dict[str, float | int]:
-    n = len(rr)
-    if not n:
-        return {"n": 0, "mrr@10": 0.0, "success@1": 0.0, "success@10": 0.0}
-    return {
-        "n": n,
-        "mrr@10": float(rr.mean()),
-        "success@1": float((rr == 1.0).mean()),
-        "success@10": float((rr > 0).mean()),
-    }
-
-
-def _bucket_index(prefix_len: int) -> int:
-    for i, (_, lo, hi) in enumerate(BUCKETS):
-        if lo <= prefix_len <= hi:
-            return i
-    raise ValueError(prefix_len)
 
 
 @dataclass
 class EmptyPrefix:
     """Answers to the empty prefix, scored against the query typed next."""
 
-    rr: list[float] = field(default_factory=list)
+    report: QualityReport = field(default_factory=QualityReport)
     empty: int = 0
     lat: list[float] = field(default_factory=list)
 
     def add(self, target: str, items: Sequence[Completion], seconds: float) -> None:
-        self.rr.append(reciprocal_rank(target, [c.text for c in items]))
+        self.report.add("", target, [c.text for c in items], False)
         self.empty += not items
         self.lat.append(seconds)
 
     def to_dict(self) -> dict[str, Any]:
-        rr = np.asarray(self.rr or [0.0])
-        lat = np.asarray(self.lat or [0.0]) * 1e6
+        overall = self.report.to_dict()["all"].get("overall", {"n": 0})
         return {
-            "queries": len(self.rr),
-            "mrr@10": float(rr.mean()),
-            "success@1": float((rr == 1.0).mean()),
-            "success@10": float((rr > 0).mean()),
+            "queries": overall["n"],
+            **{m: overall.get(m, 0.0) for m in ("mrr@10", "success@1", "success@10")},
             "empty_replies": self.empty,
-            "latency_us": {
-                "p50": float(np.percentile(lat, 50)),
-                "p99": float(np.percentile(lat, 99)),
-            },
+            "latency_us": latency_summary(self.lat),
         }
 
 
@@ -303,34 +181,33 @@ async def replay(
     seed: int = 0,
 ) -> dict[str, Any]:
     ranker = idx.ranker
-    gen = getattr(ranker, "gen", None)
-    if gen is None or gen.typo is None:
+    if not isinstance(ranker, BlendRanker) or ranker.gen.typo is None:
         sys.exit("features bench needs a blended index with a typo source (no --no-blend)")
+    gen = ranker.gen
     typo = gen.typo
     rng = random.Random(seed)
     clock = time.perf_counter
 
-    fresh = FreshReplay(refresh_s)
+    fresh = FreshReplay(refresh_s, MAX_TRACKED_QUERIES)
     t0 = clock()
     if warmup:
         for sub in submits_in_time_order(data.dev):
             s = data.dev[sub.session]
             await fresh.submit(("dev", sub.session), s.queries[sub.j], sub.time, s.user)
     warm_s = clock() - t0
-    histories: defaultdict[str, PersonalHistory] = defaultdict(lambda: PersonalHistory(200))
+    histories = HistoryReplay()
     for s in sorted(data.train + data.dev, key=lambda s: s.times[0]):
         for q, t in zip(s.queries, s.times, strict=True):
-            histories[s.user].record(q, t)
+            histories.record(s.user, q, t)
 
-    out = Outcomes()
-    rr, lat = out.rr, out.lat
+    out = Outcomes(k)
     recent = {
         "MPC (most popular)": EmptyPrefix(),
         "recent searches: session": EmptyPrefix(),
         "recent searches: session + history": EmptyPrefix(),
         "session + history, then MPC": EmptyPrefix(),
     }
-    mpc_empty = idx.mpc.complete((), "", k)
+    mpc_empty = idx.mpc.complete(ANONYMOUS, "", k)
     fresh_s = 0.0
     n = 0
     test = data.test
@@ -346,8 +223,8 @@ async def replay(
             q = s.queries[sub.j]
             # The box got focus: the empty prefix, before the first keystroke of q.
             before = s.queries[max(0, sub.j - MAX_RECENT) : sub.j]
-            hist = histories[s.user].snapshot()
-            recent["MPC (most popular)"].add(q, *timed(lambda: idx.mpc.complete((), "", k)))
+            hist = histories.snapshot(s.user)
+            recent["MPC (most popular)"].add(q, *timed(lambda: idx.mpc.complete(ANONYMOUS, "", k)))
             recent["recent searches: session"].add(
                 q,
                 *timed(lambda: recent_searches(before, (), k)),  # noqa: B023
@@ -360,7 +237,7 @@ async def replay(
                 if limit is not None and n >= limit:
                     break
                 n += 1
-                ctx, prefix = ex.context, ex.prefix
+                ctx, prefix = Context(ex.context, (), ex.time), ex.prefix
 
                 def rank(want: int) -> list[Completion]:
                     return ranker.complete(ctx, prefix, want)  # noqa: B023
@@ -388,14 +265,6 @@ async def replay(
                 merged, merge_s = timed(
                     lambda: merge_fresh(base, snap.extending(prefix, k + EXTRA), k)  # noqa: B023
                 )
-                if rng.random() < 0.5:
-                    _, with_s = timed(lambda: completions_frame(1, prefix, base, 0.1))  # noqa: B023
-                    _, without_s = timed(lambda: frame_without_match(1, prefix, base))  # noqa: B023
-                else:
-                    _, without_s = timed(lambda: frame_without_match(1, prefix, base))  # noqa: B023
-                    _, with_s = timed(lambda: completions_frame(1, prefix, base, 0.1))  # noqa: B023
-
-                out.bucket.append(_bucket_index(len(prefix)))
                 replies = {
                     "raw": (raw[:k], raw_s),
                     "base": (base, base_s),
@@ -404,10 +273,7 @@ async def replay(
                     "fresh": (merged, base_s + merge_s),
                 }
                 for name, (items, secs) in replies.items():
-                    rr[name].append(reciprocal_rank(q, [c.text for c in items], k))
-                    lat[name].append(secs)
-                lat["frame"].append(base_s + with_s)
-                lat["frame_without_match"].append(base_s + without_s)
+                    out.add(name, prefix, q, items, secs)
                 out.count("replies_with_duplicates", len(base) < len(raw[:k]))
                 out.count("replies_with_corrections", any(c.corrected for c in base))
                 out.count("replies_with_blocked_items", any(blocks(c.text) for c in base))
@@ -424,7 +290,7 @@ async def replay(
         for sub in group:
             s = test[sub.session]
             await fresh.submit(("test", sub.session), s.queries[sub.j], sub.time, s.user)
-            histories[s.user].record(s.queries[sub.j], sub.time)
+            histories.record(s.user, s.queries[sub.j], sub.time)
         fresh_s += clock() - tf
     return {
         "keystrokes": n,
@@ -483,7 +349,6 @@ NOTES = {
     "blocklist": "replies with a blocked item {replies_with_blocked_items}; "
     "keystrokes whose target is blocked {targets_blocked}",
     "dedupe": "replies with duplicates {replies_with_duplicates}",
-    "highlight": "cannot change MRR; latency = reply + encoding the frame",
 }
 
 

@@ -19,8 +19,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from autocomplete.evaluate import latency_summary  # noqa: E402
+from autocomplete.history import keystrokes_with_history  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
-from autocomplete.personal import examples_with_history  # noqa: E402
+from autocomplete.ranking import Context  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
@@ -35,30 +37,27 @@ def main() -> None:
     args = ap.parse_args()
     r = load_index(args.index).ranker
     data = load_split([args.log])
-    stream = examples_with_history(data.train + data.dev, data.test, size=200)
-    cases = [(ex, h) for ex, h in itertools.islice(stream, 0, args.keystrokes * 5, 5)]
-    sizes = np.array([len(h) for _, h in cases])
+    stream = keystrokes_with_history(data.train + data.dev, data.test)
+    cases = list(itertools.islice(stream, 0, args.keystrokes * 5, 5))
+    sizes = np.array([len(ctx.history) for _, ctx in cases])
     clock = time.perf_counter
     with_h, without = [], []
-    for ex, h in cases:
+    for ex, ctx in cases:
+        anonymous = Context(ctx.previous, (), ctx.now)
         t = clock()
-        r.complete(ex.context, ex.prefix, 10)
+        r.complete(anonymous, ex.prefix, 10)
         t1 = clock()
-        r.complete(ex.context, ex.prefix, 10, history=h, now=ex.time)
+        r.complete(ctx, ex.prefix, 10)
         t2 = clock()
         without.append(t1 - t)
         with_h.append(t2 - t1)
-    a, b = np.array(without) * 1e6, np.array(with_h) * 1e6
-    def pct(v: np.ndarray) -> dict[str, float]:
-        return {"p50": float(np.percentile(v, 50)), "p99": float(np.percentile(v, 99))}
-
     out = {
         "keystrokes": len(cases),
         "history_size_mean": float(sizes.mean()),
         "history_size_p50": float(np.median(sizes)),
-        "without_us": pct(a),
-        "with_us": pct(b),
-        "added_us": pct(b - a),
+        "without_us": latency_summary(without),
+        "with_us": latency_summary(with_h),
+        "added_us": latency_summary(np.array(with_h) - np.array(without)),
     }
     print(json.dumps(out, indent=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

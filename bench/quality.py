@@ -12,7 +12,6 @@ keystrokes through every ranker, and prints:
    features off, PECOS-style one-vs-rest squared hinge instead of our hierarchical softmax.
 
     .venv/bin/python bench/quality.py --limit 60000            # ~20 min warm, see README
-    .venv/bin/python bench/quality.py --tune                   # fit blend weights on DEV
 
 Every index shares all training queries (K = 1, no contribution bounds: `KAnonParams.off()`),
 the paper's setting, so libpecos and ours learn from the same examples.
@@ -43,7 +42,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PECOS_PY = ROOT / "bench" / ".venv-pecos" / "bin" / "python"
 SHARED_LOG = ROOT.parent / "shared" / "data" / "aol" / "aol-top1000-2006-03-01_05-16.tsv.gz"
-BUCKETS = ("overall", "1", "2", "3", "4-5", "6-10", "11+")
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -233,13 +231,12 @@ class Bench:
 
     def run(self) -> dict[str, Any]:
         from autocomplete.loader import load_index
-        from autocomplete.mpc import MPCRanker
-        from autocomplete.xmr_ranker import load_xmr_ranker
-        from indexer.artifact import IndexFiles
+        from autocomplete.model.artifact import IndexFiles
+        from autocomplete.model.labels import TRANSITIONS, LabelIndex
+        from autocomplete.model.xmr import RankParams
+        from autocomplete.xmr_ranker import XMRRanker
         from indexer.kanon import KAnonParams
-        from indexer.labels import LabelIndex
         from indexer.params import BuildParams
-        from indexer.xmr.params import RankParams
 
         skip = set(self.args.skip)
         rows: dict[str, Any] = {}
@@ -266,28 +263,25 @@ class Bench:
             TransitionRule = None  # noqa: N806 - the lead's peer module is optional here
         if TransitionRule is not None:
             print("transition rule ...", flush=True)
-            rule = TransitionRule(LabelIndex(mpc_idx.files, "transitions"), mpc_idx.mpc)
+            rule = TransitionRule(LabelIndex.load(mpc_idx.files, TRANSITIONS), mpc_idx.mpc)
             rows["transition rule (prev->next, then MPC)"] = self.evaluate(rule)
 
         ours_p = BuildParams(model="xmr", xmr=_ours(self.args), kanon=KAnonParams.off())
         ours_dir, ours_rep = self.build("xmr", ours_p)
         files = IndexFiles(ours_dir)
-        ours_labels = LabelIndex(files)
         print("ours ...", flush=True)
         rank = (
             RankParams.from_json(json.loads(self.args.rank_json))
             if self.args.rank_json
             else RankParams()
         )
-        ours = load_xmr_ranker(files, ours_labels, MPCRanker(ours_labels), rank)
-        rows["ours (xmr)"] = {
+        ours = XMRRanker.load(files, LabelIndex.load(files), rank)
+        rows["ours (xmr, path score)"] = {
             **self.evaluate(ours),
             **ours_rep,
             "model_bytes": _dir_bytes(ours_dir, "xmr_"),
             "stats": files.manifest["stats"],
         }
-        model_only = load_xmr_ranker(files, ours_labels, MPCRanker(ours_labels), _model_only(rank))
-        rows["ours, model score only"] = {**self.evaluate(model_only)}
 
         if "pecos" not in skip:
             print("libpecos ...", flush=True)
@@ -302,10 +296,15 @@ class Bench:
                 f"depth {d}" + (" (ours)" if d == base.depth else ""): replace(base, depth=d)
                 for d in range(4)
             }
+            feat = base.featurizer
             variants.update(
                 {
-                    "prefix weighting off": replace(base, position_decay=0.0, word_start_boost=1.0),
-                    "session features off": replace(base, session_weight=0.0, start_token=False),
+                    "prefix weighting off": replace(
+                        base, featurizer=replace(feat, position_decay=0.0, word_start_boost=1.0)
+                    ),
+                    "session features off": replace(
+                        base, featurizer=replace(feat, session_weight=0.0, start_token=False)
+                    ),
                     "one-vs-rest sqhinge (PECOS loss)": replace(base, loss="sqhinge"),
                 }
             )
@@ -318,17 +317,12 @@ class Bench:
                     )
                 )
                 f = IndexFiles(d)
-                lab = LabelIndex(f)
-                rp = _no_session(rank) if name == "session features off" else rank
                 print(f"ablation: {name} ...", flush=True)
                 ablation[name] = {
-                    **self.evaluate(load_xmr_ranker(f, lab, MPCRanker(lab), rp)),
+                    **self.evaluate(XMRRanker.load(f, LabelIndex.load(f), rank)),
                     **rep,
                     "model_bytes": _dir_bytes(d, "xmr_"),
                 }
-                ablation[name + ", model only"] = self.evaluate(
-                    load_xmr_ranker(f, lab, MPCRanker(lab), _model_only(rp))
-                )
         return {"rows": rows, "ablation": ablation}
 
     def fast_autocomplete(self, labels: Any) -> dict[str, Any]:
@@ -415,33 +409,25 @@ class Bench:
 
 
 def _ours(args: argparse.Namespace) -> Any:
-    """Our XMRParams: the defaults, with --xmr-json overrides (for experiments)."""
-    from dataclasses import replace
+    """Our XMRParams: the defaults, with --xmr-json overrides (featuriser settings included)."""
+    from dataclasses import fields, replace
 
+    from autocomplete.model.featurizer import FeaturizerParams
     from indexer.xmr.params import XMRParams
 
-    return replace(XMRParams(), **json.loads(args.xmr_json)) if args.xmr_json else XMRParams()
-
-
-def _model_only(rp: Any) -> Any:
-    """Rank by the model's path score alone."""
-    one = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    return rp.with_weights({"no_prev": one, "prev": one, "prev_known": one})
-
-
-def _no_session(rp: Any) -> Any:
-    """Drop every session feature of the blend (for the "session features off" ablation)."""
-    import numpy as np
-
-    w = np.array(rp.weights)
-    w[:, :, 2:] = 0.0
-    w[1:] = w[0]  # one table whatever the context
-    return type(rp).from_json({**rp.to_json(), "weights": w.tolist()})
+    over = json.loads(args.xmr_json) if args.xmr_json else {}
+    feat = {f.name for f in fields(FeaturizerParams)}
+    base = XMRParams()
+    featurizer = replace(base.featurizer, **{k: v for k, v in over.items() if k in feat})
+    return replace(base, featurizer=featurizer, **{k: v for k, v in over.items() if k not in feat})
 
 
 # ------------------------------------------------------------------------------- printing
 def table(rows: dict[str, Any], metric: str, group: str) -> str:
-    head = f"{'':40s}" + "".join(f"{b:>9s}" for b in BUCKETS)
+    from autocomplete.model.buckets import NAMES
+
+    cols = ("overall", *NAMES)
+    head = f"{'':40s}" + "".join(f"{b:>9s}" for b in cols)
     lines = [f"{metric} ({group})", head]
     for name, r in rows.items():
         q = r.get("quality", {}).get(group)
@@ -449,7 +435,7 @@ def table(rows: dict[str, Any], metric: str, group: str) -> str:
             continue
         lines.append(
             f"{name:40s}"
-            + "".join(f"{q[b][metric]:9.4f}" if b in q else f"{'':9s}" for b in BUCKETS)
+            + "".join(f"{q[b][metric]:9.4f}" if b in q else f"{'':9s}" for b in cols)
         )
     return "\n".join(lines)
 
@@ -486,101 +472,6 @@ def report(result: dict[str, Any]) -> str:
     return "\n\n".join(out)
 
 
-# ---------------------------------------------------------------------------------- tuning
-def _mrr(x: Any, seg: Any, tgt: Any, order_pen: Any, w: Any, n: int) -> float:
-    """MRR@10 of keystrokes whose candidates are rows of x grouped by seg (target row tgt)."""
-    import numpy as np
-
-    s = x @ w
-    st = s[tgt][seg]
-    # candidates sort by (-score, label id): ties go to the smaller id, as `candidates` does
-    ahead = (s > st) | ((s == st) & order_pen)
-    rank = 1 + np.bincount(seg, ahead, minlength=len(tgt))
-    return float(np.where(rank <= 10, 1.0 / rank, 0.0).sum() / n)
-
-
-def tune(args: argparse.Namespace) -> int:
-    """Coordinate ascent of the blend weights (per condition and prefix bucket) on DEV."""
-    import numpy as np
-
-    from autocomplete.mpc import MPCRanker
-    from autocomplete.xmr_ranker import load_xmr_ranker
-    from indexer.artifact import IndexFiles
-    from indexer.dataset import load_split
-    from indexer.kanon import KAnonParams
-    from indexer.labels import LabelIndex
-    from indexer.params import BuildParams
-    from indexer.sessions import examples
-    from indexer.xmr.params import CONDITIONS, FEATURES, RankParams, bucket_index
-
-    bench = Bench.__new__(Bench)
-    bench.args, bench.log = args, Path(args.log)
-    bench.work = RESULTS / "indexes"
-    bench.work.mkdir(parents=True, exist_ok=True)
-    d, _ = bench.build("xmr", BuildParams(model="xmr", xmr=_ours(args), kanon=KAnonParams.off()))
-    files = IndexFiles(d)
-    labels = LabelIndex(files)
-    base = RankParams.from_json(json.loads(args.rank_json)) if args.rank_json else RankParams()
-    r = load_xmr_ranker(files, labels, MPCRanker(labels), base)
-    dev = load_split([args.log]).dev
-    cells: dict[tuple[int, int], list[Any]] = {}
-    counts: dict[tuple[int, int], int] = {}
-    t0 = time.perf_counter()
-    for i, e in enumerate(examples(dev)):
-        if i % args.tune_every:
-            continue
-        ids, f, w = r.features(e.context, e.prefix)
-        cond = r.condition(e.context, e.prefix)
-        key = (cond, bucket_index(len(e.prefix)))
-        counts[key] = counts.get(key, 0) + 1  # keystrokes, scored 0 when the target is absent
-        hit = np.flatnonzero(ids == labels.id_of(e.target))
-        if len(hit):
-            cells.setdefault(key, []).append((f, int(hit[0]), ids))
-    print(
-        f"features of {sum(counts.values())} dev keystrokes in {time.perf_counter() - t0:.0f}s",
-        flush=True,
-    )
-    grid = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-    table = np.array(base.weights, dtype=np.float64)
-    for (cond, b), rows in sorted(cells.items()):
-        halves = []
-        for part in (rows[0::2], rows[1::2]):
-            sizes = np.array([len(f) for f, _, _ in part])
-            off = np.concatenate(([0], np.cumsum(sizes)))[:-1]
-            x = np.concatenate([f for f, _, _ in part])
-            seg = np.repeat(np.arange(len(part)), sizes)
-            tgt = off + np.array([t for _, t, _ in part])
-            ids = np.concatenate([i for _, _, i in part])
-            pen = ids < ids[tgt][seg]
-            halves.append((x, seg, tgt, pen, max(1, counts[(cond, b)] // 2)))
-        fit, held = halves
-        w = table[cond, b].copy()
-        best = _mrr(*fit[:4], w, fit[4])
-        for _ in range(3):
-            for j in range(len(FEATURES)):
-                for v in grid:
-                    trial = w.copy()
-                    trial[j] = v
-                    m = _mrr(*fit[:4], trial, fit[4])
-                    if m > best + 1e-6:
-                        best, w = m, trial
-        table[cond, b] = w
-        untuned = _mrr(*held[:4], np.array(base.weights[cond][b]), held[4])
-        weights = dict(zip(FEATURES, np.round(w, 2).tolist(), strict=True))
-        print(
-            f"{CONDITIONS[cond]:10s} bucket {b}: {counts[(cond, b)]:6d} keystrokes  "
-            f"MRR fit {best:.4f} held-out {_mrr(*held[:4], w, held[4]):.4f} "
-            f"(untuned {untuned:.4f})  w = {weights}",
-            flush=True,
-        )
-    rp = {"weights": table.round(3).tolist()}
-    tag = "-" + hashlib.sha256(args.xmr_json.encode()).hexdigest()[:6] if args.xmr_json else ""
-    out = RESULTS / f"tuned_rank_weights{tag}.json"
-    out.write_text(json.dumps(rp))
-    print(f"wrote {out}")
-    return 0
-
-
 # ------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -595,16 +486,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default=None, help="JSON path (default bench/results/quality-<time>.json)"
     )
     ap.add_argument(
-        "--tune", action="store_true", help="fit RankParams blend weights on DEV and print them"
-    )
-    ap.add_argument(
-        "--tune-every", type=int, default=4, help="use every n-th dev keystroke when tuning"
-    )
-    ap.add_argument(
         "--xmr-json", default="", help='XMRParams overrides for "ours", e.g. \'{"depth": 1}\''
     )
     ap.add_argument(
-        "--rank-json", default="", help="RankParams JSON for ours (default: the stored defaults)"
+        "--rank-json", default="", help="RankParams JSON for ours (default: the stored ones)"
     )
     ap.add_argument(
         "--pecos-beam", type=int, default=10, help="libpecos beam size (its default: 10)"
@@ -629,8 +514,6 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     if args.build_worker:
         return build_worker(args.build_worker)
-    if args.tune:
-        return tune(args)
     t0 = time.perf_counter()
     bench = Bench(args)
     result = {

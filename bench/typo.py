@@ -1,8 +1,8 @@
 """Typo tolerance on real misspellings: MRR with and without spelling correction.
 
-Real misspelled prefixes come from the log itself (`misspellings`): consecutive queries of
-a session where the next one corrects the previous (Damerau-Levenshtein distance 1 or 2, at
-least 4 characters, not a mere extension). Every prefix of the misspelled query from the
+Real misspelled prefixes come from the log itself (`indexer.misspellings`): consecutive
+queries of a session where the next one corrects the previous (Damerau-Levenshtein distance
+1 or 2, at least 4 characters, not a mere extension). Every prefix of the misspelled query from the
 first wrong character on is a keystroke whose target is the correction, with the session's
 earlier queries as context. The same keystrokes are scored by the blended ranker with and
 without the typo source, and so is a slice of the whole split (`--limit` keystrokes, targets
@@ -24,76 +24,24 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autocomplete.blend import BlendRanker  # noqa: E402
-from autocomplete.evaluate import evaluate  # noqa: E402
+from autocomplete.evaluate import evaluate, latency_summary  # noqa: E402
+from autocomplete.history import keystrokes  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
-from autocomplete.typo import TypoCorrector  # noqa: E402
+from autocomplete.ranking import Context  # noqa: E402
+from autocomplete.typo.corrector import TypoCorrector  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
 from indexer.metrics import QualityReport, format_table  # noqa: E402
-from indexer.sessions import Example, Session, examples  # noqa: E402
+from indexer.misspellings import correction_examples  # noqa: E402
+from indexer.sessions import Example  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
-
-
-def osa_distance(a: str, b: str, cap: int = 3) -> int:
-    """Optimal string alignment distance (Damerau-Levenshtein with adjacent swaps), capped."""
-    if abs(len(a) - len(b)) >= cap:
-        return cap
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return min(prev[-1], cap)
-
-
-def misspellings(sessions: Iterable[Session]) -> Iterator[tuple[Session, int, str]]:
-    """(session, j, correction): the j-th query is corrected by the next one of its session.
-
-    A correction is within Damerau-Levenshtein distance 1-2 of a query of at least 4
-    characters and is not a mere extension or truncation of it. Some are reformulations
-    ("top 10 foods" -> "top 12 foods") that no speller can or should guess.
-    """
-    for s in sessions:
-        for j in range(len(s.queries) - 1):
-            bad, good = s.queries[j], s.queries[j + 1]
-            if len(bad) < 4 or good.startswith(bad) or bad.startswith(good):
-                continue
-            if osa_distance(bad, good) in (1, 2):
-                yield s, j, good
-
-
-def correction_examples(sessions: Iterable[Session], max_context: int = 10) -> Iterator[Example]:
-    """Keystrokes of misspelled queries whose target is what the user meant, the correction:
-    every prefix from the first wrong character on (and of 4 characters or more), with the
-    session's earlier queries as context."""
-    for s, j, good in misspellings(sessions):
-        bad = s.queries[j]
-        first = next(
-            (i for i, (x, y) in enumerate(zip(bad, good, strict=False)) if x != y), len(bad)
-        )
-        ctx = s.queries[max(0, j - max_context) : j]
-        for i in range(max(first + 1, 4), len(bad) + 1):
-            yield Example(ctx[-1] if ctx else "", bad[:i], good, s.user, s.times[j], ctx)
-
-
-def _pct(lat: list[float]) -> dict[str, float]:
-    arr = np.asarray(lat) * 1e6 if lat else np.zeros(1)
-    return {"p50": float(np.percentile(arr, 50)), "p99": float(np.percentile(arr, 99))}
 
 
 def score_misspelled(
@@ -103,13 +51,14 @@ def score_misspelled(
     rep = QualityReport(k)
     lat: list[float] = []
     for ex in cases:
+        ctx = Context(ex.context, (), ex.time)
         t = time.perf_counter()
-        items = ranker.complete(ex.context, ex.prefix, k)
+        items = ranker.complete(ctx, ex.prefix, k)
         lat.append(time.perf_counter() - t)
         rep.add(ex.prefix, ex.target, [c.text for c in items], is_label(ex.target))
     inside = fired = 0
     for ex in cases:  # untimed: the candidate set itself
-        cs = ranker.gather(ex.context, ex.prefix)
+        cs = ranker.gather(Context(ex.context, (), ex.time), ex.prefix)
         inside += ex.target in cs
         fired += bool(cs.corrected)
     q = rep.to_dict()
@@ -118,17 +67,17 @@ def score_misspelled(
         "seen": q["seen"].get("overall", {}),
         "recall": inside / max(len(cases), 1),
         "fired": fired / max(len(cases), 1),
-        "latency_us": _pct(lat),
+        "latency_us": latency_summary(lat),
     }
 
 
 def fired_share(ranker: BlendRanker, data: Any, limit: int) -> float:
     """Share of the whole split's keystrokes where the typo source offered anything."""
     n = fired = 0
-    for ex in examples(data):
+    for ex, ctx in keystrokes(data):
         if n >= limit:
             break
-        fired += bool(ranker.gather(ex.context, ex.prefix).corrected)
+        fired += bool(ranker.gather(ctx, ex.prefix).corrected)
         n += 1
     return fired / max(n, 1)
 
