@@ -1,4 +1,4 @@
-"""Backoff as one policy object (STYLE.md: retries are a policy, not loops at call sites).
+"""Backoff as one policy object: retries are a policy, not loops sprinkled over call sites.
 
 Pure: `delays()` yields how long to wait before each retry, exponential with jitter, until
 the total waiting would pass the deadline; the caller sleeps and retries, and gives up when

@@ -1,6 +1,6 @@
 """A circuit breaker for session-context reads, so a dead or slow store costs one keystroke.
 
-Session context is a bonus (DESIGN.md): when the store fails, completions go on without it.
+Session context is a bonus, never required: when the store fails, completions go on without it.
 Without a breaker every keystroke would still wait for the store to fail (a refused connection
 is quick, a hung Redis costs the whole read timeout). After a failure the breaker is *open*:
 `allow` says no for `retry_after_s`, and those keystrokes skip the store. Then it lets exactly

@@ -2,7 +2,7 @@
 
 Pure functions, no sockets: everything a client can send is validated here, and anything
 wrong becomes a `ProtocolError` whose message says what was expected and what arrived. The
-shapes are those of DESIGN.md ("Wire protocol"):
+shapes (`docs/architecture.md`, "From log to wire"):
 
     -> {"type":"complete","id":7,"prefix":"new yo","k":10}
     -> {"type":"submit","id":8,"query":"new york times"}

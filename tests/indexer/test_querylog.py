@@ -79,6 +79,7 @@ def test_wrong_header_is_a_log_format_error(tmp_path):
 def test_reader_streams_the_shared_log(shared_log):
     stats = ReadStats()
     n = sum(1 for _ in read_events([shared_log], stats))
-    # shared/data/README.md: 350,351 rows, 273,379 distinct (user, query, time) events
+    # the shared log's published figures: 350,351 rows, 273,379 distinct (user, query, time)
+    # events (`docs/architecture.md`, "Data")
     assert stats.rows == 350_351
     assert n == 273_379
