@@ -10,10 +10,10 @@ Per keystroke: the levels down to the deepest node holding every label that exte
 prefix are fixed (`XMRModel.start_level`). When at most `exact_threshold` labels extend the
 prefix, all of them are scored exactly (no valid label is lost to a beam); otherwise a beam
 of width `beam` descends the k-means levels, skipping nodes that hold no label extending the
-prefix, and the `pool` most popular labels and the session's own suggestions
-(`SessionTables.candidates`) join it with their exact path scores. One `XMRKeystroke` works
-out the range, the successors and the input once, and looks up path scores the beam or the
-exact pass already found.
+prefix, and the `pool` most popular labels join it with their exact path scores. Apart from
+the path score, the session offers its own labels (`XMRKeystroke.session_candidates`). One
+`XMRKeystroke` works out the range, the successors and the input once, and looks up path
+scores the beam or the exact pass already found.
 """
 
 from __future__ import annotations
@@ -58,8 +58,10 @@ class XMRRanker:
         model = XMRModel.load(files, rank)
         return cls(model, SessionTables.load(files, model.n, model.feat.n_words), labels)
 
-    def keystroke(self, previous: Sequence[str], prefix: str) -> XMRKeystroke:
-        return XMRKeystroke(self, previous, prefix)
+    def keystroke(self, previous: Sequence[str], prefix: str, path: bool = True) -> XMRKeystroke:
+        """One keystroke's shared work; `path`: False leaves the path score out (the search
+        is not run; the session features are)."""
+        return XMRKeystroke(self, previous, prefix, path)
 
     def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
         ids, s = self.keystroke(context.previous, prefix).candidates(k)
@@ -84,6 +86,7 @@ class XMRKeystroke:
         "r",
         "prev",
         "prefix",
+        "with_path",
         "lo",
         "hi",
         "succ",
@@ -94,10 +97,13 @@ class XMRKeystroke:
         "_session",
     )
 
-    def __init__(self, ranker: XMRRanker, previous: Sequence[str], prefix: str) -> None:
+    def __init__(
+        self, ranker: XMRRanker, previous: Sequence[str], prefix: str, with_path: bool = True
+    ) -> None:
         self.r = ranker
         self.prev = previous
         self.prefix = prefix
+        self.with_path = with_path
         self.lo, self.hi = ranker.labels.range(prefix)
         self.succ = self._successors(previous[-1] if previous else "")
         self._q: Query | None = None
@@ -166,8 +172,7 @@ class XMRKeystroke:
 
     def _searched(self) -> tuple[np.ndarray, np.ndarray]:
         """(label ids, path scores) the search reaches: every label extending the prefix when
-        there are at most `exact_threshold`; else the beam's, the `pool` most popular and
-        the session's suggestions."""
+        there are at most `exact_threshold`; else the beam's and the `pool` most popular."""
         r, m = self.r, self.r.model
         p, lo, hi = m.rank, self.lo, self.hi
         q = self._acquire()
@@ -182,9 +187,7 @@ class XMRKeystroke:
             )
         finally:
             m.release(q)
-        extra = self._session_candidates()
-        if p.pool:
-            extra = np.union1d(extra, r.labels.top_popular(self.prefix, p.pool))
+        extra = r.labels.top_popular(self.prefix, p.pool) if p.pool else _EMPTY_I
         if len(extra):
             extra = extra[~np.isin(extra, b_ids, kind="table")]
         ids = np.concatenate([b_ids, extra])
@@ -193,18 +196,21 @@ class XMRKeystroke:
         return ids, path
 
     def _session_candidates(self) -> np.ndarray:
-        """Labels extending the prefix that the session speaks for (sorted ids)."""
+        """Labels extending the prefix that the session speaks for, in the order
+        `session_candidates` offers them."""
         if self._session is None:
-            if not self.prev or self.hi <= self.lo:
-                self._session = _EMPTY_I
-            else:
+            self._session = _EMPTY_I
+            if self.prev and self.hi > self.lo:
                 r = self.r
                 recent = self.prev[-OVERLAP_WINDOW:]
-                found = [self.succ[0]]
-                found += [self._successors(older)[0] for older in recent[:-1]]
-                found.append(np.array([r.labels.id_of(q) for q in recent], dtype=np.int64))
-                words = self._word_vectors()[1]
-                self._session = r.session.candidates(found, words, self.lo, self.hi)
+                follow = [self.succ[0], *(self._successors(older)[0] for older in recent[:-1])]
+                found = [*follow, np.array([r.labels.id_of(q) for q in recent], dtype=np.int64)]
+                words = self._word_vectors()
+                ids = r.session.candidates(found, words[1], self.lo, self.hi)
+                if len(ids):
+                    followed = np.isin(ids, np.concatenate(follow), kind="table")
+                    cosine = r.session.overlaps(ids, *words)[1]
+                    self._session = ids[np.lexsort((ids, -cosine, ~followed))]
         return self._session
 
     # -- what callers ask ---------------------------------------------------------------
@@ -228,18 +234,12 @@ class XMRKeystroke:
         return ids, s
 
     def session_candidates(self, n: int) -> np.ndarray:
-        """Up to n labels extending the prefix that the session speaks for, best path score
-        first: successors of its recent queries, those queries themselves, and labels
-        sharing a not-too-common word with them (`SessionTables.candidates`). A topic the
-        previous query set may lift a label the path score alone ranks low."""
-        ids = self._session_candidates()
-        if n <= 0 or not len(ids):
-            return _EMPTY_I
-        path = self.paths(ids)
-        if len(ids) > n:
-            top = np.argpartition(-path, n - 1)[:n]
-            ids, path = ids[top], path[top]
-        return ids[np.lexsort((ids, -path))]
+        """Up to n labels extending the prefix that the session speaks for: what followed its
+        recent queries in training, then labels sharing a not-too-common word with them (or
+        the queries themselves), closest to the recent queries' words first
+        (`SessionTables.candidates`). A topic the previous query set may lift a label the
+        path score ranks low; no path score is needed to find them."""
+        return self._session_candidates()[: max(n, 0)]
 
     def _fill(self, ids: np.ndarray, s: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         have = set(ids.tolist())
@@ -252,12 +252,14 @@ class XMRKeystroke:
         )
 
     def features(self, ids: np.ndarray) -> np.ndarray:
-        """Rows of `FEATURES` for any label ids (in their order)."""
+        """Rows of `FEATURES` for any label ids (in their order); the path score is 0 for a
+        keystroke made without it."""
         ids = np.asarray(ids, dtype=np.int64)
         f = np.zeros((len(ids), len(FEATURES)))
         if not len(ids):
             return f
-        f[:, 0] = self.paths(ids)
+        if self.with_path:
+            f[:, 0] = self.paths(ids)
         if not self.prev:
             return f
         session = self.r.session

@@ -167,20 +167,36 @@ def test_the_popular_labels_are_candidates(blend, gen):
 
 
 def test_the_models_labels_join_with_its_features_and_only_with_a_model(blend):
-    for previous, prefix in [((), "m"), (("weather",), "w"), (("what is fibromyalgia",), "m")]:
+    cases = [((), "m"), (("weather",), "w"), (("what is fibromyalgia",), "m"), (("news",), "we")]
+    for previous, prefix in cases:
         cs = gather(blend, prefix, *previous)
         x = cs.matrix()
         if blend.model is None:
             assert not x[:, XMR_COLUMNS].any()
             continue
-        ks = blend.model.keystroke(previous, prefix)
-        ids, _ = ks.candidates(blend.gen.p.n_model)
-        mine = [*ids.tolist(), *ks.session_candidates(blend.gen.p.n_model_session).tolist()]
-        assert mine and all(blend.gen.labels.text(i) in cs for i in mine)
+        p = blend.gen.p
+        with_path = len(prefix) >= p.model_min_chars
+        ks = blend.model.keystroke(previous, prefix, with_path)
+        mine = ks.session_candidates(p.n_model_session).tolist()
+        if with_path:
+            mine += ks.candidates(p.n_model)[0].tolist()
+        assert all(blend.gen.labels.text(i) in cs for i in mine)
         labels = np.array([blend.gen.labels.id_of(t) for t in cs.texts])
-        rows = blend.model.keystroke(previous, prefix).features(labels[labels >= 0])
+        rows = blend.model.keystroke(previous, prefix, with_path).features(labels[labels >= 0])
         assert np.allclose(x[labels >= 0, XMR_COLUMNS], rows)
         assert not x[labels < 0, XMR_COLUMNS].any()
+        path = x[:, F["xmr_path"]]
+        assert path.any() == with_path  # one typed character: no path scores, no search
+
+
+def test_an_unseen_previous_query_brings_labels_that_share_its_words(blend):
+    if blend.model is None:
+        pytest.skip("the session's labels are the XR-Linear model's source")
+    cs = gather(blend, "m", "what is fibromyalgia")
+    assert "medicine for fibromyalgia" in cs
+    assert "medicine for fibromyalgia" not in gather(blend, "m")
+    row = cs.matrix()[cs.index("medicine for fibromyalgia")]
+    assert row[F["xmr_prev_cosine"]] > 0 and row[F["xmr_context_cosine"]] > 0
 
 
 def test_a_misspelled_prefix_brings_candidates_of_its_correction(blend):

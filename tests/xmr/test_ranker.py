@@ -111,8 +111,8 @@ def test_full_width_beam_search_agrees_with_exact_scoring(
 
 
 def test_labels_the_beam_misses_join_with_their_exact_path_scores(xmr_index: XmrFixture) -> None:
-    # a one-wide beam reaches few labels; the popular pool and the session's suggestions
-    # join it, each with the path score the exact pass gives it
+    # a one-wide beam reaches few labels; the popular pool joins it, each label with the
+    # path score the exact pass gives it
     exact = _ranker(xmr_index.path, RankParams(exact_threshold=10**9))
     narrow = _ranker(xmr_index.path, RankParams(exact_threshold=0, beam=1, pool=64))
     for prev, prefix in [((), "m"), (("weather",), "w"), (("google", "gmail"), "g")]:
@@ -211,6 +211,34 @@ def test_context_overlaps_equal_word_vector_cosines_for_any_candidate_set(
                 want_c = sum(v * c.get(k, 0.0) for k, v in words)
                 assert got_prev[j] == pytest.approx(want_p, abs=1e-6)
                 assert got_ctx[j] == pytest.approx(want_c, abs=1e-6)
+
+
+def test_the_session_offers_what_followed_it_first_then_its_closest_words(
+    ranker: XMRRanker, xmr_index: XmrFixture
+) -> None:
+    labels = ranker.labels
+    follows: dict[str, set[str]] = {}
+    for prev, q, _, _ in pairs(xmr_index.data.train):
+        if prev and labels.id_of(prev) >= 0 and labels.id_of(q) >= 0 and prev != q:
+            follows.setdefault(prev, set()).add(q)
+    prev, nexts = max(follows.items(), key=lambda kv: len(kv[1]))
+    prefix = sorted(nexts)[0][:1]
+    ks = ranker.keystroke((prev,), prefix, path=False)
+    offered = [labels.text(i) for i in ks.session_candidates(1000)]
+    followed = [t for t in offered if t in nexts]
+    assert followed and offered[: len(followed)] == followed
+    rest = np.array([labels.id_of(t) for t in offered[len(followed) :]], dtype=np.int64)
+    cosine = ks.features(rest)[:, COL["xmr_context_cosine"]]
+    assert np.all(np.diff(cosine) <= 1e-9)
+    assert not ranker.keystroke((), prefix).session_candidates(10).size
+
+
+def test_a_keystroke_without_the_path_score_runs_no_search(ranker: XMRRanker) -> None:
+    ks = ranker.keystroke(("weather",), "w", path=False)
+    lo, hi = ranker.labels.range("w")
+    rows = ks.features(np.arange(lo, hi))
+    assert not rows[:, COL["xmr_path"]].any() and rows[:, COL["xmr_prev_cosine"]].any()
+    assert ks._q is None  # the model's input was never made
 
 
 def test_features_of_labels_off_the_prefix_are_finite(ranker: XMRRanker) -> None:
