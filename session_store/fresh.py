@@ -40,12 +40,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, cast
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-
 from session_store.base import FRESH_HALF_LIFE_S, FRESH_MIN_USERS, StoreConfig, check_query
-from session_store.redis_store import unavailable
+from session_store.client import RedisClient, redis_client, unavailable
 
 #: Rebase once scores reach e^REBASE_AFTER (a double holds up to ~e^709).
 REBASE_AFTER = 40.0
@@ -311,7 +307,8 @@ return 1
 
 class RedisFreshCounts:
     """Shared by every worker and host; survives server restarts (and Redis restarts when
-    Redis persists). Failures raise `SessionStoreUnavailable`, like the session store."""
+    Redis persists). On one Redis server or a Redis Cluster (the URL says which; see
+    `session_store.client`). Failures raise `SessionStoreUnavailable`, like the session store."""
 
     name = "redis"
 
@@ -320,13 +317,7 @@ class RedisFreshCounts:
     ) -> None:
         self.config = config if config is not None else FreshConfig()
         store = store if store is not None else StoreConfig()
-        self._client: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=store.socket_timeout_s,
-            socket_connect_timeout=store.connect_timeout_s,
-            retry=Retry(ExponentialWithJitterBackoff(cap=0.1, base=0.01), retries=store.retries),
-        )
+        self._client: RedisClient = redis_client(url, store)
         self.key = f"{store.key_prefix}:{{fresh}}"
         self.t0_key = f"{self.key}:t0"
         self._add = self._client.register_script(_ADD_LUA)
