@@ -11,16 +11,17 @@ Layout (``qac`` is `StoreConfig.key_prefix`):
 * ``qac:user:{<user id>}:count``: a hash, query -> submit count.
 
 The braces are a Redis Cluster hash tag: they put everything of one user in one slot, so the
-Lua scripts and transactions that touch several of those keys stay legal (and atomic) on a
-cluster. An anonymous session is a single key, in whatever slot its id hashes to. User ids
-come from verified credentials, which never contain braces. Scripts touch only the keys they
-are given, never key names read inside Lua (the cluster routes a script by its keys).
+Lua scripts that touch several of those keys stay legal (and atomic) on a cluster. An
+anonymous session is a single key, in whatever slot its id hashes to. User ids come from
+verified credentials, which never contain braces. Scripts touch only the keys they are given,
+never key names read inside Lua (the cluster routes a script by its keys).
 
 Retention: every key has a TTL. Sessions live `session_ttl_s` after their last submit (30
 minutes); a user's history and session index `user_ttl_s` after their last submit (90 days).
 
-Every write is a single Lua script or MULTI/EXEC transaction, so concurrent workers never see
-half an update and a write costs one round trip. Writes refresh the TTL of the keys they touch.
+Every write is a single Lua script, so concurrent workers never see half an update and a write
+costs one round trip; so is the one read of two keys (`user_history`). Writes refresh the TTL
+of the keys they touch.
 
 Failure policy (`session_store.client`, shared with the fresh counts and the ledger): short
 socket and connect timeouts plus one explicit retry policy (exponential backoff with jitter)
@@ -117,6 +118,14 @@ return 1
 """
 
 
+# KEYS: last-used zset, count hash. Both read at one instant, in one round trip. A script
+# rather than MULTI/EXEC: redis-py's cluster client runs a transaction's every command on a
+# thread of its own (milliseconds of a blocked event loop per read).
+_HISTORY_LUA = """
+return {redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[2])}
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -134,6 +143,7 @@ class RedisStore:
         self._append_user = self._client.register_script(_APPEND_USER_LUA)
         self._record_user = self._client.register_script(_RECORD_USER_LUA)
         self._forget_user = self._client.register_script(_FORGET_USER_LUA)
+        self._history = self._client.register_script(_HISTORY_LUA)
 
     def session_key(self, session_id: str, user_id: str | None = None) -> str:
         check_id("session_id", session_id)
@@ -180,14 +190,12 @@ class RedisStore:
     async def user_history(self, user_id: str) -> list[HistoryEntry]:
         seen, counts = self.user_keys(check_id("user_id", user_id))
         with unavailable("user_history"):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zrange(seen, 0, -1, desc=True, withscores=True)
-                pipe.hgetall(counts)
-                by_recency, count_of = await pipe.execute()
+            by_recency, counts_flat = await self._history(keys=[seen, counts])
+        count_of = dict(zip(counts_flat[::2], counts_flat[1::2], strict=True))
         # Both keys share a TTL but expire separately; a query without a count is mid-expiry.
         return [
             HistoryEntry(query, int(count_of[query]), float(last_used))
-            for query, last_used in by_recency
+            for query, last_used in zip(by_recency[::2], by_recency[1::2], strict=True)
             if query in count_of
         ]
 

@@ -22,7 +22,7 @@ from tests.live_server import LiveServer
 from tests.redis_server import RedisServer
 
 from .client import ask, complete, ws_session
-from .test_fresh_live import FAST, NEW, submit_by_users, until_fresh
+from .test_fresh_live import FAST, NEW, offered, settled, submit_by_users, until_fresh
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -119,3 +119,17 @@ async def test_a_query_sent_by_enough_people_through_either_server_is_offered_by
     for server in (one, two):
         async with ws_session(as_user(server.ws_url, "reader")) as (ws, _):
             await until_fresh(ws, "xylo", NEW)
+
+
+async def test_one_person_counts_once_toward_fresh_whichever_server_they_use(
+    servers: tuple[LiveServer, LiveServer],
+) -> None:
+    """Both servers key identities with the same secret, so the same user through two servers
+    is one identity, not two: two people are still not a crowd."""
+    one, two = servers
+    query = "xylophone repair near me"
+    await submit_by_users(one.ws_url, query, ["twice", "once"])
+    await submit_by_users(two.ws_url, query, ["twice"])
+    async with ws_session(as_user(two.ws_url, "reader")) as (ws, _):
+        await settled(one.ws_url, ws, "several-servers")
+        assert query not in await offered(ws, "xylo")
