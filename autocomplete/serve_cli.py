@@ -28,7 +28,8 @@ def add_serve_parser(subparsers: Any) -> None:
         "--redis",
         dest="redis_url",
         metavar="URL",
-        help="Redis URL for session state (QAC_REDIS_URL); default: in-memory, per process",
+        help="Redis URL for session state (QAC_REDIS_URL): redis://host:port/0, or a Redis "
+        "Cluster as redis+cluster://host:port,host:port; default: in-memory, per process",
     )
     s.add_argument("--host", help="listen address (QAC_HOST, default 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (QAC_PORT, default 8000)")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster_server import redis_cluster_fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
 SHARED_DATA = ROOT.parent / "shared" / "data" / "aol"
@@ -59,6 +61,11 @@ def blend_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) 
     params = BuildParams(model="mpc", kanon=KAnonParams.off())
     build_full([sample_log], out, params, tune=TuneParams(every=8))
     return out
+
+
+# One Redis Cluster (3 masters, 3 replicas) for every test that only reads and writes through
+# it; tests that kill a node start their own.
+redis_cluster = redis_cluster_fixture(scope="session")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -40,7 +40,12 @@ class ServerConfig:
 
     index: index directory (required; `QAC_INDEX` or `--index`).
     redis_url: Redis URL for session state shared by workers and hosts; None (default) uses
-        the embedded in-memory store, which is per worker process.
+        the embedded in-memory store, which is per worker process. One server:
+        ``redis://[:password@]host:port/db`` (``rediss://`` for TLS). A Redis Cluster is named
+        by its scheme, listing some of its nodes (any one that answers finds the rest):
+        ``redis+cluster://[:password@]host:port,host:port,...`` (``rediss+cluster://`` for
+        TLS; database 0 only). Sessions, history, fresh counts and the per-client ledger all
+        use it (`session_store.client`).
     host, port: where to listen (default 127.0.0.1:8000).
     workers: uvicorn worker processes (>= 1), each mmap-ing the same index files.
     allowed_origins: browser Origins allowed to open `/ws` (comma-separated in the
