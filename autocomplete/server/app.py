@@ -148,6 +148,7 @@ class CompletionServer:
             fresh=self.fresh,
             clients=self.clients,
             idle_timeout_s=config.idle_timeout_s,
+            popular=lambda k: index.mpc.complete((), "", k),
         )
         self.connections: set[Connection] = set()
         self.open_slots = 0  # handshakes accepted or in progress (reserved before awaiting)
@@ -189,7 +190,11 @@ class CompletionServer:
                     hook.subscribe(conn.drain)
                 await ws.send_text(
                     hello_frame(
-                        identity.session, self.index.version, identity.auth, identity.rejected
+                        identity.session,
+                        self.index.version,
+                        identity.auth,
+                        identity.rejected,
+                        self.services.limits,
                     )
                 )
                 await conn.run()
