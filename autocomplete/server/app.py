@@ -231,7 +231,7 @@ class CompletionServer:
 
     def _refusal(self, ws: WebSocket) -> tuple[str, Response] | None:
         """Why this handshake must be refused (reason label, HTTP response), or None."""
-        peer = self._peer_of(ws)
+        peer = self.peer_of(ws)
         origin = ws.headers.get("origin")
         if origin is not None and not self.origin_ok(origin, ws):
             return "origin", PlainTextResponse("origin not allowed\n", status_code=403)
@@ -252,10 +252,11 @@ class CompletionServer:
             origin,
             conn.headers.get("host"),
             self.config.allowed_origins,
-            self._peer_of(conn).secure,
+            self.peer_of(conn).secure,
         )
 
-    def _peer_of(self, conn: HTTPConnection) -> Peer:
+    def peer_of(self, conn: HTTPConnection) -> Peer:
+        """Who sent `conn`: the TCP peer, or the client a trusted proxy forwarded for."""
         return resolve_peer(
             conn.client.host if conn.client else None,
             conn.scope.get("scheme", "http"),
@@ -317,7 +318,7 @@ class CompletionServer:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.metrics_allow and not in_networks(
-            self._peer_of(request).address, self.metrics_allow
+            self.peer_of(request).address, self.metrics_allow
         ):
             return PlainTextResponse("forbidden\n", status_code=403)
         body, content_type = self.metrics.render()
@@ -385,7 +386,7 @@ def create_app(
     """
     server = CompletionServer(config, index, store, fresh)
     any_origin = "*" in server.config.allowed_origins
-    http_complete = HttpCompletions(server.services, server._peer_of, server.origin_ok)
+    http_complete = HttpCompletions(server.services, server.peer_of, server.origin_ok)
     routes = [
         WebSocketRoute("/ws", server.websocket),
         Route(
