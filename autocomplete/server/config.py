@@ -48,17 +48,18 @@ class ServerConfig:
         use it (`session_store.client`).
     host, port: where to listen (default 127.0.0.1:8000).
     workers: uvicorn worker processes (>= 1), each mmap-ing the same index files.
-    allowed_origins: browser Origins allowed to open `/ws` (comma-separated in the
-        environment). Empty (default): only the server's own origin (Origin's host equals
-        the Host header). `*`: any origin. Clients that send no Origin (non-browsers) are
-        always allowed: the check protects browsers from cross-site WebSocket hijacking.
+    allowed_origins: browser Origins allowed to open `/ws`, to run the widget from
+        `/static/` and to read `/v1/complete` (CORS) (comma-separated in the environment).
+        The server's own origin (Origin's host equals the Host header) is always allowed;
+        `*`: any origin. Clients that send no Origin (non-browsers) are always allowed: the
+        check protects browsers from cross-site WebSocket hijacking.
     max_connections: open WebSockets per worker; beyond it the handshake gets HTTP 503.
     max_frame_bytes: largest client frame; bigger ones close the connection with 1009.
     max_prefix_chars, max_query_chars: longest prefix / submitted query after
         normalisation; longer ones get a `bad_request` error. `max_query_chars` is at most
         the session store's limit.
-    default_k, max_k: completions returned when `k` is absent, and the largest `k` accepted
-        (1 <= default_k <= max_k <= 50).
+    default_k, max_k: completions returned when `k` is absent, and the most returned (a
+        larger `k` is served as `max_k`; `hello` announces it) (1 <= default_k <= max_k <= 50).
     rate_per_s, rate_burst: per-connection token bucket; frames beyond it get `rate_limited`.
     flood_close_after: rate-limited frames tolerated within ~10 s before closing with 1008.
     store_read_timeout_s: how long a keystroke waits for session context before completing

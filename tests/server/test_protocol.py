@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from autocomplete.ranking import Completion
 from autocomplete.server.errors import ProtocolError
 from autocomplete.server.protocol import (
+    PROTOCOL_VERSION,
     CompleteRequest,
     ForgetRequest,
     Limits,
@@ -131,10 +132,17 @@ def test_missing_prefix_is_a_bad_request() -> None:
     assert "field 'prefix' is missing" in refused({"type": "complete", "id": 3}).message
 
 
-@pytest.mark.parametrize("k", [0, -1, 51, 10**9, 2.5, "10", True, None])
-def test_k_must_be_an_integer_from_1_to_the_limit(k: object) -> None:
+@pytest.mark.parametrize("k", [0, -1, 2.5, 10.0, "10", True, None])
+def test_k_must_be_an_integer_of_at_least_1(k: object) -> None:
     error = refused({"type": "complete", "id": 4, "prefix": "a", "k": k})
-    assert "field 'k' must be an integer from 1 to 50" in error.message
+    assert "field 'k' must be an integer >= 1 (this server returns at most 50)" in error.message
+
+
+@pytest.mark.parametrize(("k", "served"), [(1, 1), (8, 8), (9, 8), (50, 8), (10**9, 8)])
+def test_k_above_the_limit_is_served_as_the_limit(k: int, served: int) -> None:
+    limits = Limits(default_k=5, max_k=8)
+    request = parse_frame(json.dumps({"type": "complete", "id": 4, "prefix": "a", "k": k}), limits)
+    assert isinstance(request, CompleteRequest) and request.k == served
 
 
 def test_prefix_over_the_limit_after_normalisation_is_a_bad_request() -> None:
@@ -197,12 +205,21 @@ def test_any_frame_parses_or_is_a_protocol_error(data: bytes | str) -> None:
         pass
 
 
+def test_hello_announces_the_protocol_version_and_this_servers_limits() -> None:
+    limits = Limits(max_prefix_chars=80, max_query_chars=120, default_k=5, max_k=8)
+    hello = json.loads(hello_frame("s1", "v1", limits=limits))
+    assert hello["protocol"] == PROTOCOL_VERSION == 1
+    assert hello["limits"] == {"max_k": 8, "max_prefix_chars": 80, "max_query_chars": 120}
+
+
 def test_server_frames_have_the_documented_shapes() -> None:
     assert json.loads(hello_frame("s1", "v1")) == {
         "type": "hello",
+        "protocol": PROTOCOL_VERSION,
         "session": "s1",
         "index": "v1",
         "auth": "anonymous",
+        "limits": {"max_k": 50, "max_prefix_chars": 200, "max_query_chars": 500},
     }
     assert json.loads(hello_frame("s1", "v1", "anonymous", "expired"))["auth_error"] == "expired"
     frame = json.loads(completions_frame(7, "new yo", [Completion("new york", 0.91, "index")], 0.8))
