@@ -164,7 +164,7 @@ async def test_every_script_touches_only_its_declared_keys_and_they_share_one_sl
     scripts = [c for c in calls if c.args[0].upper() == "EVALSHA" and c.inside]
     # append (anonymous, user), record_user, forget_user, user_history, fresh add, forget and
     # top, ledger join
-    assert len({c.args[1] for c in scripts}) == 9
+    assert len({c.args[1] for c in scripts}) == 8
     for call in scripts:
         declared = call.args[3 : 3 + int(call.args[2])]
         assert len({redis_cluster.keyslot(key) for key in declared}) == 1, call.args
