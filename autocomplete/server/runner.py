@@ -59,7 +59,7 @@ def uvicorn_config(
         ws_ping_interval=config.ws_ping_interval_s or None,
         ws_ping_timeout=config.ws_ping_interval_s or None,
         lifespan="on",
-        log_config=log_config(config.log_level) if configure_logging else None,
+        log_config=log_config(config.log_level, config.log_format) if configure_logging else None,
         log_level=config.log_level,
         timeout_graceful_shutdown=math.ceil(config.drain_timeout_s + _BACKSTOP_S),
         server_header=False,
