@@ -102,6 +102,7 @@ class CompletionServer:
             config.trusted_user_header,
         )
         self.metrics = ServerMetrics(index.version, index.model, store.name)
+        self.metrics.connection_limit.set(config.max_connections)
         self.gateway = StoreGateway(
             store,
             self.metrics,

@@ -109,6 +109,13 @@ class ServerMetrics:
             multiprocess_mode="livesum",
             registry=r,
         )
+        # livesum: the server's capacity is the sum of its running workers' limits.
+        self.connection_limit = Gauge(
+            "qac_max_connections",
+            "WebSocket connections the server accepts at most (QAC_MAX_CONNECTIONS per worker)",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
         self.refused_connections = Counter(
             "qac_refused_connections",
             "WebSocket handshakes refused, by reason",

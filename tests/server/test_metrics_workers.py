@@ -70,6 +70,7 @@ async def test_one_scrape_counts_the_requests_of_every_worker(built_sample_index
                 assert sample(text, "qac_requests_total", type="complete") == COMPLETES
                 assert sample(text, "qac_completion_latency_seconds_count") == COMPLETES
                 assert sample(text, "qac_open_connections") == len(sockets)
+                assert sample(text, "qac_max_connections") == 2 * 1000  # two workers' limits
                 assert sample(text, "qac_store_available") == 1
                 workers = {int(labels["pid"]) for labels, _ in samples(text, "qac_worker_info")}
                 assert workers == pids
