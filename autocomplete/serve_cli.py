@@ -66,6 +66,11 @@ def add_serve_parser(subparsers: Any) -> None:
         choices=("critical", "error", "warning", "info", "debug"),
         help="QAC_LOG_LEVEL, default info",
     )
+    s.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text, or json: one JSON object per line (QAC_LOG_FORMAT, default text)",
+    )
     s.set_defaults(func=run_serve)
 
 
@@ -86,6 +91,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "static_dir": args.static_dir,
         "demo_tokens": args.demo_tokens,
         "log_level": args.log_level,
+        "log_format": args.log_format,
     }
     config = ServerConfig.from_env(overrides=overrides)
     if config.blocklist is not None:

@@ -45,7 +45,14 @@ import scipy.sparse as sp
 from .errors import IndexFormatError
 
 FORMAT_NAME = "session-qac-index"
-FORMAT_VERSION = 1
+#: 2: queries and prefixes fold accents and letter widths (`indexer.text`); the labels of a
+#: version 1 index are not folded, so unaccented typing would miss its accented labels.
+FORMAT_VERSION = 2
+#: Why an older index cannot be served as it is, by its format version.
+_OUTDATED = {
+    1: "it was built before accents and full-width letters were folded, so what users type "
+    "would not match its accented labels",
+}
 MANIFEST = "manifest.json"
 #: What an index file name may look like: the characters the writer uses, no leading dot.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
@@ -365,9 +372,11 @@ def check_manifest(manifest: object, where: Path) -> dict[str, Any]:
         raise IndexFormatError(f"{where}: not a {FORMAT_NAME} manifest")
     version = manifest.get("format_version")
     if not _is_int(version) or version != FORMAT_VERSION:
+        why = _OUTDATED.get(version) if _is_int(version) else None
         raise IndexFormatError(
             f"{where}: format version {version!r}, this build reads "
-            f"{FORMAT_VERSION}; rebuild the index with this version"
+            f"{FORMAT_VERSION}{f' ({why})' if why else ''}; rebuild the index with this "
+            "version (autocomplete build-index)"
         )
     for key in ("index_version", "model"):
         if not isinstance(manifest.get(key), str):

@@ -3,9 +3,25 @@
 
 const SOURCES = new Set(["index", "history", "generated", "fresh"]);
 
-/** The typed text as the server will read it: NFKC, lowercase, spaces collapsed, no lead. */
+// Letters the server spells as plain keyboards do (indexer/text.py `_LETTERS`), plus the two
+// that Python's case folding changes and toLowerCase does not.
+const LETTERS = {
+  "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ŀ": "l", "ħ": "h", "ŧ": "t", "ı": "i",
+  "æ": "ae", "œ": "oe", "þ": "th", "ß": "ss", "ς": "σ",
+};
+const LETTER_RE = new RegExp(`[${Object.keys(LETTERS).join("")}]`, "g");
+// Accents (U+0300-U+036F) after a Latin or Greek letter; other scripts keep their marks.
+const ACCENTS = /([\u0000-\u03ff\u1e00-\u1fff])[\u0300-\u036f]+/g;
+
+/**
+ * The typed text as the server will read it: NFKC (full-width "ｎｅｗ" is "new"), lowercase,
+ * accents on Latin and Greek letters dropped ("café" is "cafe"), spaces collapsed, no lead.
+ */
 export function normalizeTyped(text) {
-  return text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trimStart();
+  const lower = text.normalize("NFKC").toLowerCase();
+  return lower.normalize("NFD").replace(ACCENTS, "$1").normalize("NFC")
+    .replace(LETTER_RE, (ch) => LETTERS[ch])
+    .replace(/\s+/g, " ").trimStart();
 }
 
 /** [start, end) in code points of the part of `text` standing for what was typed. */

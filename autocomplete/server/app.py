@@ -7,7 +7,8 @@ same origins that may open `/ws`), so a site embeds the widget with one script t
 `create_app(config, index, store)` builds an app from objects (tests pass a small index and
 any store); `app_from_env()` is the factory each uvicorn worker process calls, building its
 own from the `QAC_*` environment. The index arrays are mmap'd, so N workers share one copy of
-their pages; each worker has its own store client, connection limit and metrics.
+their pages; each worker has its own store client and connection limit, and its metrics join
+the other workers' in one `/metrics` (`metrics`, `multiproc`).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class CompletionServer:
             config.trusted_user_header,
         )
         self.metrics = ServerMetrics(index.version, index.model, store.name)
+        self.metrics.connection_limit.set(config.max_connections)
         self.gateway = StoreGateway(
             store,
             self.metrics,
@@ -346,7 +348,10 @@ class CompletionServer:
                 "demo tokens are on: POST /demo/token hands anyone a token for any user id. "
                 "Never run a public server like this."
             )
-        background = [asyncio.create_task(self.clients.run(), name="qac-client-limits")]
+        background = [
+            asyncio.create_task(self.clients.run(), name="qac-client-limits"),
+            asyncio.create_task(self.metrics.run(), name="qac-runtime-metrics"),
+        ]
         if self.fresh is not None:
             background.append(asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh"))
         try:
@@ -360,6 +365,7 @@ class CompletionServer:
                 await self.fresh.close()
             await self.clients.close()
             await self.gateway.close()
+            self.metrics.close()
 
 
 def fresh_config(config: ServerConfig) -> FreshConfig:

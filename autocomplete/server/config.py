@@ -19,6 +19,7 @@ from session_store.base import FRESH_HALF_LIFE_S, FRESH_MIN_USERS, MAX_QUERY_CHA
 
 from .auth import new_secret
 from .errors import ConfigError
+from .logformat import LOG_FORMATS
 
 ENV_PREFIX = "QAC_"
 #: The largest `k` a client may ask for; indexes precompute at least this many per prefix.
@@ -89,6 +90,9 @@ class ServerConfig:
     fresh_quota: submits of one identity counted per window (default 100).
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
+    log_format: "text" (default; uvicorn's lines) or "json" (one JSON object per line: time,
+        level, logger, message, pid, and for HTTP access lines method, path, status; see
+        `logformat`). Either way client addresses are pseudonyms and query strings dropped.
 
     Identity (see `handshake`; without a key or proxy every connection is anonymous):
     jwt_secret: HS256 secret (>= 32 bytes) that verifies the `token` parameter / `qac_token`
@@ -154,6 +158,7 @@ class ServerConfig:
     fresh_quota: int = 100
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
+    log_format: str = "text"
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key_file: str | None = None
     jwt_algorithms: tuple[str, ...] = ()
@@ -234,6 +239,10 @@ class ServerConfig:
             )
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"QAC_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+            )
         if self.index_fingerprint is not None:
             from indexer.artifact import is_fingerprint  # only workers pay for this import
 
@@ -339,6 +348,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "metrics_allow": parse_list,
     "demo_tokens": parse_bool,
     "log_level": lambda raw: raw.strip().lower(),
+    "log_format": lambda raw: raw.strip().lower(),
 }
 
 

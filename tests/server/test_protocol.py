@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from autocomplete.ranking import Completion
 from autocomplete.server.errors import ProtocolError
 from autocomplete.server.protocol import (
+    MAX_COMBINING_RUN,
     PROTOCOL_VERSION,
     CompleteRequest,
     ForgetRequest,
@@ -64,6 +65,20 @@ def test_control_characters_are_stripped_from_prefixes_and_queries() -> None:
     assert isinstance(request, CompleteRequest) and request.prefix == "google"
     submit = parse({"type": "submit", "id": 2, "query": "\x07Weather\u202e  NOW\n"})
     assert submit == SubmitRequest(2, "weather now")
+
+
+def test_prefixes_and_queries_are_folded_as_the_index_was_built() -> None:
+    request = parse({"type": "complete", "id": 1, "prefix": "Ｃａｆé "})
+    assert isinstance(request, CompleteRequest) and request.prefix == "cafe "
+    assert parse({"type": "submit", "id": 2, "query": "Mátyás"}) == SubmitRequest(2, "matyas")
+
+
+def test_combining_marks_are_judged_as_sent_before_folding_could_drop_them() -> None:
+    error = refused(
+        {"type": "complete", "id": 1, "prefix": "e" + "\u0301" * (MAX_COMBINING_RUN + 1)}
+    )
+    assert "combining marks" in str(error)
+    assert "surrogate" in str(refused({"type": "complete", "id": 1, "prefix": "e\udc00"}))
 
 
 def test_submit_is_parsed_with_its_query_normalised() -> None:
