@@ -2,6 +2,7 @@
 #   make demo   - venv, install, build the index from the bundled real sample, serve it + the widget
 #   make test   - venv, install, system packages (redis-server, chromium), run the whole test suite
 #   make lock   - rewrite requirements.lock, the hashed versions the Docker image installs
+#   make widget - rebuild web_demo/dist/ (the bundled widget) after editing web_demo/*.js|css
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
@@ -17,7 +18,7 @@ LOCK_PYTHON   := 3.11
 LOCK_PLATFORM := x86_64-unknown-linux-gnu
 LOCK_ARGS     ?=
 
-.PHONY: venv install demo index test lint lock clean
+.PHONY: venv install demo index test lint lock clean widget
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +43,9 @@ test: install
 
 lint: install
 	$(BIN)/ruff check indexer autocomplete session_store tests bench
+
+widget: install
+	$(BIN)/python scripts/build_widget.py
 
 $(BIN)/uv: $(BIN)/python
 	$(BIN)/pip install -q -e ".[lock]"

@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autocomplete.server.auth import mint_token  # noqa: E402
+from bench.load import _cpu_s as server_cpu_s  # noqa: E402
 from bench.load import _wait_ready as wait_ready  # noqa: E402
 from tests.redis_server import RedisServer, free_port  # noqa: E402
 from tests.security.delay_proxy import DelayProxy  # noqa: E402
@@ -329,7 +330,9 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
             # The neighbour's private history, which the attacker will try to read.
             private = [("submit", "neighbour private query one")]
             _, session = await neighbour(url, private, 0.01, 0.0, None)
+            cpu0 = server_cpu_s(proc.pid)
             calm_rtts, session = await neighbour(url, steps, args.phase_s, args.pace_s, session)
+            calm_cpu = server_cpu_s(proc.pid) - cpu0
             before = metrics(port)
             if "slow-redis" in args.attacks:
                 proxy.send_signal(signal.SIGUSR1)
@@ -352,7 +355,9 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
                 stdout=subprocess.PIPE,
             )
             await asyncio.sleep(2.0)  # let the attack reach full strength first
+            cpu0 = server_cpu_s(proc.pid)
             hot_rtts, _ = await neighbour(url, steps, args.phase_s, args.pace_s, session)
+            hot_cpu = server_cpu_s(proc.pid) - cpu0
             out, _ = await asyncio.to_thread(attacker.communicate, timeout=60)
             attack_stats = json.loads(out.decode().strip().splitlines()[-1])
             proxy.send_signal(signal.SIGUSR2)
@@ -368,6 +373,9 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
         "attack": hot,
         "p50_ratio": hot["p50"] / calm["p50"],
         "p99_ratio": hot["p99"] / calm["p99"],
+        # share of one core the server used in each phase (less noisy than latency on a
+        # shared machine: what the attack costs the server itself)
+        "server_cpu_share": {"calm": calm_cpu / args.phase_s, "attack": hot_cpu / args.phase_s},
         "attacker": attack_stats,
         "server_counters_during_attack": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after},
         "settings": {
@@ -436,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
         r = report[phase]
         print(f"{phase:<8} {r['n']:>10} {r['p50']:>8.2f} {r['p99']:>8.2f}")
     print(f"ratio    {'':>10} {report['p50_ratio']:>7.2f}x {report['p99_ratio']:>7.2f}x")
+    cpu = report["server_cpu_share"]
+    print(f"server CPU (share of a core): calm {cpu['calm']:.2f}, attack {cpu['attack']:.2f}")
     print("attacker:", json.dumps(report["attacker"]))
     print("server:", json.dumps(report["server_counters_during_attack"]))
     out = args.json or RESULTS / f"attack-{time.strftime('%Y%m%d-%H%M%S')}.json"

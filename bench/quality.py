@@ -434,8 +434,7 @@ def table(rows: dict[str, Any], metric: str, group: str) -> str:
         if not q:
             continue
         lines.append(
-            f"{name:40s}"
-            + "".join(f"{q[b][metric]:9.4f}" if b in q else f"{'':9s}" for b in cols)
+            f"{name:40s}" + "".join(f"{q[b][metric]:9.4f}" if b in q else f"{'':9s}" for b in cols)
         )
     return "\n".join(lines)
 

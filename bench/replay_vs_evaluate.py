@@ -62,26 +62,39 @@ def main() -> int:
     with tqdm(total=total, desc="evaluate", unit="kst", leave=False) as bar:
         off = evaluate(idx.ranker, sessions, is_seen, progress=bar.update)
     with tqdm(total=total, desc="replay", unit="kst", leave=False) as bar:
-        report, _ = run_replay(args.url, plans, ReplaySettings(args.concurrency, args.part, True),
-                               is_seen, progress=bar.update)
+        report, _ = run_replay(
+            args.url,
+            plans,
+            ReplaySettings(args.concurrency, args.part, True),
+            is_seen,
+            progress=bar.update,
+        )
     on = report.to_dict()
-    print(format_table(off.quality, f"evaluate (offline, in-process) {idx.model} index "
-                                    f"{idx.version}: {len(sessions)} {args.part} sessions, "
-                                    f"{off.examples} keystrokes, ranking p50 "
-                                    f"{off.latency_us['p50']:.0f}us p99 "
-                                    f"{off.latency_us['p99']:.0f}us"))
+    print(
+        format_table(
+            off.quality,
+            f"evaluate (offline, in-process) {idx.model} index "
+            f"{idx.version}: {len(sessions)} {args.part} sessions, "
+            f"{off.examples} keystrokes, ranking p50 "
+            f"{off.latency_us['p50']:.0f}us p99 "
+            f"{off.latency_us['p99']:.0f}us",
+        )
+    )
     print()
     print(format_report(on))
     diffs = differences(off.quality, on["quality"])
     print()
-    print("offline/online agreement:",
-          "identical (every cell within 1e-9)" if not diffs else f"{len(diffs)} cells differ")
+    print(
+        "offline/online agreement:",
+        "identical (every cell within 1e-9)" if not diffs else f"{len(diffs)} cells differ",
+    )
     for _, line in diffs[:10]:
         print("  ", line)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"evaluate": {"index": idx.version, **off.to_dict()}, "replay": on}, f,
-                      indent=1)
+            json.dump(
+                {"evaluate": {"index": idx.version, **off.to_dict()}, "replay": on}, f, indent=1
+            )
     return 1 if diffs else 0
 
 

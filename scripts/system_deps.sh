@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests drive for real: redis-server and Debian's Chromium.
+# Installs the system packages the tests drive for real: redis-server, redis-cli (which creates
+# the tests' Redis Cluster), Debian's Chromium and promtool.
 # Idempotent; needs root (CI and the dev machines run as root). Skips what is already there.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# promtool checks and unit-tests deploy/prometheus/ (the package also ships a Prometheus
+# server, which the tests never start).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

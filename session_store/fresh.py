@@ -38,14 +38,10 @@ import heapq
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol, cast
-
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from typing import Protocol
 
 from session_store.base import FRESH_HALF_LIFE_S, FRESH_MIN_USERS, StoreConfig, check_query
-from session_store.redis_store import unavailable
+from session_store.client import RedisClient, redis_client, unavailable
 
 #: Rebase once scores reach e^REBASE_AFTER (a double holds up to ~e^709).
 REBASE_AFTER = 40.0
@@ -309,9 +305,17 @@ return 1
 """
 
 
+# KEYS: released scores, t0. ARGV: the last rank wanted. Both read at one instant; a script
+# rather than MULTI/EXEC for the reason given in `session_store.redis_store` (_HISTORY_LUA).
+_TOP_LUA = """
+return {redis.call('GET', KEYS[2]), redis.call('ZREVRANGE', KEYS[1], 0, ARGV[1], 'WITHSCORES')}
+"""
+
+
 class RedisFreshCounts:
     """Shared by every worker and host; survives server restarts (and Redis restarts when
-    Redis persists). Failures raise `SessionStoreUnavailable`, like the session store."""
+    Redis persists). On one Redis server or a Redis Cluster (the URL says which; see
+    `session_store.client`). Failures raise `SessionStoreUnavailable`, like the session store."""
 
     name = "redis"
 
@@ -320,17 +324,12 @@ class RedisFreshCounts:
     ) -> None:
         self.config = config if config is not None else FreshConfig()
         store = store if store is not None else StoreConfig()
-        self._client: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=store.socket_timeout_s,
-            socket_connect_timeout=store.connect_timeout_s,
-            retry=Retry(ExponentialWithJitterBackoff(cap=0.1, base=0.01), retries=store.retries),
-        )
+        self._client: RedisClient = redis_client(url, store)
         self.key = f"{store.key_prefix}:{{fresh}}"
         self.t0_key = f"{self.key}:t0"
         self._add = self._client.register_script(_ADD_LUA)
         self._forget = self._client.register_script(_FORGET_LUA)
+        self._top = self._client.register_script(_TOP_LUA)
 
     def _senders(self, window: int, query: str) -> str:
         return f"{self.key}:w:{window}:{query}"
@@ -372,17 +371,13 @@ class RedisFreshCounts:
         if n <= 0:
             return []
         when = time.time() if now is None else float(now)
+        last = min(n, self.config.max_items) - 1
         with unavailable("fresh top"):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zrange(
-                    self.key, 0, min(n, self.config.max_items) - 1, desc=True, withscores=True
-                )
-                pipe.get(self.t0_key)
-                rows, t0 = await pipe.execute()
+            t0, flat = await self._top(keys=[self.key, self.t0_key], args=[last])
         if t0 is None:
             return []
         scale = math.exp(-(when - float(t0)) / self.config.tau)
-        return [(q, float(s) * scale) for q, s in cast(list[tuple[str, float]], rows)]
+        return [(q, float(s) * scale) for q, s in zip(flat[::2], flat[1::2], strict=True)]
 
     async def forget(self, who: str, query: str | None = None, now: float | None = None) -> None:
         _check_who(who, 1.0)

@@ -9,8 +9,10 @@ sockets or frames over several workers and hosts is only visible here. Layout (`
   counting by themselves;
 * ``qac:client:{<client>}:frames:<window>``: frames the client sent in one time window.
 
-The hash tag keeps a client's keys in one Cluster slot. Failures raise
-`SessionStoreUnavailable`; callers fail open to their local limits.
+The hash tag keeps a client's keys in one Cluster slot. `heartbeat` and `add_frames` batch
+many clients' keys in one pipeline without a transaction; on a cluster the client splits it
+by node and returns the replies in order. Failures raise `SessionStoreUnavailable`; callers
+fail open to their local limits.
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from redis.asyncio import Redis
-
 from session_store.base import StoreConfig
-from session_store.redis_store import unavailable
+from session_store.client import RedisClient, redis_client, unavailable
 
 # KEYS: conns zset. ARGV: now ms, connection id, cap, ttl ms. 1 admitted, 0 at the cap.
 _JOIN_LUA = """
@@ -43,12 +43,7 @@ class RedisLedger:
 
     def __init__(self, url: str, config: StoreConfig | None = None) -> None:
         self.config = config if config is not None else StoreConfig()
-        self._client: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=self.config.socket_timeout_s,
-            socket_connect_timeout=self.config.connect_timeout_s,
-        )
+        self._client: RedisClient = redis_client(url, self.config)
         self._join = self._client.register_script(_JOIN_LUA)
 
     def _key(self, client: str, part: str) -> str:

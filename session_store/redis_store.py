@@ -11,41 +11,40 @@ Layout (``qac`` is `StoreConfig.key_prefix`):
 * ``qac:user:{<user id>}:count``: a hash, query -> submit count.
 
 The braces are a Redis Cluster hash tag: they put everything of one user in one slot, so the
-Lua scripts that touch several of those keys stay legal (and atomic) on a cluster. User ids
-come from verified credentials, which never contain braces.
+Lua scripts that touch several of those keys stay legal (and atomic) on a cluster. An
+anonymous session is a single key, in whatever slot its id hashes to. User ids come from
+verified credentials, which never contain braces. Scripts touch only the keys they are given,
+never key names read inside Lua (the cluster routes a script by its keys).
 
 Retention: every key has a TTL. Sessions live `session_ttl_s` after their last submit (30
 minutes); a user's history and session index `user_ttl_s` after their last submit (90 days).
 
-Every write is a single Lua script or MULTI/EXEC transaction, so concurrent workers never see
-half an update and a write costs one round trip. Writes refresh the TTL of the keys they touch.
+Every write is a single Lua script, so concurrent workers never see half an update and a write
+costs one round trip; so is the one read of two keys (`user_history`). Writes refresh the TTL
+of the keys they touch.
 
-Failure policy: short socket and connect timeouts plus one explicit retry policy (exponential
-backoff with jitter) bound how long a dead or stuck Redis can hold a keystroke, and every
-client error is re-raised as `SessionStoreUnavailable`. The client reconnects on its own, so
-the same store object works again once Redis is back. Scripts are sent by SHA and reloaded
-transparently when a restarted server has lost its script cache.
+Failure policy (`session_store.client`, shared with the fresh counts and the ledger): short
+socket and connect timeouts plus one explicit retry policy (exponential backoff with jitter)
+bound how long a dead or stuck Redis can hold a keystroke, and every client error is re-raised
+as `SessionStoreUnavailable`. The client reconnects on its own (on a cluster it also finds the
+replica that took over a dead master), so the same store object works again once Redis is
+back. Scripts are sent by SHA and reloaded transparently when a restarted server or a newly
+promoted replica lacks them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import cast
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from session_store.base import HistoryEntry, StoreConfig, check_id, check_query
+from session_store.client import RedisClient, redis_client, unavailable
 from session_store.errors import SessionStoreUnavailable
 
-# Backoff between attempts: random in [0, base * 2**failures], capped. Small on purpose: one
-# retry after ~10 ms rides over a dropped pooled connection; a dead server fails fast anyway.
-_BACKOFF_BASE_S = 0.01
-_BACKOFF_CAP_S = 0.1
+#: Times `forget_user` re-reads the user's session index when sessions were added meanwhile.
+_FORGET_ATTEMPTS = 3
 
 # Dedupe needs to read the head before pushing, so append is a script rather than a plain
 # MULTI: LINDEX + LPUSH + LTRIM + PEXPIRE, atomically, in one round trip. KEYS: the session
@@ -68,16 +67,24 @@ end
 return 1
 """
 
-# KEYS: last-used zset, count hash, session index. ARGV: query, or "" for everything.
-# Removes the query from the history and from every indexed session (or deletes them all).
+# KEYS: last-used zset, count hash, session index, then every session key the index held when
+# the caller read it. ARGV: query, or "" for everything. Removes the query from the history and
+# from every indexed session (or deletes them all). A script may touch only the keys it was
+# given (Redis Cluster moves and checks keys by them), so it never reads a key name from the
+# index: when the index holds a session the caller did not name (one added since the caller
+# read it), it changes nothing and returns 0, and the caller reads the index again.
 _FORGET_USER_LUA = """
 local seen, counts, index, query = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
-local sessions = redis.call('ZRANGE', index, 0, -1)
+local named = {}
+for i = 4, #KEYS do named[KEYS[i]] = true end
+for _, key in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  if not named[key] then return 0 end
+end
 if query == '' then
-  for _, key in ipairs(sessions) do redis.call('DEL', key) end
+  for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
   redis.call('DEL', seen, counts, index)
 else
-  for _, key in ipairs(sessions) do redis.call('LREM', key, 0, query) end
+  for i = 4, #KEYS do redis.call('LREM', KEYS[i], 0, query) end
   redis.call('ZREM', seen, query)
   redis.call('HDEL', counts, query)
 end
@@ -103,13 +110,12 @@ return 1
 """
 
 
-@contextmanager
-def unavailable(operation: str) -> Iterator[None]:
-    """Re-raise client, connection and timeout errors as `SessionStoreUnavailable`."""
-    try:
-        yield
-    except (RedisError, OSError) as exc:  # OSError covers builtin TimeoutError, refused sockets
-        raise SessionStoreUnavailable(f"redis {operation} failed: {exc}") from exc
+# KEYS: last-used zset, count hash. Both read at one instant, in one round trip. A script
+# rather than MULTI/EXEC: redis-py's cluster client runs a transaction's every command on a
+# thread of its own (milliseconds of a blocked event loop per read).
+_HISTORY_LUA = """
+return {redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES'), redis.call('HGETALL', KEYS[2])}
+"""
 
 
 def _ms(seconds: float) -> int:
@@ -117,26 +123,18 @@ def _ms(seconds: float) -> int:
 
 
 class RedisStore:
-    """`SessionStore` on Redis via `redis.asyncio`. Creating it does not connect."""
+    """`SessionStore` on one Redis server or a Redis Cluster (the URL says which; see
+    `session_store.client`). Creating it does not connect."""
 
     name = "redis"
 
     def __init__(self, url: str, config: StoreConfig | None = None) -> None:
         self.config = config if config is not None else StoreConfig()
-        self.retry = Retry(
-            ExponentialWithJitterBackoff(cap=_BACKOFF_CAP_S, base=_BACKOFF_BASE_S),
-            retries=self.config.retries,
-        )
-        self._client: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=self.config.socket_timeout_s,
-            socket_connect_timeout=self.config.connect_timeout_s,
-            retry=self.retry,
-        )
+        self._client: RedisClient = redis_client(url, self.config)
         self._append = self._client.register_script(_APPEND_LUA)
         self._record_user = self._client.register_script(_RECORD_USER_LUA)
         self._forget_user = self._client.register_script(_FORGET_USER_LUA)
+        self._history = self._client.register_script(_HISTORY_LUA)
 
     def session_key(self, session_id: str, user_id: str | None = None) -> str:
         check_id("session_id", session_id)
@@ -183,14 +181,12 @@ class RedisStore:
     async def user_history(self, user_id: str) -> list[HistoryEntry]:
         seen, counts = self.user_keys(check_id("user_id", user_id))
         with unavailable("user_history"):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.zrange(seen, 0, -1, desc=True, withscores=True)
-                pipe.hgetall(counts)
-                by_recency, count_of = await pipe.execute()
+            by_recency, counts_flat = await self._history(keys=[seen, counts])
+        count_of = dict(zip(counts_flat[::2], counts_flat[1::2], strict=True))
         # Both keys share a TTL but expire separately; a query without a count is mid-expiry.
         return [
             HistoryEntry(query, int(count_of[query]), float(last_used))
-            for query, last_used in by_recency
+            for query, last_used in zip(by_recency[::2], by_recency[1::2], strict=True)
             if query in count_of
         ]
 
@@ -211,9 +207,16 @@ class RedisStore:
         seen, counts = self.user_keys(check_id("user_id", user_id))
         if query is not None:
             check_query(query)
-        keys = [seen, counts, self.session_index_key(user_id)]
+        index = self.session_index_key(user_id)
         with unavailable("forget_user"):
-            await self._forget_user(keys=keys, args=[query or ""])
+            for _ in range(_FORGET_ATTEMPTS):
+                sessions = cast(list[str], await self._client.zrange(index, 0, -1))
+                keys = [seen, counts, index, *sessions]
+                if int(await self._forget_user(keys=keys, args=[query or ""])) == 1:
+                    return
+        raise SessionStoreUnavailable(
+            f"forget_user: the user's sessions kept changing ({_FORGET_ATTEMPTS} attempts)"
+        )
 
     async def ping(self) -> bool:
         try:

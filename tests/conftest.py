@@ -8,6 +8,7 @@ import pytest
 
 from indexer.dataset import SplitSessions, load_split
 from indexer.xmr.params import XMRParams
+from tests.cluster_server import redis_cluster_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOG = ROOT / "data" / "sample" / "aol-sample.tsv.gz"
@@ -97,6 +98,35 @@ def xmr_index_dir(tmp_path_factory: pytest.TempPathFactory, sample_log: Path) ->
     params = BuildParams(model="xmr", xmr=SMALL, kanon=KAnonParams.off())
     build_full([sample_log], out, params, fit_params=FitParams(every=8))
     return out
+
+
+@pytest.fixture(scope="session")
+def accented_index_dir(tmp_path_factory: pytest.TempPathFactory, shared_log: Path) -> Path:
+    """An MPC index of the real rows of the shared log whose query has a non-ASCII letter or
+    starts "new york" (every one shared, K = 1): the tests type them without accents, or in
+    full-width letters."""
+    import gzip
+
+    from indexer.build import build_index
+    from indexer.kanon import KAnonParams
+    from indexer.params import BuildParams
+
+    tmp = tmp_path_factory.mktemp("accented")
+    log = tmp / "accented.tsv"
+    with gzip.open(shared_log, "rt", encoding="utf-8") as src, open(log, "w") as out:
+        out.write(next(src))  # AOL's header
+        for line in src:
+            query = line.split("\t")[1]
+            if not query.isascii() or query.startswith("new york"):
+                out.write(line)
+    params = BuildParams(model="mpc", use_all=True, kanon=KAnonParams.off())
+    build_index([log], tmp / "mpc", params)
+    return tmp / "mpc"
+
+
+# One Redis Cluster (3 masters, 3 replicas) for every test that only reads and writes through
+# it; tests that kill a node start their own.
+redis_cluster = redis_cluster_fixture(scope="session")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-from autocomplete.server.auth import mint_token
+import jwt
 
 TEST_JWT_SECRET = "test-only-jwt-secret-0123456789abcdef"
 #: Signs session ids on live test servers (`QAC_SESSION_SECRET`).
@@ -18,8 +18,13 @@ TEST_SESSION_SECRET = "test-only-session-secret-0123456789abcdef"
 TEST_HEALTH_TOKEN = "test-only-health-token"
 
 
-def user_token(user: str, ttl_s: float = 3600.0, secret: str = TEST_JWT_SECRET) -> str:
-    return mint_token(secret, user, ttl_s=ttl_s, now=time.time())
+def user_token(
+    user: str, ttl_s: float = 3600.0, secret: str = TEST_JWT_SECRET, now: float | None = None
+) -> str:
+    """An HS256 token for `user`, minted with PyJWT directly (not with the server's code)."""
+    issued = time.time() if now is None else now
+    claims = {"sub": user, "iat": int(issued), "exp": int(issued + ttl_s)}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def as_user(ws_url: str, user: str, session: str | None = None) -> str:

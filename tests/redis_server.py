@@ -7,6 +7,7 @@ takes a few milliseconds, so tests may own a server and stop or restart it to te
         client = Redis.from_url(server.url)
         server.stop()                      # now refuses connections
         server.start()                     # same port, same URL, empty again
+        server.kill()                      # SIGKILL: a crash
 
     RedisServer(persistent=True)           # keeps data across stop()/start() (AOF, fsync always)
 
@@ -186,6 +187,14 @@ class RedisServer:
                     process.wait()
         if not self.persistent:
             self._remove_dir()
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash) and reap it; its data directory stays, so `start`
+        brings back what it had written there (a cluster node its ``nodes.conf``)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
 
     def close(self) -> None:
         """Stop the server and delete its data directory."""

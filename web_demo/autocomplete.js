@@ -1,8 +1,11 @@
-// Session-aware query autocompletion for any <input>: plain JavaScript, no build step, no
-// dependencies. Drop into a page:
+// Session-aware query autocompletion for any <input>: plain JavaScript, no dependencies, and
+// no build step needed to use it. Drop into a page:
 //
 //   <input name="q" data-autocomplete>      <!-- or data-autocomplete="wss://host/ws" -->
 //   <script type="module" src="https://qac.example.com/static/autocomplete.js"></script>
+//
+// (or the bundled, minified file of the same, web_demo/dist/, which scripts/build_widget.py
+// makes from these modules, also as a classic script defining `QacAutocomplete`)
 //
 // or attach by hand:  import { attachAutocomplete } from ".../autocomplete.js";
 //                      const ac = attachAutocomplete(input, { k: 8 });
@@ -15,8 +18,9 @@ import { EVENTS, MAX_PREFIX_CHARS, MAX_QUERY_CHARS, normalizeOptions } from "./o
 import { hide, normalizeTyped, renderOption, sanitizeItem } from "./render.js";
 
 export { State };
-export { DEFAULTS, EVENTS, MESSAGES } from "./options.js";
-export { highlightSegments, normalizeTyped } from "./render.js";
+export { Backoff, QacConnection } from "./connection.js";
+export { DEFAULTS, EVENTS, MESSAGES, VERSION } from "./options.js";
+export { highlightSegments, itemParts, normalizeTyped } from "./render.js";
 
 const REGISTRY = new WeakMap();
 const COMFORTABLE_WIDTH_PX = 360;
@@ -95,6 +99,8 @@ class Autocomplete {
   get state() { return this.#conn.state; }
   get session() { return this.#conn.session; }
   get index() { return this.#conn.index; }
+  get protocol() { return this.#conn.protocol; }
+  get limits() { return this.#conn.limits; }
   get items() { return this.#items.map((it) => ({ ...it })); }
   get isOpen() { return this.#open; }
 
@@ -242,7 +248,7 @@ class Autocomplete {
   /** Whether `value` is worth a request: long enough, and within the server's limit. */
   #askable(value) {
     const n = normalizeTyped(value).length;
-    return n >= this.#opts.minChars && n <= MAX_PREFIX_CHARS;
+    return n >= this.#opts.minChars && n <= (this.#conn.limits?.max_prefix_chars ?? MAX_PREFIX_CHARS);
   }
 
   #onInput() {
@@ -310,10 +316,11 @@ class Autocomplete {
   }
 
   #render() {
-    const m = this.#opts.messages;
+    const { messages, renderItem } = this.#opts;
     const frag = document.createDocumentFragment();
     this.#items.forEach((item, i) => {
-      frag.append(renderOption(item, i === this.#active, `${this.#baseId}-opt-${i}`, this.#typed, m));
+      const id = `${this.#baseId}-opt-${i}`;
+      frag.append(renderOption(item, i === this.#active, id, this.#typed, messages, { renderItem, index: i }));
     });
     this.#listbox.replaceChildren(frag);
   }
@@ -321,11 +328,17 @@ class Autocomplete {
   #place() {
     const i = this.#input;
     // As wide as the input, or wider when the input is narrow (a phone, a box beside a button)
-    // and the viewport has room to its right, so suggestions do not wrap word by word.
-    const room = document.documentElement.clientWidth - i.getBoundingClientRect().left - VIEWPORT_MARGIN_PX;
+    // and the viewport has room on the side text runs to, so suggestions do not wrap word by
+    // word. Left-to-right the list shares the input's left edge and grows rightwards;
+    // right-to-left it shares the right edge and grows leftwards.
+    const rtl = getComputedStyle(i).direction === "rtl";
+    const rect = i.getBoundingClientRect();
+    const viewport = document.documentElement.clientWidth;
+    const room = (rtl ? rect.right : viewport - rect.left) - VIEWPORT_MARGIN_PX;
     const width = Math.max(i.offsetWidth, Math.min(room, COMFORTABLE_WIDTH_PX));
+    const left = rtl ? i.offsetLeft + i.offsetWidth - width : i.offsetLeft;
     Object.assign(this.#listbox.style, {
-      top: `${i.offsetTop + i.offsetHeight}px`, left: `${i.offsetLeft}px`, width: `${width}px`,
+      top: `${i.offsetTop + i.offsetHeight}px`, left: `${left}px`, width: `${width}px`,
     });
   }
 
@@ -471,7 +484,8 @@ class Autocomplete {
     const query = String(raw ?? "").trim();
     const now = Date.now();
     // Enter, a pick and the form's submit event can all report one search: send it once.
-    if (!query || query.length > MAX_QUERY_CHARS) return null; // the server would refuse it
+    const limit = this.#conn.limits?.max_query_chars ?? MAX_QUERY_CHARS;
+    if (!query || query.length > limit) return null; // the server would refuse it
     if (query === this.#lastCommit.query && now - this.#lastCommit.at < 1000) return null;
     this.#lastCommit = { query, at: now };
     const { id, queued } = this.#conn.submit(query);

@@ -64,6 +64,14 @@ function isObject(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/** `hello.limits` when it has the three positive integers the protocol promises, else null. */
+function readLimits(raw) {
+  if (!isObject(raw)) return null;
+  const names = ["max_k", "max_prefix_chars", "max_query_chars"];
+  if (!names.every((n) => Number.isInteger(raw[n]) && raw[n] > 0)) return null;
+  return Object.freeze(Object.fromEntries(names.map((n) => [n, raw[n]])));
+}
+
 /**
  * One logical connection. `complete()` answers only the newest request: replies to older
  * request ids are dropped (counted in `stats.staleDropped`). `submit()` works offline too: the
@@ -88,6 +96,8 @@ export class QacConnection extends EventTarget {
   #pendingComplete = null;
   #retriedAuth = false;
   #index = null;
+  #protocol = null;
+  #limits = null;
   #nextId = 1;
   #latestComplete = 0;
   #pendingSubmits = new Map(); // id -> query, sent and not yet acked
@@ -125,6 +135,15 @@ export class QacConnection extends EventTarget {
   get index() {
     return this.#index;
   }
+  /** The protocol version the server announced in `hello` (null before, or from a server
+   * older than version 1). */
+  get protocol() {
+    return this.#protocol;
+  }
+  /** The server's limits from `hello`: {max_k, max_prefix_chars, max_query_chars}, or null. */
+  get limits() {
+    return this.#limits;
+  }
   /** The socket URL without the credential (safe to log). */
   get url() {
     return this.#socketUrl(null).href;
@@ -142,7 +161,8 @@ export class QacConnection extends EventTarget {
   complete(prefix, k = 10) {
     const id = this.#nextId++;
     this.#latestComplete = id;
-    const frame = { type: "complete", id, prefix, k };
+    // A server older than protocol 1 refuses k over its limit; newer ones serve the limit.
+    const frame = { type: "complete", id, prefix, k: this.#limits ? Math.min(k, this.#limits.max_k) : k };
     if (this.#send(frame)) return id;
     this.#pendingComplete = frame;
     if (this.#idle) this.reconnectNow();
@@ -337,7 +357,12 @@ export class QacConnection extends EventTarget {
         if (typeof frame.session === "string" && frame.session) this.#session = frame.session;
         this.#freshSession = false;
         this.#index = typeof frame.index === "string" ? frame.index : null;
-        this.#setState(State.OPEN, { hello: frame, auth: frame.auth, authError: frame.auth_error ?? null });
+        this.#protocol = Number.isInteger(frame.protocol) ? frame.protocol : null;
+        this.#limits = readLimits(frame.limits);
+        this.#setState(State.OPEN, {
+          hello: frame, auth: frame.auth, authError: frame.auth_error ?? null,
+          protocol: this.#protocol, limits: this.#limits,
+        });
         // An expired credential: get a new one from the token function and reconnect, once.
         if (frame.auth_error === "expired" && typeof this.#token === "function" && !this.#retriedAuth) {
           this.#retriedAuth = true;

@@ -2,9 +2,12 @@
 
 import { toWebSocketUrl } from "./connection.js";
 
+/** The widget's version (package.json's; the build step checks they agree). */
+export const VERSION = "0.2.0";
+
 /** Every CustomEvent the widget dispatches on its input; `detail` fields in comments. */
 export const EVENTS = Object.freeze({
-  status: "autocomplete:status", // {state, session, index, retryInMs?}
+  status: "autocomplete:status", // {state, session, index, protocol, limits, auth, authError, retryInMs?}
   results: "autocomplete:results", // {prefix, items, tookMs}
   select: "autocomplete:select", // {text, item, index, via} cancelable: keeps the value as typed
   submit: "autocomplete:submit", // {query, id, queued, via}
@@ -21,6 +24,8 @@ export const MESSAGES = Object.freeze({
   offline: "Suggestions offline, retrying…",
   listLabel: "Suggestions",
   history: "from your history",
+  fresh: "trending",
+  corrected: "did you mean",
   remove: "Remove from history",
   removed: (q) => `removed ${q} from history`,
 });
@@ -41,6 +46,12 @@ export const MESSAGES = Object.freeze({
  *   under the input (true), not at all (false), or write it into the given element.
  * messages: partial override of MESSAGES. backoff: {baseMs, maxMs, factor} for reconnects.
  * connectTimeoutMs: give up a connection attempt after this. WebSocketImpl: for tests.
+ * renderItem(item, parts, context): what to show inside an option instead of the default
+ *   highlighted text: a Node, a string (shown as text, never parsed as markup), or
+ *   null/undefined for the default. `parts` are the text's runs [{text, kind, typed}] with
+ *   kind "typed", "fix" (what a spelling correction changed) or "completion"; `context` is
+ *   {index, selected, typed, messages}. The option element, its classes and its accessible
+ *   notes stay the widget's.
  */
 export const DEFAULTS = Object.freeze({
   url: null,
@@ -56,12 +67,14 @@ export const DEFAULTS = Object.freeze({
   messages: {},
   backoff: {},
   connectTimeoutMs: 5000,
+  renderItem: null,
   WebSocketImpl: null,
 });
 
-/** The protocol's largest k (the server refuses more). */
+/** The protocol's largest k (a server serves at most its own `limits.max_k` of them). */
 export const MAX_K = 50;
-/** The server's default limits on a prefix and a submitted query (normalised characters). */
+/** The server's default limits on a prefix and a submitted query (normalised characters),
+ * used until its `hello` announces its own. */
 export const MAX_PREFIX_CHARS = 200;
 export const MAX_QUERY_CHARS = 500;
 
@@ -75,6 +88,9 @@ export function normalizeOptions(options) {
   o.minChars = Math.max(0, Math.trunc(Number(o.minChars) || 0));
   o.debounceMs = Math.max(0, Number(o.debounceMs) || 0);
   o.messages = { ...MESSAGES, ...o.messages };
+  if (o.renderItem !== null && typeof o.renderItem !== "function") {
+    throw new TypeError("attachAutocomplete: renderItem must be a function or null");
+  }
   o.url = toWebSocketUrl(o.url || new URL("../ws", import.meta.url), globalThis.location?.href).href;
   return Object.freeze(o);
 }

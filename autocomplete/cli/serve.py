@@ -30,7 +30,8 @@ def add_parser(subparsers: Any) -> None:
         "--redis",
         dest="redis_url",
         metavar="URL",
-        help="Redis URL for session state (QAC_REDIS_URL); default: in-memory, per process",
+        help="Redis URL for session state (QAC_REDIS_URL): redis://host:port/0, or a Redis "
+        "Cluster as redis+cluster://host:port,host:port; default: in-memory, per process",
     )
     s.add_argument("--host", help="listen address (QAC_HOST, default 127.0.0.1)")
     s.add_argument("--port", type=int, help="listen port (QAC_PORT, default 8000)")
@@ -67,6 +68,11 @@ def add_parser(subparsers: Any) -> None:
         choices=("critical", "error", "warning", "info", "debug"),
         help="QAC_LOG_LEVEL, default info",
     )
+    s.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text, or json: one JSON object per line (QAC_LOG_FORMAT, default text)",
+    )
     s.set_defaults(func=run)
 
 
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         "static_dir": args.static_dir,
         "demo_tokens": args.demo_tokens,
         "log_level": args.log_level,
+        "log_format": args.log_format,
     }
     config = ServerConfig.from_env(overrides=overrides)
     if config.blocklist is not None:

@@ -6,9 +6,10 @@ size. `check_manifest` type-checks every field, so a hostile or damaged manifest
 the loader; `check_file_name` keeps every listed name a plain name inside the directory.
 `index_fingerprint` names a verified index by stat() data alone (see `artifact.IndexFiles`).
 
-Format versions: 1, the first; 2, the blend weights and the XR-Linear featuriser carry their
-own versioned files (`weights.BlendWeights`, `featurizer.Featurizer`) and the XR-Linear
-model no longer stores blend weights of its own.
+Format versions: 1, the first; 2, queries and prefixes fold accents and letter widths
+(`indexer.text`); 3, the blend weights and the XR-Linear featuriser carry their own versioned
+files (`weights.BlendWeights`, `featurizer.Featurizer`) and the XR-Linear model no longer
+stores blend weights of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from typing import Any, TypeGuard
 from .errors import IndexFormatError
 
 FORMAT_NAME = "session-qac-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+#: Why an older index cannot be served as it is, by its format version.
+_OUTDATED = {
+    1: "it was built before accents and full-width letters were folded, so what users type "
+    "would not match its accented labels",
+    2: "its blend weights and XR-Linear files predate the one blend over the model's raw features",
+}
 MANIFEST = "manifest.json"
 #: What an index file name may look like: the characters the writer uses, no leading dot.
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
@@ -91,9 +98,11 @@ def check_manifest(manifest: object, where: Path) -> dict[str, Any]:
         raise IndexFormatError(f"{where}: not a {FORMAT_NAME} manifest")
     version = manifest.get("format_version")
     if not _is_int(version) or version != FORMAT_VERSION:
+        why = _OUTDATED.get(version) if _is_int(version) else None
         raise IndexFormatError(
             f"{where}: format version {version!r}, this build reads "
-            f"{FORMAT_VERSION}; rebuild the index with this version"
+            f"{FORMAT_VERSION}{f' ({why})' if why else ''}; rebuild the index with this "
+            "version (autocomplete build-index)"
         )
     for key in ("index_version", "model"):
         if not isinstance(manifest.get(key), str):

@@ -19,24 +19,25 @@ in-memory store loses it, Redis keeps it); the client does not re-send earlier q
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from autocomplete.client import (
+    ConnectFailed,
+    ConnectionLost,
+    QacClient,
+    check_url,
+    session_url,
+)
 
 from .errors import ServerGone
 from .outcome import QueryOutcome, SessionOutcome
 from .plan import SessionPlan
 from .retry import RATE_LIMITED, RECONNECT, Backoff, Pacer
 
-#: HTTP answers to a handshake that waiting will not fix.
-_PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 426})
+__all__ = ["ClientSettings", "ConnectFailed", "SessionReplay", "check_url", "session_url"]
 
 
 @dataclass(frozen=True)
@@ -58,90 +59,8 @@ class ClientSettings:
     submit_attempts: int = 3
 
 
-class ConnectFailed(Exception):
-    """One connection attempt failed; `permanent` when retrying cannot help."""
-
-    def __init__(self, reason: str, permanent: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-
-
 class _Closed(Exception):
     """The connection closed before the answer came."""
-
-
-def session_url(url: str, session_id: str) -> str:
-    """`url` with its `session` query parameter set to `session_id` (others kept)."""
-    parts = urlsplit(url)
-    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "session"]
-    params.append(("session", session_id))
-    return urlunsplit(parts._replace(query=urlencode(params)))
-
-
-def check_url(url: str) -> str:
-    """`url` if it looks like a WebSocket URL, else `ConnectFailed` (permanent)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise ConnectFailed(f"bad URL {url!r}: {exc}", permanent=True) from None
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConnectFailed(
-            f"bad URL {url!r}: expected ws://HOST:PORT/ws or wss://...", permanent=True
-        )
-    return url
-
-
-def _describe(exc: BaseException, open_timeout_s: float) -> ConnectFailed:
-    if isinstance(exc, InvalidURI):
-        return ConnectFailed(f"bad URL: {exc}", permanent=True)
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
-        return ConnectFailed(
-            f"handshake refused with HTTP {status}", permanent=status in _PERMANENT_STATUS
-        )
-    if isinstance(exc, ConnectionRefusedError):
-        return ConnectFailed("connection refused")
-    if isinstance(exc, socket.gaierror):
-        return ConnectFailed(f"cannot resolve host ({exc.strerror})")
-    if isinstance(exc, TimeoutError):
-        return ConnectFailed(f"no answer within {open_timeout_s:g}s")
-    if isinstance(exc, OSError) and exc.strerror:
-        return ConnectFailed(exc.strerror.lower())
-    return ConnectFailed(str(exc) or type(exc).__name__)
-
-
-def _decode(raw: str | bytes) -> dict[str, Any] | None:
-    try:
-        msg = json.loads(raw)
-    except ValueError:
-        return None
-    return msg if isinstance(msg, dict) else None
-
-
-async def open_link(
-    url: str, session_id: str | None, open_timeout_s: float
-) -> tuple[ClientConnection, dict[str, Any]]:
-    """Connect (resuming `session_id`, a session the server issued earlier, when given) and
-    read the `hello` frame; raises `ConnectFailed`. The session in force is `hello["session"]`:
-    the server issues a new one when it cannot resume the old one."""
-    check_url(url)
-    target = url if session_id is None else session_url(url, session_id)
-    try:
-        ws = await connect(target, open_timeout=open_timeout_s, ping_interval=None, close_timeout=2)
-    except (OSError, TimeoutError, InvalidURI, InvalidHandshake) as exc:
-        raise _describe(exc, open_timeout_s) from None
-    try:
-        async with asyncio.timeout(open_timeout_s):
-            hello = _decode(await ws.recv())
-    except (ConnectionClosed, TimeoutError, OSError) as exc:
-        await ws.close()
-        raise ConnectFailed(f"no hello frame after the handshake ({type(exc).__name__})") from None
-    if hello is None or hello.get("type") != "hello" or not isinstance(hello.get("session"), str):
-        await ws.close()
-        raise ConnectFailed(f"expected a hello frame first, got {hello!r}"[:200], permanent=True)
-    return ws, hello
 
 
 class SessionReplay:
@@ -165,7 +84,7 @@ class SessionReplay:
         self.is_seen = is_seen
         self.progress = progress
         self.outcome = SessionOutcome(plan.index, plan.session_id, plan.user, settings.k)
-        self._ws: ClientConnection | None = None
+        self._conn: QacClient | None = None
         self._session: str | None = None  # issued by the server on the first connect
         self._connected_once = False
         self._request_id = 0
@@ -184,20 +103,25 @@ class SessionReplay:
                 if self.progress is not None and q.keystrokes:
                     self.progress(len(q.keystrokes))
         finally:
-            if self._ws is not None:
-                await self._ws.close()
-                self._ws = None
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
         return self.outcome
 
     # -- connection -------------------------------------------------------------------------
 
-    async def _ensure_open(self) -> ClientConnection:
-        if self._ws is not None:
-            return self._ws
+    async def _ensure_open(self) -> QacClient:
+        if self._conn is not None:
+            return self._conn
         delays = self.settings.reconnect.delays()
         while True:
             try:
-                ws, hello = await open_link(self.url, self._session, self.settings.open_timeout_s)
+                conn = await QacClient.connect(
+                    self.url,
+                    session=self._session,
+                    open_timeout_s=self.settings.open_timeout_s,
+                    reply_timeout_s=self.settings.reply_timeout_s,
+                )
             except ConnectFailed as exc:
                 delay = None if exc.permanent else next(delays, None)
                 if delay is None:
@@ -209,37 +133,32 @@ class SessionReplay:
             if self._connected_once:
                 self.outcome.reconnects += 1
             self._connected_once = True
-            self._session = str(hello["session"])  # resumed on reconnects
-            self.outcome.index_versions.add(str(hello.get("index")))
-            self._ws = ws
-            return ws
+            self._session = conn.session  # resumed on reconnects
+            self.outcome.index_versions.add(str(conn.hello.frame.get("index")))
+            self._conn = conn
+            return conn
 
     async def _exchange(self, frame: dict[str, Any]) -> tuple[dict[str, Any], float]:
         """Send `frame`, return (its answer, round trip ms). Raises `_Closed`, `TimeoutError`.
 
         The answer is the frame with the same id, or an error without id (the server sends
         `rate_limited` before reading the frame's id); anything else is a stale answer to an
-        earlier request that timed out, and is dropped.
+        earlier request that timed out, and is dropped (`QacClient.request`). Frames that are
+        not JSON objects are counted as protocol errors.
         """
-        ws = await self._ensure_open()
+        conn = await self._ensure_open()
+        malformed = conn.malformed
         t0 = time.perf_counter()
         try:
-            await ws.send(json.dumps(frame, separators=(",", ":")))
-            async with asyncio.timeout(self.settings.reply_timeout_s):
-                while True:
-                    msg = _decode(await ws.recv())
-                    if msg is None:
-                        self.outcome.errors["protocol"] += 1
-                        continue
-                    rid = msg.get("id")
-                    if rid == frame["id"] or (rid is None and msg.get("type") == "error"):
-                        return msg, (time.perf_counter() - t0) * 1000.0
-        except TimeoutError:  # an OSError too, but the connection may still be fine
-            raise
-        except (ConnectionClosed, OSError):
-            self._ws = None
-            await ws.close()
+            msg = await conn.request(frame)
+            return msg, (time.perf_counter() - t0) * 1000.0
+        except ConnectionLost:
+            self._conn = None
+            await conn.close()
             raise _Closed from None
+        finally:
+            if conn.malformed > malformed:
+                self.outcome.errors["protocol"] += conn.malformed - malformed
 
     def _next_id(self) -> int:
         self._request_id += 1

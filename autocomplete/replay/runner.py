@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import ClientSettings, ConnectFailed, SessionReplay, check_url, open_link
+from autocomplete.client import ConnectFailed, QacClient, check_url
+
+from .client import ClientSettings, SessionReplay
 from .errors import ServerGone, ServerUnreachable
 from .outcome import ReplayReport, SessionOutcome
 from .plan import SessionPlan
@@ -57,11 +59,11 @@ async def probe(url: str, open_timeout_s: float) -> dict[str, Any]:
     """One connection that must succeed first time: the server's `hello`, or an error."""
     try:
         check_url(url)
-        ws, hello = await open_link(url, None, open_timeout_s)
+        conn = await QacClient.connect(url, open_timeout_s=open_timeout_s)
     except ConnectFailed as exc:
         raise ServerUnreachable(f"cannot connect to {url}: {exc.reason}") from None
-    await ws.close()
-    return hello
+    await conn.close()
+    return dict(conn.hello.frame)
 
 
 async def replay_sessions(

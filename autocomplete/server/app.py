@@ -1,9 +1,14 @@
-"""The Starlette app: `/ws` completions, `/healthz`, `/metrics`, the demo page and its files.
+"""The Starlette app: `/ws` completions, `/v1/complete`, `/healthz`, `/metrics`, the demo page
+and the widget's files.
+
+`/static/` and `/v1/complete` answer pages of other sites that the server allows (CORS, the
+same origins that may open `/ws`), so a site embeds the widget with one script tag.
 
 `create_app(config, index, store)` builds an app from objects (tests pass a small index and
 any store); `app_from_env()` is the factory each uvicorn worker process calls, building its
 own from the `QAC_*` environment. The index arrays are mmap'd, so N workers share one copy of
-their pages; each worker has its own store client, connection limit and metrics.
+their pages; each worker has its own store client and connection limit, and its metrics join
+the other workers' in one `/metrics` (`metrics`, `multiproc`).
 """
 
 from __future__ import annotations
@@ -20,26 +25,29 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Mount, Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
+from autocomplete.ranking import ANONYMOUS
 from session_store.base import SessionStore, StoreConfig, create_store
 from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
 from session_store.ledger import RedisLedger
 
+from .assets import static_assets
 from .auth import SessionSigner, TokenVerifier
 from .clients import ClientTable
 from .config import ServerConfig
 from .connection import Connection, Services
+from .cors import CrossOrigin
 from .demo import demo_token_endpoint
 from .drain import DRAIN_EXTENSION, DrainHook
 from .fairness import ClientLimits
 from .freshness import FreshFeed
 from .handshake import Authenticator, Identity, origin_allowed, session_cookie
+from .http_complete import HttpCompletions
 from .logs import LogLimiter, configure_privacy
 from .metrics import ServerMetrics
 from .peers import Peer, in_networks, parse_networks, resolve_peer
@@ -95,6 +103,7 @@ class CompletionServer:
             config.trusted_user_header,
         )
         self.metrics = ServerMetrics(index.version, index.model, store.name)
+        self.metrics.connection_limit.set(config.max_connections)
         self.gateway = StoreGateway(
             store,
             self.metrics,
@@ -148,6 +157,7 @@ class CompletionServer:
             fresh=self.fresh,
             clients=self.clients,
             idle_timeout_s=config.idle_timeout_s,
+            popular=lambda k: index.mpc.complete(ANONYMOUS, "", k),
         )
         self.connections: set[Connection] = set()
         self.open_slots = 0  # handshakes accepted or in progress (reserved before awaiting)
@@ -189,7 +199,11 @@ class CompletionServer:
                     hook.subscribe(conn.drain)
                 await ws.send_text(
                     hello_frame(
-                        identity.session, self.index.version, identity.auth, identity.rejected
+                        identity.session,
+                        self.index.version,
+                        identity.auth,
+                        identity.rejected,
+                        self.services.limits,
                     )
                 )
                 await conn.run()
@@ -220,13 +234,9 @@ class CompletionServer:
 
     def _refusal(self, ws: WebSocket) -> tuple[str, Response] | None:
         """Why this handshake must be refused (reason label, HTTP response), or None."""
-        peer = self._peer_of(ws)
-        if not origin_allowed(
-            ws.headers.get("origin"),
-            ws.headers.get("host"),
-            self.config.allowed_origins,
-            peer.secure,
-        ):
+        peer = self.peer_of(ws)
+        origin = ws.headers.get("origin")
+        if origin is not None and not self.origin_ok(origin, ws):
             return "origin", PlainTextResponse("origin not allowed\n", status_code=403)
         if self.open_slots >= self.config.max_connections:
             return "capacity", PlainTextResponse(
@@ -238,7 +248,18 @@ class CompletionServer:
             return "client_cap", _CLIENT_CAP  # before any credential is checked: cheap
         return None
 
-    def _peer_of(self, conn: HTTPConnection) -> Peer:
+    def origin_ok(self, origin: str, conn: HTTPConnection) -> bool:
+        """May a page of `origin` use this server (open `/ws`, read `/static/`, call
+        `/v1/complete`)? Its own origin, `allowed_origins`, or any with `*`."""
+        return origin_allowed(
+            origin,
+            conn.headers.get("host"),
+            self.config.allowed_origins,
+            self.peer_of(conn).secure,
+        )
+
+    def peer_of(self, conn: HTTPConnection) -> Peer:
+        """Who sent `conn`: the TCP peer, or the client a trusted proxy forwarded for."""
         return resolve_peer(
             conn.client.host if conn.client else None,
             conn.scope.get("scheme", "http"),
@@ -300,7 +321,7 @@ class CompletionServer:
 
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.metrics_allow and not in_networks(
-            self._peer_of(request).address, self.metrics_allow
+            self.peer_of(request).address, self.metrics_allow
         ):
             return PlainTextResponse("forbidden\n", status_code=403)
         body, content_type = self.metrics.render()
@@ -328,7 +349,10 @@ class CompletionServer:
                 "demo tokens are on: POST /demo/token hands anyone a token for any user id. "
                 "Never run a public server like this."
             )
-        background = [asyncio.create_task(self.clients.run(), name="qac-client-limits")]
+        background = [
+            asyncio.create_task(self.clients.run(), name="qac-client-limits"),
+            asyncio.create_task(self.metrics.run(), name="qac-runtime-metrics"),
+        ]
         if self.fresh is not None:
             background.append(asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh"))
         try:
@@ -342,6 +366,7 @@ class CompletionServer:
                 await self.fresh.close()
             await self.clients.close()
             await self.gateway.close()
+            self.metrics.close()
 
 
 def fresh_config(config: ServerConfig) -> FreshConfig:
@@ -367,12 +392,23 @@ def create_app(
     (Redis with `redis_url`, else memory). Unused when `config.fresh_refresh_s` is 0.
     """
     server = CompletionServer(config, index, store, fresh)
+    any_origin = "*" in server.config.allowed_origins
+    http_complete = HttpCompletions(server.services, server.peer_of, server.origin_ok)
     routes = [
         WebSocketRoute("/ws", server.websocket),
+        Route(
+            "/v1/complete",
+            CrossOrigin(request_response(http_complete), server.origin_ok, any_origin=any_origin),
+            methods=["GET", "HEAD", "OPTIONS"],
+        ),
         Route("/healthz", server.healthz),
         Route("/metrics", server.metrics_endpoint),
         Route("/", server.demo_page),
-        Mount("/static", _static_files(config.static_dir), name="static"),
+        Mount(
+            "/static",
+            CrossOrigin(_static_files(config.static_dir), server.origin_ok, any_origin=any_origin),
+            name="static",
+        ),
     ]
     if server.config.demo_tokens:
         assert server.config.jwt_secret is not None  # `with_runtime_secrets` made one
@@ -404,9 +440,10 @@ def app_from_env() -> Starlette:
 
 
 def _static_files(directory: str) -> ASGIApp:
-    """The demo's files, or a clear 404 when this install has none (e.g. a plain wheel)."""
+    """The widget's and demo's files, or a clear 404 when this install has none (e.g. a
+    plain wheel)."""
     if os.path.isdir(directory):
-        return StaticFiles(directory=directory)
+        return static_assets(directory)
     return PlainTextResponse(
         f"no static files at {directory}; set QAC_STATIC_DIR\n", status_code=404
     )

@@ -19,6 +19,7 @@ from session_store.base import FRESH_HALF_LIFE_S, FRESH_MIN_USERS, MAX_QUERY_CHA
 
 from .auth import new_secret
 from .errors import ConfigError
+from .logformat import LOG_FORMATS
 
 ENV_PREFIX = "QAC_"
 #: The largest `k` a client may ask for; indexes precompute at least this many per prefix.
@@ -40,20 +41,26 @@ class ServerConfig:
 
     index: index directory (required; `QAC_INDEX` or `--index`).
     redis_url: Redis URL for session state shared by workers and hosts; None (default) uses
-        the embedded in-memory store, which is per worker process.
+        the embedded in-memory store, which is per worker process. One server:
+        ``redis://[:password@]host:port/db`` (``rediss://`` for TLS). A Redis Cluster is named
+        by its scheme, listing some of its nodes (any one that answers finds the rest):
+        ``redis+cluster://[:password@]host:port,host:port,...`` (``rediss+cluster://`` for
+        TLS; database 0 only). Sessions, history, fresh counts and the per-client ledger all
+        use it (`session_store.client`).
     host, port: where to listen (default 127.0.0.1:8000).
     workers: uvicorn worker processes (>= 1), each mmap-ing the same index files.
-    allowed_origins: browser Origins allowed to open `/ws` (comma-separated in the
-        environment). Empty (default): only the server's own origin (Origin's host equals
-        the Host header). `*`: any origin. Clients that send no Origin (non-browsers) are
-        always allowed: the check protects browsers from cross-site WebSocket hijacking.
+    allowed_origins: browser Origins allowed to open `/ws`, to run the widget from
+        `/static/` and to read `/v1/complete` (CORS) (comma-separated in the environment).
+        The server's own origin (Origin's host equals the Host header) is always allowed;
+        `*`: any origin. Clients that send no Origin (non-browsers) are always allowed: the
+        check protects browsers from cross-site WebSocket hijacking.
     max_connections: open WebSockets per worker; beyond it the handshake gets HTTP 503.
     max_frame_bytes: largest client frame; bigger ones close the connection with 1009.
     max_prefix_chars, max_query_chars: longest prefix / submitted query after
         normalisation; longer ones get a `bad_request` error. `max_query_chars` is at most
         the session store's limit.
-    default_k, max_k: completions returned when `k` is absent, and the largest `k` accepted
-        (1 <= default_k <= max_k <= 50).
+    default_k, max_k: completions returned when `k` is absent, and the most returned (a
+        larger `k` is served as `max_k`; `hello` announces it) (1 <= default_k <= max_k <= 50).
     rate_per_s, rate_burst: per-connection token bucket; frames beyond it get `rate_limited`.
     flood_close_after: rate-limited frames tolerated within ~10 s before closing with 1008.
     store_read_timeout_s: how long a keystroke waits for session context before completing
@@ -83,6 +90,9 @@ class ServerConfig:
     fresh_quota: submits of one identity counted per window (default 100).
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
+    log_format: "text" (default; uvicorn's lines) or "json" (one JSON object per line: time,
+        level, logger, message, pid, and for HTTP access lines method, path, status; see
+        `logformat`). Either way client addresses are pseudonyms and query strings dropped.
 
     Identity (see `handshake`; without a key or proxy every connection is anonymous):
     jwt_secret: HS256 secret (>= 32 bytes) that verifies the `token` parameter / `qac_token`
@@ -148,6 +158,7 @@ class ServerConfig:
     fresh_quota: int = 100
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
+    log_format: str = "text"
     jwt_secret: str | None = field(default=None, repr=False)
     jwt_public_key_file: str | None = None
     jwt_algorithms: tuple[str, ...] = ()
@@ -228,6 +239,10 @@ class ServerConfig:
             )
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
             raise ConfigError(f"QAC_LOG_LEVEL: unknown level {self.log_level!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"QAC_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+            )
         if self.index_fingerprint is not None:
             from autocomplete.model.manifest import is_fingerprint  # only workers pay for it
 
@@ -333,6 +348,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "metrics_allow": parse_list,
     "demo_tokens": parse_bool,
     "log_level": lambda raw: raw.strip().lower(),
+    "log_format": lambda raw: raw.strip().lower(),
 }
 
 

@@ -14,7 +14,9 @@ connection, in order, so a slow store delays the `ack`, never the next keystroke
 forget can never overtake the submit before it. A query forgotten here is also hidden for the
 rest of the connection (until submitted again), even when the store was down.
 
-An empty prefix (the box got focus) is answered with recent searches instead of the ranker.
+An empty prefix (the box got focus) is answered with recent searches instead of the ranker;
+a session with none yet (a new visitor) gets the index's most popular queries instead, which
+are k-anonymous labels like any other completion (`Services.on_focus`).
 Every item sent, whatever its source, passes the blocklist (when one is configured). Fresh
 queries are merged into ranked replies by `assemble.merge_fresh`; each submit the store kept
 is counted for them through the connection's identity (`freshness.FreshFeed`), unless the
@@ -108,6 +110,35 @@ class Services:
     """How old the connection's copy of its context may get before a background re-read."""
     context_timeout_s: float = 0.5
     """Deadline of a background context read (keystrokes wait at most the read budget)."""
+    popular: Callable[[int], list[Completion]] | None = None
+    """The index's k most popular queries (`MPCRanker.complete(ANONYMOUS, "", k)`), offered on focus
+    to a session with no recent searches; None: such a session gets an empty list."""
+
+    def ranked(self, context: Context, prefix: str, k: int) -> list[Completion]:
+        """At most `k` completions of a non-empty `prefix`: ranked, unblocked, fresh queries
+        merged in. The ranker's exceptions propagate (callers answer `unavailable`)."""
+
+        def rank(n: int) -> list[Completion]:
+            return self.ranker.complete(context, prefix, n)
+
+        items = allowed_completions(rank, k, self.blocks)
+        if self.fresh is not None:
+            fresh = self.fresh.extending(prefix, k + EXTRA)
+            items = merge_fresh(items, fresh, k, self.blocks)
+        return items
+
+    def on_focus(
+        self,
+        previous: tuple[str, ...],
+        history: tuple[HistoryEntry, ...],
+        k: int,
+        hidden: set[str] | frozenset[str] = frozenset(),
+    ) -> list[Completion]:
+        """The answer to an empty prefix: recent searches, else the most popular queries."""
+        items = recent_searches(previous, history, k, hidden=hidden, blocks=self.blocks)
+        if items or self.popular is None:
+            return items
+        return allowed_completions(self.popular, k, self.blocks)
 
 
 class Phase(enum.Enum):
@@ -285,22 +316,12 @@ class Connection:
         if self._hidden:
             history = tuple(h for h in history if h.query not in self._hidden)
         if not request.prefix:
-            items = recent_searches(
-                previous, history, request.k, hidden=self._hidden, blocks=s.blocks
-            )
+            items = s.on_focus(previous, history, request.k, self._hidden)
             await self._reply(request, items, started)
             return
-
         context = Context(previous, history, s.wall_clock())
-
-        def rank(k: int) -> list[Completion]:
-            return s.ranker.complete(context, request.prefix, k)
-
         try:
-            items = allowed_completions(rank, request.k, s.blocks)
-            if s.fresh is not None:
-                fresh = s.fresh.extending(request.prefix, request.k + EXTRA)
-                items = merge_fresh(items, fresh, request.k, s.blocks)
+            items = s.ranked(context, request.prefix, request.k)
         except Exception:
             _logs.log(
                 logging.ERROR,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
@@ -57,6 +58,15 @@ class DrainingWebSocketProtocol(WebSocketsSansIOProtocol):
             # The app task was created but has not run yet, so it sees the hook.
             self._hook = DrainHook()
             scope["extensions"][DRAIN_EXTENSION] = self._hook
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            # A denial response answers the handshake; uvicorn does not count it as one and,
+            # unless the socket's close won the race, logged an error for every refused
+            # client ("returned without completing handshake"), past the refusal's own
+            # rate-limited line.
+            self.handshake_complete = True
 
     def shutdown(self) -> None:
         hook = self._hook

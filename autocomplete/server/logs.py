@@ -5,7 +5,7 @@ and the query string carries credentials (`token=`), session ids and whatever el
 put there. `PrivacyFilter` rewrites uvicorn's records before any handler sees them: the query
 string is dropped and the client address becomes a keyed pseudonym (`pseudonyms.Pseudonyms`,
 keyed by the server's session secret, set with `configure_privacy`). It is wired in through
-uvicorn's `log_config`, so worker processes get it too.
+uvicorn's `log_config`, so worker processes get it too, in either log format (`logformat`).
 
 `LogLimiter` keeps a client that triggers the same failure on every frame from writing a
 line per frame: at most a few lines per key per interval, with a count of what was skipped.
@@ -22,6 +22,7 @@ from typing import Any
 
 from uvicorn.config import LOGGING_CONFIG
 
+from .logformat import LOG_FORMATS, JsonFormatter
 from .pseudonyms import Pseudonyms
 
 _QUERY = re.compile(r"(/[^\s\"?]*)\?[^\s\"]*")
@@ -80,8 +81,14 @@ class PrivacyFilter(logging.Filter):
         return True
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's default logging config plus the privacy filter and our own logger."""
+def log_config(level: str, fmt: str = "text") -> dict[str, Any]:
+    """uvicorn's default logging config plus the privacy filter and our own logger.
+
+    fmt: "text" (uvicorn's lines) or "json" (`logformat.JsonFormatter`, one object a line;
+    the root logger then writes JSON too, so a library's warning does not break the stream).
+    """
+    if fmt not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {LOG_FORMATS}, got {fmt!r}")
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"privacy": {"()": f"{__name__}.PrivacyFilter"}}
     for handler in config["handlers"].values():
@@ -91,6 +98,10 @@ def log_config(level: str) -> dict[str, Any]:
         "level": level.upper(),
         "propagate": False,
     }
+    if fmt == "json":
+        json_formatter = {"()": f"{JsonFormatter.__module__}.JsonFormatter"}
+        config["formatters"] = {"default": json_formatter, "access": dict(json_formatter)}
+        config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config
 
 

@@ -1,13 +1,16 @@
-"""Prometheus metrics of one app, in a registry of its own.
+"""Prometheus metrics of one app: what the server counts, and the `/metrics` text.
 
-A registry per app (not prometheus-client's global one) lets tests build many apps in one
-process and read each one's numbers. With several uvicorn workers each process counts for
-itself and a scrape of `/metrics` reaches one of them; the `qac_worker_info` pid label says
-which.
+One process (the default with one worker): the app's metrics live in a registry of its own
+(not prometheus-client's global one), so tests build many apps in one process and read each
+one's numbers. Several workers: `autocomplete serve` runs them in prometheus-client's
+multiprocess mode (`multiproc`), and whichever worker answers a scrape reports every worker's
+counts. Each gauge names how workers' values merge (`multiprocess_mode`); each choice is
+explained where the gauge is defined. Process and runtime metrics: `runtime_metrics`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from prometheus_client import (
@@ -18,6 +21,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.platform_collector import PlatformCollector
+
+from . import multiproc
+from .runtime_metrics import GC_SAMPLE_S, WorkerProcesses, gc_counters
 
 REQUEST_TYPES = ("complete", "submit", "forget", "invalid")
 ERROR_CODES = ("bad_request", "rate_limited", "unavailable")
@@ -59,9 +68,18 @@ _LATENCY_BUCKETS = (
 
 
 class ServerMetrics:
-    """Every metric the server exports; see each help text for what it counts."""
+    """Every metric the server exports; see each help text for what it counts.
+
+    In multiprocess mode (`multiproc.active_dir()`: `PROMETHEUS_MULTIPROC_DIR` set before
+    this process imported prometheus-client) the values go to that directory, shared with the
+    other workers. Two apps in one such process would add up their counts: one app a process.
+    """
 
     def __init__(self, index_version: str, index_model: str, store_name: str) -> None:
+        self.multiproc_dir = multiproc.active_dir()
+        if self.multiproc_dir is not None:
+            # A crashed worker whose pid this process inherited may have left live gauges.
+            multiproc.mark_dead(os.getpid(), self.multiproc_dir)
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -84,8 +102,19 @@ class ServerMetrics:
             "Complete requests dropped unanswered because a newer one arrived on the connection",
             registry=r,
         )
+        # livesum: the server's connections are the sum of its running workers'.
         self.open_connections = Gauge(
-            "qac_open_connections", "WebSocket connections open now", registry=r
+            "qac_open_connections",
+            "WebSocket connections open now",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        # livesum: the server's capacity is the sum of its running workers' limits.
+        self.connection_limit = Gauge(
+            "qac_max_connections",
+            "WebSocket connections the server accepts at most (QAC_MAX_CONNECTIONS per worker)",
+            multiprocess_mode="livesum",
+            registry=r,
         )
         self.refused_connections = Counter(
             "qac_refused_connections",
@@ -98,9 +127,11 @@ class ServerMetrics:
             "Connections closed (1008) because they kept sending faster than the rate limit",
             registry=r,
         )
+        # livemin: 0 as soon as any running worker's last store call failed.
         self.store_available = Gauge(
             "qac_store_available",
-            "1 when the session store's last operation succeeded, else 0",
+            "1 when the session store's last operation succeeded (on every worker), else 0",
+            multiprocess_mode="livemin",
             registry=r,
         )
         self.store_operations = Counter(
@@ -127,9 +158,12 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        # livemax: 1 while any running worker's keystrokes skip the store.
         self.breaker_open = Gauge(
             "qac_store_breaker_open",
-            "1 while keystrokes skip the session store (it failed or was slow), else 0",
+            "1 while keystrokes skip the session store (it failed or was slow) on any worker, "
+            "else 0",
+            multiprocess_mode="livemax",
             registry=r,
         )
         self.breaker_opens = Counter(
@@ -163,10 +197,28 @@ class ServerMetrics:
             ["kind"],
             registry=r,
         )
-        info = Gauge("qac_index_info", "The index being served", ["version", "model"], registry=r)
+        # livemax: one series per index served by a running worker (during a rolling
+        # restart, old and new side by side).
+        info = Gauge(
+            "qac_index_info",
+            "The index being served",
+            ["version", "model"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
         info.labels(index_version, index_model).set(1)
-        worker = Gauge("qac_worker_info", "This worker process", ["pid", "store"], registry=r)
-        worker.labels(str(os.getpid()), store_name).set(1)
+        # liveall: one series per running worker; multiprocess mode adds the `pid` label.
+        worker = Gauge(
+            "qac_worker_info",
+            "A worker process serving now",
+            ["store"] if self.multiproc_dir is not None else ["pid", "store"],
+            multiprocess_mode="liveall",
+            registry=r,
+        )
+        if self.multiproc_dir is not None:
+            worker.labels(store_name).set(1)
+        else:
+            worker.labels(str(os.getpid()), store_name).set(1)
 
         # Export every known label at 0, so rates and alerts work before the first event.
         for kind in REQUEST_TYPES:
@@ -188,6 +240,37 @@ class ServerMetrics:
             self.send_failures.labels(kind)
         self.store_available.set(1)
 
+        if self.multiproc_dir is None:
+            r.register(WorkerProcesses(lambda: (os.getpid(),)))
+            GCCollector(registry=r)
+            PlatformCollector(registry=r)
+        else:
+            gc_counters().sample()
+
     def render(self) -> tuple[bytes, str]:
-        """(body, content type) of the Prometheus text exposition."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """(body, content type) of the Prometheus text exposition (of every worker)."""
+        path = self.multiproc_dir
+        if path is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        gc_counters().sample()
+        live = multiproc.reap_dead(path)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path)
+        registry.register(WorkerProcesses(lambda: live))
+        PlatformCollector(registry=registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    async def run(self) -> None:
+        """Copy this worker's GC statistics to the shared files every `GC_SAMPLE_S` (only in
+        multiprocess mode; otherwise returns at once). Cancel to stop."""
+        if self.multiproc_dir is None:
+            return
+        while True:
+            await asyncio.sleep(GC_SAMPLE_S)
+            gc_counters().sample()
+
+    def close(self) -> None:
+        """This worker is leaving: its live gauges stop counting (its counters stay)."""
+        if self.multiproc_dir is not None:
+            gc_counters().sample()
+            multiproc.mark_dead(os.getpid(), self.multiproc_dir)

@@ -7,7 +7,8 @@ shapes (`docs/architecture.md`, "From log to wire"):
     -> {"type":"complete","id":7,"prefix":"new yo","k":10}
     -> {"type":"submit","id":8,"query":"new york times"}
     -> {"type":"forget","id":9,"query":"new york times"}   (or "all":true)
-    <- {"type":"hello","session":"...","index":"..."}
+    <- {"type":"hello","protocol":1,"session":"...","index":"...","auth":"anonymous",
+        "limits":{"max_k":50,"max_prefix_chars":200,"max_query_chars":500}}
     <- {"type":"completions","id":7,"prefix":"new yo","items":[...],"took_ms":0.8}
     <- {"type":"ack","id":8,"stored":true}
     <- {"type":"error","id":7,"code":"bad_request","message":"..."}
@@ -16,13 +17,17 @@ Prefixes and queries are normalised here (`indexer.text`), so the server ranks e
 the indexer indexed: control characters are stripped, case and spaces folded, and a prefix
 keeps one trailing space. Raw lengths, surrogates and combining-mark runs are checked before
 normalisation (`_safe_text`), length limits again after it.
+
+The machine-readable form of these shapes is docs/protocol/asyncapi.yaml (`PROTOCOL_VERSION`
+is its version); the HTTP endpoint reuses the field validators (`prefix_field`, `k_field`,
+`query_field`), so a prefix is refused or accepted alike on both.
 """
 
 from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +36,10 @@ from indexer.text import normalize_prefix, normalize_query
 
 from .errors import ErrorCode, ProtocolError, RequestId
 
+#: The wire protocol's version, sent in `hello`. Raised only for a change an existing client
+#: cannot ignore (a new optional field or frame type is not one: clients skip what they do not
+#: know).
+PROTOCOL_VERSION = 1
 #: Longest string id a client may use; ids are echoed back, so they are kept short.
 MAX_ID_CHARS = 64
 #: Integer ids must survive a JavaScript number (Number.MAX_SAFE_INTEGER).
@@ -44,12 +53,25 @@ MAX_COMBINING_RUN = 30
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What a client may ask for (taken from `ServerConfig`)."""
+    """What a client may ask for (taken from `ServerConfig`); announced in `hello`.
+
+    A `k` above `max_k` is served as `max_k` (a widget built for one server keeps working on
+    a stricter one); prefixes and queries over their limits are refused, since cutting them
+    would answer a different question than the one asked.
+    """
 
     max_prefix_chars: int = 200
     max_query_chars: int = 500
     default_k: int = 10
     max_k: int = 50
+
+    def announced(self) -> dict[str, int]:
+        """The limits as `hello` states them (`default_k` is the server's business)."""
+        return {
+            "max_k": self.max_k,
+            "max_prefix_chars": self.max_prefix_chars,
+            "max_query_chars": self.max_query_chars,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +125,11 @@ def parse_frame(data: str | bytes, limits: Limits) -> ClientRequest:
     kind = message.get("type")
     try:
         if kind == "complete":
-            return CompleteRequest(request_id, _prefix(message, limits), _k(message, limits))
+            return CompleteRequest(
+                request_id, prefix_field(message, limits), k_field(message, limits)
+            )
         if kind == "submit":
-            return SubmitRequest(request_id, _query(message, limits))
+            return SubmitRequest(request_id, query_field(message, limits))
         if kind == "forget":
             return _forget(request_id, message, limits)
     except ProtocolError as exc:
@@ -140,7 +164,7 @@ def _request_id(message: dict[str, Any]) -> RequestId:
     raise ProtocolError(f"field 'id' must be an integer or a string, got {_json_type(value)}")
 
 
-def _string(message: dict[str, Any], name: str) -> str:
+def _string(message: Mapping[str, Any], name: str) -> str:
     if name not in message:
         raise ProtocolError(f"field '{name}' is missing (a string)")
     value = message[name]
@@ -149,7 +173,7 @@ def _string(message: dict[str, Any], name: str) -> str:
     return value
 
 
-def _safe_text(message: dict[str, Any], name: str, limit: int) -> str:
+def _safe_text(message: Mapping[str, Any], name: str, limit: int) -> str:
     """A text field that is safe to normalise: checked *before* normalisation, which costs
     superlinear time on long runs of combining marks and must never see a lone surrogate.
 
@@ -188,7 +212,8 @@ def _check_unicode(name: str, value: str) -> None:
             run = 0
 
 
-def _prefix(message: dict[str, Any], limits: Limits) -> str:
+def prefix_field(message: Mapping[str, Any], limits: Limits) -> str:
+    """`message["prefix"]`, checked and normalised (a trailing space kept); `ProtocolError`."""
     prefix = normalize_prefix(_safe_text(message, "prefix", limits.max_prefix_chars))
     if len(prefix) > limits.max_prefix_chars:
         raise ProtocolError(
@@ -198,13 +223,14 @@ def _prefix(message: dict[str, Any], limits: Limits) -> str:
     return prefix
 
 
-def _query(message: dict[str, Any], limits: Limits) -> str:
-    query = normalize_query(_safe_text(message, "query", limits.max_query_chars))
+def query_field(message: Mapping[str, Any], limits: Limits, name: str = "query") -> str:
+    """`message[name]`, checked and normalised, non-empty; `ProtocolError` otherwise."""
+    query = normalize_query(_safe_text(message, name, limits.max_query_chars))
     if not query:
-        raise ProtocolError("field 'query' is empty after normalisation")
+        raise ProtocolError(f"field '{name}' is empty after normalisation")
     if len(query) > limits.max_query_chars:
         raise ProtocolError(
-            f"field 'query' is {len(query)} characters after normalisation; "
+            f"field '{name}' is {len(query)} characters after normalisation; "
             f"the limit is {limits.max_query_chars}"
         )
     return query
@@ -221,18 +247,22 @@ def _forget(request_id: RequestId, message: dict[str, Any], limits: Limits) -> F
         return ForgetRequest(request_id, None)
     if "query" not in message:
         raise ProtocolError("a forget needs field 'query' (a string) or '\"all\": true'")
-    return ForgetRequest(request_id, _query(message, limits))
+    return ForgetRequest(request_id, query_field(message, limits))
 
 
-def _k(message: dict[str, Any], limits: Limits) -> int:
+def k_field(message: Mapping[str, Any], limits: Limits) -> int:
+    """`message["k"]` (default `limits.default_k`), clamped to `limits.max_k`: a client asking
+    for more than this server serves gets what it serves. Not an integer, or below 1: a
+    `ProtocolError` (that is a client bug, not a preference)."""
     if "k" not in message:
         return limits.default_k
     value = message["k"]
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limits.max_k:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ProtocolError(
-            f"field 'k' must be an integer from 1 to {limits.max_k}, got {_show(value)}"
+            f"field 'k' must be an integer >= 1 (this server returns at most {limits.max_k}), "
+            f"got {_show(value)}"
         )
-    return value
+    return min(value, limits.max_k)
 
 
 def _json_type(value: Any) -> str:
@@ -261,16 +291,25 @@ def _dump(frame: dict[str, Any]) -> str:
 
 
 def hello_frame(
-    session: str, index_version: str, auth: str = "anonymous", rejected: str | None = None
+    session: str,
+    index_version: str,
+    auth: str = "anonymous",
+    rejected: str | None = None,
+    limits: Limits | None = None,
 ) -> str:
-    """`auth`: "user" when a credential identified the user, else "anonymous";
+    """`protocol`: `PROTOCOL_VERSION`; `limits`: what this server serves (`Limits.announced`),
+    so a client can size its requests instead of learning them from errors.
+
+    `auth`: "user" when a credential identified the user, else "anonymous";
     `auth_error` (only when a presented credential was refused): expired, invalid or
     unusable_subject, so a client can fetch a new token and reconnect."""
     frame: dict[str, Any] = {
         "type": "hello",
+        "protocol": PROTOCOL_VERSION,
         "session": session,
         "index": index_version,
         "auth": auth,
+        "limits": (limits or Limits()).announced(),
     }
     if rejected is not None:
         frame["auth_error"] = rejected
@@ -278,9 +317,10 @@ def hello_frame(
 
 
 def completions_frame(
-    request_id: RequestId, prefix: str, items: Iterable[Completion], took_ms: float
+    request_id: RequestId | None, prefix: str, items: Iterable[Completion], took_ms: float
 ) -> str:
     """`prefix` is the normalised prefix the items extend (what a widget highlights).
+    `request_id` None: an answer to no frame (the HTTP endpoint's).
 
     An item that extends a spelling correction of the prefix instead also carries
     `"corrected": true`, and `"typed": n` when its first n characters stand for what was

@@ -3,7 +3,8 @@
 One worker serves the app built here from the already loaded index. N workers each build
 their own app through `app_from_env` (uvicorn spawns fresh interpreters), reading the same
 `QAC_*` settings this process puts in the environment, and mmap the same index files, so the
-operating system shares their pages.
+operating system shares their pages. They count in prometheus-client's multiprocess mode
+(`multiproc.metrics_dir`), so one scrape of `/metrics` reports them all.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .app import create_app
 from .config import ServerConfig
 from .drain import PROTOCOL_IMPORT
 from .logs import log_config
+from .multiproc import metrics_dir
 from .timeouts import PROTOCOL_IMPORT as HTTP_PROTOCOL_IMPORT
 
 FACTORY_IMPORT = "autocomplete.server.app:app_from_env"
@@ -57,7 +59,7 @@ def uvicorn_config(
         ws_ping_interval=config.ws_ping_interval_s or None,
         ws_ping_timeout=config.ws_ping_interval_s or None,
         lifespan="on",
-        log_config=log_config(config.log_level) if configure_logging else None,
+        log_config=log_config(config.log_level, config.log_format) if configure_logging else None,
         log_level=config.log_level,
         timeout_graceful_shutdown=math.ceil(config.drain_timeout_s + _BACKSTOP_S),
         server_header=False,
@@ -75,10 +77,11 @@ def serve(config: ServerConfig, index: LoadedIndex) -> None:
     made_up_secret = config.session_secret is None
     config = config.with_runtime_secrets()  # one set for every worker
     if config.workers == 1:
-        store = create_store(config.redis_url, StoreConfig())
-        uv_config = uvicorn_config(config, create_app(config, index, store))
-        _warn(config, made_up_secret)
-        uvicorn.Server(uv_config).run()
+        with metrics_dir(os.environ, config.workers):  # the operator's, if set: cleared
+            store = create_store(config.redis_url, StoreConfig())
+            uv_config = uvicorn_config(config, create_app(config, index, store))
+            _warn(config, made_up_secret)
+            uvicorn.Server(uv_config).run()
         return
     from uvicorn.supervisors import Multiprocess
 
@@ -86,8 +89,10 @@ def serve(config: ServerConfig, index: LoadedIndex) -> None:
     os.environ.update(worker_config(config, index).to_env())  # what the workers build from
     uv_config = uvicorn_config(config, FACTORY_IMPORT)  # also sets up logging
     _warn(config, made_up_secret)
-    sock = uv_config.bind_socket()
-    Multiprocess(uv_config, sockets=[sock]).run()
+    # Set before any worker starts: prometheus-client picks its mode when a worker imports it.
+    with metrics_dir(os.environ, config.workers):
+        sock = uv_config.bind_socket()
+        Multiprocess(uv_config, sockets=[sock]).run()
 
 
 def _warn(config: ServerConfig, made_up_secret: bool) -> None:

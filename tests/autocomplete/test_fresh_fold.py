@@ -16,6 +16,7 @@ from autocomplete.loader import load_index
 from autocomplete.ranking import ANONYMOUS
 from indexer.freshfile import MAGIC
 from session_store.fresh import RedisFreshCounts
+from tests.cluster_server import LocalCluster
 from tests.redis_server import RedisServer, free_port, redis_server_fixture
 
 from .test_cli import assert_one_line_error, run
@@ -140,3 +141,16 @@ def test_export_to_a_missing_folder_is_a_one_line_error(
 ) -> None:
     p = run("export-fresh", "--redis", redis_server.url, "--out", str(tmp_path / "no" / "f.tsv"))
     assert_one_line_error(p, "--out")
+
+
+@pytest.mark.redis
+@pytest.mark.cluster
+def test_export_reads_the_counts_of_a_redis_cluster(
+    tmp_path: Path, redis_cluster: LocalCluster
+) -> None:
+    redis_cluster.flush()
+    asyncio.run(submit(redis_cluster.url, NEW, times=3))
+    fresh = tmp_path / "fresh.tsv"
+    x = run("export-fresh", "--redis", redis_cluster.url, "--out", str(fresh))
+    assert x.returncode == 0, x.stderr
+    assert [line.split("\t")[0] for line in fresh.read_text().splitlines()[1:]] == [NEW]

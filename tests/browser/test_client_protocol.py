@@ -443,3 +443,114 @@ def test_a_host_can_veto_a_pick(shop: Any) -> None:
     assert page.input_value("#q") == "g"
     assert server.sent("submit") == []
     assert page.url.startswith(f"{ORIGIN}/shop/")
+
+
+def test_a_correction_says_did_you_mean_and_marks_what_it_changed(shop: Any, shoot: Any) -> None:
+    page, server = shop
+    open_shop(page, server)
+    page.focus("#q")
+    page.keyboard.type("amazom")
+    req = server.wait_sent("complete", 6)[-1]
+    items = [
+        {
+            "text": "amazon books",
+            "score": 0.9,
+            "source": "index",
+            "corrected": True,
+            "typed": 6,
+            "match": [0, 6],
+        },
+        {"text": "amazomania", "score": 0.5, "source": "index", "match": [0, 6]},
+        {
+            "text": "amazin grace",
+            "score": 0.4,
+            "source": "generated",
+            "corrected": True,
+            "typed": 6,
+            "match": [0, 6],
+        },
+        {
+            "text": "amazon trends",
+            "score": 0.3,
+            "source": "fresh",
+            "corrected": True,
+            "typed": 6,
+            "match": [0, 6],
+        },
+    ]
+    server.send(
+        {"type": "completions", "id": req["id"], "prefix": "amazom", "items": items, "took_ms": 1}
+    )
+    page.wait_for_selector(OPTIONS)
+    runs = page.eval_on_selector_all(
+        OPTIONS,
+        """els => els.map((e) => Array.from(
+            e.querySelector(".qac-text").children, (c) => [c.className, c.textContent]
+        ))""",
+    )
+    assert runs == [
+        [["qac-typed", "amazo"], ["qac-fix", "n"], ["qac-completion", " books"]],
+        [["qac-typed", "amazom"], ["qac-completion", "ania"]],
+        [["qac-typed", "amaz"], ["qac-fix", "in"], ["qac-completion", " grace"]],
+        [["qac-typed", "amazo"], ["qac-fix", "n"], ["qac-completion", " trends"]],
+    ]
+    classes = page.eval_on_selector_all(OPTIONS, "els => els.map((e) => e.className)")
+    assert classes == [
+        "qac-option qac-option--index qac-option--corrected",
+        "qac-option qac-option--index",
+        "qac-option qac-option--generated qac-option--corrected",
+        "qac-option qac-option--fresh qac-option--corrected",
+    ]
+    assert page.get_by_role("option", name="did you mean amazon books", exact=True).count() == 1
+    assert page.get_by_role("option", name="amazomania", exact=True).count() == 1
+    assert page.locator(f"{OPTIONS} .qac-fix").first.evaluate("e => e.tagName") == "MARK"
+    shoot(page, "corrected-and-fresh-items")
+
+
+def test_the_servers_hello_limits_shape_what_the_widget_asks(shop: Any) -> None:
+    page, server = shop
+    open_shop(page, server, hello=False)
+    limits = {"max_k": 3, "max_prefix_chars": 4, "max_query_chars": 12}
+    server.hello(protocol=1, limits=limits)
+    assert page.evaluate("() => window.__qacEvents.at(-1).detail.limits") == limits
+    page.evaluate("() => addEventListener('submit', (e) => e.preventDefault())")  # stay here
+    page.focus("#q")
+    page.keyboard.type("abcdef")
+    sent = server.wait_sent("complete", 4)
+    assert [(f["prefix"], f["k"]) for f in sent] == [("a", 3), ("ab", 3), ("abc", 3), ("abcd", 3)]
+    page.keyboard.press("Enter")  # 6 characters: within max_query_chars
+    assert server.wait_sent("submit")[-1]["query"] == "abcdef"
+    page.fill("#q", "a query that is far too long")
+    page.keyboard.press("Enter")
+    assert len(server.sent("submit")) == 1, "a query the server would refuse is not sent"
+
+
+def test_a_render_hook_returning_text_never_renders_markup(shop: Any) -> None:
+    page, server = shop
+    page.goto(f"{ORIGIN}/shop/?k=5")
+    page.evaluate(
+        """async () => {
+            const { attachAutocomplete } = await import("/static/autocomplete.js");
+            const input = document.createElement("input");
+            input.id = "hooked";
+            document.body.append(input);
+            window.__hooked = attachAutocomplete(input, {
+                renderItem: (item, parts, ctx) => ctx.index === 0 ? `<b>${item.text}</b>` : null,
+            });
+        }"""
+    )
+    page.wait_for_function("() => window.__hooked.state === 'open' || window.__ws.sockets.length")
+    page.wait_for_function("() => window.__ws.sockets.at(-1)?.readyState === 1")
+    server.send({"type": "hello", "session": "s9", "index": "i"})
+    page.focus("#hooked")
+    page.keyboard.type("<")
+    req = server.wait_sent("complete")[-1]
+    evil = '<img src=x onerror="window.__pwned = 1">'
+    server.complete(req, [evil, "<i>plain</i>"])
+    page.wait_for_selector("#hooked + .qac-listbox [role=option]")
+    texts = page.eval_on_selector_all(
+        "#hooked + .qac-listbox [role=option] .qac-text", "els => els.map((e) => e.textContent)"
+    )
+    assert texts == [f"<b>{evil}</b>", "<i>plain</i>"]
+    assert page.locator("#hooked + .qac-listbox img, #hooked + .qac-listbox b b").count() == 0
+    assert page.evaluate("() => window.__pwned") is None

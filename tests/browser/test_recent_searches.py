@@ -1,5 +1,6 @@
-"""Recent searches in the demo: focusing the empty box lists the session's queries, and the
-"×" control forgets one in the server's store, for good."""
+"""Recent searches in the demo: focusing the empty box lists the session's queries (a new
+session's, the most popular ones), and the "×" control forgets one in the server's store, for
+good."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def test_focus_on_the_empty_box_shows_recent_searches_and_x_forgets_one(
     page: Any, demo_server: Any
 ) -> None:
     demo = DemoPage(page, demo_server.url).open()
-    assert wait_recent(demo) == [], "a new session has no recent searches"
+    popular = wait_recent(demo)
+    sources = page.eval_on_selector_all(OPTIONS, "els => els.map(e => e.dataset.source)")
+    assert popular and set(sources) == {"index"}, "a new session is shown popular queries"
+    assert page.locator(f"{OPTIONS} .qac-remove").count() == 0, "nothing of its own to remove"
     for query in ("cheap flights", "weather", "google earth"):
         demo.submit_query(query)
     assert wait_recent(demo) == ["google earth", "weather", "cheap flights"]

@@ -14,7 +14,6 @@ from .demo import DemoPage
 pytestmark = pytest.mark.browser
 
 
-
 # A real pair from the sample's training sessions: "silverdaddies" is followed by "daddyhunt"
 # 17 times; tests/autocomplete/test_blend.py checks the ranker lifts it to the top for "d".
 SESSION_PAIR = ("silverdaddies", "daddyhunt", "d")

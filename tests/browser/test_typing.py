@@ -164,3 +164,28 @@ def test_dark_mode_follows_the_system_preference(
     bg = page.eval_on_selector(".qac-listbox", "el => getComputedStyle(el).backgroundColor")
     assert bg == "rgb(28, 33, 40)", bg
     shoot(page, "dark-mode")
+
+
+#: Typing that the server folds: accents, full width, case, letters without a decomposition,
+#: and marks of scripts whose marks are letters (kept).
+FOLDED_TYPING = [
+    "Café ",
+    "city hotel Mátyás",
+    "ｎｅｗ ｙｏｒｋ",
+    "Søren Łódź STRASSE straße Æsop",
+    "phở e\u0301clair Άθήνα ΣΟΦΟΣ",
+    "がぎ नमस्ते йёж",
+    "  İstanbul   ",
+]
+
+
+def test_the_widget_reads_typing_as_the_server_folds_it(page: Any, demo_server: Any) -> None:
+    from indexer.text import normalize_prefix
+
+    DemoPage(page, demo_server.url).open()
+    widget = page.evaluate(
+        "async (texts) => { const m = await import('/static/autocomplete.js');"
+        " return texts.map((t) => m.normalizeTyped(t)); }",
+        FOLDED_TYPING,
+    )
+    assert widget == [normalize_prefix(t) for t in FOLDED_TYPING]

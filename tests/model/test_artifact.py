@@ -129,3 +129,13 @@ def test_amend_reseals_the_fingerprint(tmp_path):
     assert files.fingerprint != before
     assert IndexFiles(tmp_path / "idx").fingerprint == files.fingerprint
     files.check_unchanged()
+
+
+def test_an_index_of_format_1_is_refused_saying_why_and_to_rebuild(tmp_path):
+    _write(tmp_path / "idx")
+    mp = tmp_path / "idx" / "manifest.json"
+    m = json.loads(mp.read_text())
+    m["format_version"] = 1
+    mp.write_text(json.dumps(m))
+    with pytest.raises(IndexFormatError, match=r"format version 1,.*accents.*rebuild the index"):
+        IndexFiles(tmp_path / "idx")

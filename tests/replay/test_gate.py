@@ -39,8 +39,9 @@ def test_p99_rise_beyond_limit_fails():
 
 
 def test_limits_are_configurable():
-    assert compare(run(0.29, p99=30), run(0.3, p99=10),
-                   GateLimits(max_mrr_drop=0.02, max_p99_rise=2.0)).passed
+    assert compare(
+        run(0.29, p99=30), run(0.3, p99=10), GateLimits(max_mrr_drop=0.02, max_p99_rise=2.0)
+    ).passed
 
 
 def test_an_evaluate_baseline_has_no_latency_so_only_quality_is_gated():
@@ -61,10 +62,15 @@ def test_baseline_file_round_trip(tmp_path):
     assert load_baseline(path) == run(0.3)
 
 
-@pytest.mark.parametrize("content, needle", [
-    (None, "cannot read"), ("{nope", "not JSON"), ("[1]", "not an object"),
-    ('{"quality": {}}', "mrr@10"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "cannot read"),
+        ("{nope", "not JSON"),
+        ("[1]", "not an object"),
+        ('{"quality": {}}', "mrr@10"),
+    ],
+)
 def test_unusable_baselines_are_clear_errors(tmp_path, content, needle):
     path = tmp_path / "old.json"
     if content is not None:

@@ -28,8 +28,9 @@ def test_jittered_delays_stay_within_half_to_full_cap():
         assert cap / 2 <= d <= cap
 
 
-@pytest.mark.parametrize("kw", [{"base_s": 0}, {"base_s": 2, "max_s": 1}, {"factor": 0.5},
-                                {"deadline_s": -1}])
+@pytest.mark.parametrize(
+    "kw", [{"base_s": 0}, {"base_s": 2, "max_s": 1}, {"factor": 0.5}, {"deadline_s": -1}]
+)
 def test_nonsense_backoff_is_refused(kw):
     with pytest.raises(ValueError):
         Backoff(**kw)

@@ -24,17 +24,24 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from session_store import SessionStoreUnavailable
+from session_store.client import parse_cluster_url
+from session_store.redis_store import RedisStore
+from tests.cluster_server import free_node_port, require_redis_cli
 from tests.redis_server import HOST, free_port, require_redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "0123456789abcdef0123456789abcdef"
-_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:[-?])(?P<arg>[^}]*))?\}")
+_INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>\w+)(?:(?P<op>:[-?])(?P<arg>[^}]*))?\}")
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?error}` (unset or empty)."""
+    """Compose's `${NAME}`, `${NAME:-default}` and `${NAME:?error}` (unset or empty), and
+    `$$` for a literal `$`."""
 
     def one(m: re.Match[str]) -> str:
+        if m[0] == "$$":
+            return "$"
         value = env.get(m["name"], "")
         if value:
             return value
@@ -138,6 +145,126 @@ def test_compose_redis_healthcheck_passes_only_when_it_authenticates(compose_red
     with_auth = subprocess.run(["sh", "-c", script], env={**env, **service["environment"]})
     without = subprocess.run(["sh", "-c", script], env=env)
     assert (with_auth.returncode, without.returncode) == (0, 1)
+
+
+# --- compose: the cluster profile --------------------------------------------------------
+
+CLUSTER_NODES = [f"redis-node-{i}" for i in range(1, 7)]
+
+
+def test_compose_cluster_profile_is_opt_in() -> None:
+    services = compose({"REDIS_PASSWORD": PASSWORD})
+    cluster = [*CLUSTER_NODES, "redis-cluster-init", "qac-cluster"]
+    assert sorted(name for name, s in services.items() if "profiles" in s) == sorted(cluster)
+    assert all(services[name]["profiles"] == ["cluster"] for name in cluster)
+
+
+def test_compose_cluster_nodes_require_the_password_and_bound_their_memory() -> None:
+    services = compose({"REDIS_PASSWORD": PASSWORD})
+    for name in CLUSTER_NODES:
+        command = services[name]["command"]
+        assert option(command, "--cluster-enabled") == "yes"
+        assert option(command, "--requirepass") == PASSWORD
+        assert option(command, "--masterauth") == PASSWORD, "replicas must reach their master"
+        assert option(command, "--cluster-require-full-coverage") == "no"
+        assert option(command, "--maxmemory-policy") == "volatile-lru"
+        assert option(command, "--maxmemory") == "256mb"
+        assert "ports" not in services[name], "Redis must not be published on the host"
+
+
+def test_compose_cluster_server_starts_after_the_cluster_is_made_and_knows_its_password() -> None:
+    services = compose({"REDIS_PASSWORD": PASSWORD})
+    init, server = services["redis-cluster-init"], services["qac-cluster"]
+    assert init["environment"]["NODES"].split() == [f"{n}:6379" for n in CLUSTER_NODES]
+    assert {name: dep["condition"] for name, dep in init["depends_on"].items()} == dict.fromkeys(
+        CLUSTER_NODES, "service_healthy"
+    )
+    assert server["depends_on"] == {
+        "redis-cluster-init": {"condition": "service_completed_successfully"}
+    }
+    nodes, options = parse_cluster_url(server["environment"]["QAC_REDIS_URL"])
+    assert nodes and {host for host, _ in nodes} <= set(CLUSTER_NODES)
+    assert options == {"password": PASSWORD}
+    assert server["ports"] != services["qac"]["ports"], "both profiles can run side by side"
+
+
+@pytest.fixture
+def compose_cluster_nodes(tmp_path: Path) -> Iterator[list[int]]:
+    """compose's six cluster nodes run here: their exact arguments, on free local ports."""
+    server = require_redis_server()
+    require_redis_cli()
+    services = compose({"REDIS_PASSWORD": PASSWORD})
+    ports, procs = [], []
+    try:
+        for name in CLUSTER_NODES:
+            port = free_node_port()
+            (tmp_path / name).mkdir()
+            args = [server, *services[name]["command"][1:], "--port", str(port)]
+            args += ["--bind", HOST, "--dir", str(tmp_path / name)]
+            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+            ports.append(port)
+        for port, proc in zip(ports, procs, strict=True):
+            client = redis.Redis(host=HOST, port=port, password=PASSWORD, socket_timeout=1)
+            deadline = time.monotonic() + 10
+            with client:
+                while True:
+                    try:
+                        client.ping()
+                        break
+                    except redis.ConnectionError:
+                        if proc.poll() is not None or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.01)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def run_cluster_init(ports: list[int]) -> subprocess.CompletedProcess[str]:
+    """compose's init job, its script as written, with the nodes' local addresses."""
+    init = compose({"REDIS_PASSWORD": PASSWORD})["redis-cluster-init"]
+    env = {**init["environment"], "NODES": " ".join(f"{HOST}:{p}" for p in ports)}
+    env["PATH"] = "/usr/bin:/bin:/usr/local/bin"
+    return subprocess.run(init["command"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def cluster_node_ready(client: redis.Redis) -> bool:
+    role = client.info("replication")
+    if role["role"] == "slave" and role.get("master_link_status") != "up":
+        return False
+    return "cluster_state:ok" in str(client.execute_command("CLUSTER", "INFO"))
+
+
+@pytest.mark.anyio
+@pytest.mark.redis
+@pytest.mark.cluster
+async def test_compose_cluster_forms_once_and_serves_the_store_with_the_password(
+    compose_cluster_nodes: list[int],
+) -> None:
+    made = run_cluster_init(compose_cluster_nodes)
+    assert made.returncode == 0, made.stdout + made.stderr
+    again = run_cluster_init(compose_cluster_nodes)
+    assert again.returncode == 0 and "exists already" in again.stdout, again.stderr
+    deadline = time.monotonic() + 30
+    for port in compose_cluster_nodes:  # every node sees the cluster whole, every replica
+        with redis.Redis(host=HOST, port=port, password=PASSWORD, decode_responses=True) as c:
+            while not cluster_node_ready(c):  # authenticated to its master and in sync
+                assert time.monotonic() < deadline, c.execute_command("CLUSTER", "NODES")
+                time.sleep(0.02)
+    url = compose({"REDIS_PASSWORD": PASSWORD})["qac-cluster"]["environment"]["QAC_REDIS_URL"]
+    local = url.split("@")[0] + "@" + ",".join(f"{HOST}:{p}" for p in compose_cluster_nodes[:3])
+    store = RedisStore(local)
+    await store.append("s", "cheap flights", "ann")
+    assert await store.recent("s", "ann") == ["cheap flights"]
+    await store.close()
+    with pytest.raises(SessionStoreUnavailable):
+        anonymous = RedisStore(f"redis+cluster://{HOST}:{compose_cluster_nodes[0]}")
+        try:
+            await anonymous.recent("s", "ann")
+        finally:
+            await anonymous.close()
 
 
 # --- dependencies and the image -----------------------------------------------------------

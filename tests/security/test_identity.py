@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autocomplete.server.auth import mint_token
-from tests.credentials import TEST_JWT_SECRET, as_user, user_token
+from tests.credentials import as_user, user_token
 from tests.live_server import LiveServer
 from tests.redis_server import RedisServer
 from tests.server.client import ask, complete, ws_session
@@ -53,7 +52,7 @@ async def test_alice_sees_her_own_recent_searches(server: LiveServer) -> None:
     [
         ("?user=alice", {}),
         ("", {"Cookie": "qac_user=alice"}),
-        ("?token=" + mint_token("x" * 40, "alice", ttl_s=600, now=time.time()), {}),
+        ("?token=" + user_token("alice", secret="x" * 40), {}),
         ("?token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OX0.", {}),
     ],
     ids=["bare-parameter", "cookie", "token-of-another-key", "unsigned-token"],
@@ -109,7 +108,7 @@ async def test_a_client_chosen_session_id_is_never_adopted(server: LiveServer) -
 
 async def test_an_expired_token_is_anonymous_and_the_client_is_told_why(server: LiveServer) -> None:
     await alice_submits(server)
-    expired = mint_token(TEST_JWT_SECRET, "alice", ttl_s=60, now=time.time() - 3600)
+    expired = user_token("alice", ttl_s=60, now=time.time() - 3600)
     async with ws_session(f"{server.ws_url}?token={expired}") as (ws, hello):
         assert hello["auth"] == "anonymous" and hello["auth_error"] == "expired"
         assert ALICES not in [i["text"] for i in (await complete(ws, "", k=10))["items"]]

@@ -1,4 +1,8 @@
-"""A small WebSocket test client: JSON frames in and out, every wait bounded by a deadline."""
+"""A small WebSocket test client: JSON frames in and out, every wait bounded by a deadline.
+
+Every frame received is checked against the published protocol (docs/protocol/asyncapi.yaml,
+`tests.protocol_schema`), so each test that talks to a server also checks the document.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.protocol_schema import validate_server_frame
 
 #: Generous upper bound for one reply on a loaded 2-core machine; a deadline, not a timing.
 DEADLINE_S = 10.0
@@ -31,6 +37,7 @@ async def recv_json(ws: ClientConnection, deadline_s: float = DEADLINE_S) -> dic
         frame = await ws.recv()
     assert isinstance(frame, str), f"expected a text frame, got {frame!r}"
     data: dict[str, Any] = json.loads(frame)
+    validate_server_frame(data)
     return data
 
 

@@ -20,6 +20,7 @@ def test_every_setting_is_read_from_its_qac_variable() -> None:
             "QAC_MAX_CONNECTIONS": "20",
             "QAC_RATE_PER_S": "12.5",
             "QAC_LOG_LEVEL": "WARNING",
+            "QAC_LOG_FORMAT": "JSON",
         }
     )
     assert config.index == "/srv/index"
@@ -29,6 +30,7 @@ def test_every_setting_is_read_from_its_qac_variable() -> None:
     assert config.max_connections == 20
     assert config.rate_per_s == 12.5
     assert config.log_level == "warning"
+    assert config.log_format == "json"
 
 
 def test_flags_override_the_environment_and_unset_flags_fall_through() -> None:
@@ -72,6 +74,7 @@ def test_missing_index_names_the_flag_and_the_variable() -> None:
         ({"QAC_DEFAULT_K": "20", "QAC_MAX_K": "10"}, "QAC_DEFAULT_K <= QAC_MAX_K"),
         ({"QAC_MAX_QUERY_CHARS": "5000"}, "session store's limit"),
         ({"QAC_LOG_LEVEL": "loud"}, "unknown level"),
+        ({"QAC_LOG_FORMAT": "xml"}, "QAC_LOG_FORMAT must be one of text, json, got 'xml'"),
     ],
 )
 def test_malformed_settings_are_config_errors_that_say_which(env: dict, message: str) -> None:

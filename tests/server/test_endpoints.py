@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -87,6 +88,22 @@ async def test_metrics_are_prometheus_text_with_every_family(client, sample_inde
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
     assert sample(text, "qac_index_info", version=sample_index.version, model="mpc") == 1
     assert sample(text, "qac_errors_total", code="rate_limited") == 0
+
+
+async def test_one_process_reports_its_process_and_runtime_metrics_by_pid(client) -> None:
+    text = (await client.get("/metrics")).text
+    pid = str(os.getpid())
+    if Path("/proc/self/stat").exists():
+        for name in (
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ):
+            assert sample(text, name, pid=pid) > 0, name
+    assert sample(text, "python_gc_collections_total", generation="0") >= 0
+    assert "python_info{" in text
+    assert sample(text, "qac_worker_info", pid=pid, store="memory") == 1
 
 
 async def test_each_app_counts_in_its_own_registry(sample_index) -> None:

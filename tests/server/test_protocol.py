@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from autocomplete.ranking import Completion
 from autocomplete.server.errors import ProtocolError
 from autocomplete.server.protocol import (
+    MAX_COMBINING_RUN,
+    PROTOCOL_VERSION,
     CompleteRequest,
     ForgetRequest,
     Limits,
@@ -63,6 +65,20 @@ def test_control_characters_are_stripped_from_prefixes_and_queries() -> None:
     assert isinstance(request, CompleteRequest) and request.prefix == "google"
     submit = parse({"type": "submit", "id": 2, "query": "\x07Weather\u202e  NOW\n"})
     assert submit == SubmitRequest(2, "weather now")
+
+
+def test_prefixes_and_queries_are_folded_as_the_index_was_built() -> None:
+    request = parse({"type": "complete", "id": 1, "prefix": "Ｃａｆé "})
+    assert isinstance(request, CompleteRequest) and request.prefix == "cafe "
+    assert parse({"type": "submit", "id": 2, "query": "Mátyás"}) == SubmitRequest(2, "matyas")
+
+
+def test_combining_marks_are_judged_as_sent_before_folding_could_drop_them() -> None:
+    error = refused(
+        {"type": "complete", "id": 1, "prefix": "e" + "\u0301" * (MAX_COMBINING_RUN + 1)}
+    )
+    assert "combining marks" in str(error)
+    assert "surrogate" in str(refused({"type": "complete", "id": 1, "prefix": "e\udc00"}))
 
 
 def test_submit_is_parsed_with_its_query_normalised() -> None:
@@ -131,10 +147,17 @@ def test_missing_prefix_is_a_bad_request() -> None:
     assert "field 'prefix' is missing" in refused({"type": "complete", "id": 3}).message
 
 
-@pytest.mark.parametrize("k", [0, -1, 51, 10**9, 2.5, "10", True, None])
-def test_k_must_be_an_integer_from_1_to_the_limit(k: object) -> None:
+@pytest.mark.parametrize("k", [0, -1, 2.5, 10.0, "10", True, None])
+def test_k_must_be_an_integer_of_at_least_1(k: object) -> None:
     error = refused({"type": "complete", "id": 4, "prefix": "a", "k": k})
-    assert "field 'k' must be an integer from 1 to 50" in error.message
+    assert "field 'k' must be an integer >= 1 (this server returns at most 50)" in error.message
+
+
+@pytest.mark.parametrize(("k", "served"), [(1, 1), (8, 8), (9, 8), (50, 8), (10**9, 8)])
+def test_k_above_the_limit_is_served_as_the_limit(k: int, served: int) -> None:
+    limits = Limits(default_k=5, max_k=8)
+    request = parse_frame(json.dumps({"type": "complete", "id": 4, "prefix": "a", "k": k}), limits)
+    assert isinstance(request, CompleteRequest) and request.k == served
 
 
 def test_prefix_over_the_limit_after_normalisation_is_a_bad_request() -> None:
@@ -197,12 +220,21 @@ def test_any_frame_parses_or_is_a_protocol_error(data: bytes | str) -> None:
         pass
 
 
+def test_hello_announces_the_protocol_version_and_this_servers_limits() -> None:
+    limits = Limits(max_prefix_chars=80, max_query_chars=120, default_k=5, max_k=8)
+    hello = json.loads(hello_frame("s1", "v1", limits=limits))
+    assert hello["protocol"] == PROTOCOL_VERSION == 1
+    assert hello["limits"] == {"max_k": 8, "max_prefix_chars": 80, "max_query_chars": 120}
+
+
 def test_server_frames_have_the_documented_shapes() -> None:
     assert json.loads(hello_frame("s1", "v1")) == {
         "type": "hello",
+        "protocol": PROTOCOL_VERSION,
         "session": "s1",
         "index": "v1",
         "auth": "anonymous",
+        "limits": {"max_k": 50, "max_prefix_chars": 200, "max_query_chars": 500},
     }
     assert json.loads(hello_frame("s1", "v1", "anonymous", "expired"))["auth_error"] == "expired"
     frame = json.loads(completions_frame(7, "new yo", [Completion("new york", 0.91, "index")], 0.8))

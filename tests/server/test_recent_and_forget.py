@@ -15,6 +15,8 @@ import pytest
 import redis
 from websockets.asyncio.client import ClientConnection
 
+from autocomplete.loader import load_index
+from autocomplete.ranking import ANONYMOUS
 from tests.credentials import as_user
 from tests.live_server import LiveServer
 from tests.redis_server import RedisServer
@@ -35,11 +37,17 @@ async def forget(ws: ClientConnection, request_id: int = 200, **what: Any) -> di
 
 
 async def recent(ws: ClientConnection, k: int = 10, request_id: int = 300) -> list[str]:
+    """The recent searches an empty prefix lists; [] when there are none (the reply then
+    lists the index's most popular queries instead, as a new visitor sees on focus)."""
     reply = await complete(ws, "", request_id=request_id, k=k)
     assert reply["prefix"] == ""
-    for item in reply["items"]:
-        assert item["source"] == "history" and item["match"] == [0, 0], item
-    return [item["text"] for item in reply["items"]]
+    items = reply["items"]
+    assert all(item["match"] == [0, 0] for item in items), items
+    if {item["source"] for item in items} == {"index"}:
+        assert len(items) == k, "the popular queries fill the list"
+        return []
+    assert all(item["source"] == "history" for item in items), items
+    return [item["text"] for item in items]
 
 
 async def test_an_empty_prefix_lists_the_sessions_queries_newest_first(
@@ -56,6 +64,23 @@ async def test_an_empty_prefix_lists_the_sessions_queries_newest_first(
             assert all(i["source"] == "index" for i in typed["items"]), "typing still ranks"
         async with ws_session(live.ws_url) as (ws, _):
             assert await recent(ws) == [], "another session (no user) sees none of it"
+
+
+async def test_a_session_with_no_searches_is_shown_the_most_popular_queries_on_focus(
+    built_sample_index: Path, tmp_path: Path
+) -> None:
+    popular = [c.text for c in load_index(built_sample_index).mpc.complete(ANONYMOUS, "", 6)]
+    rules = tmp_path / "blocklist.txt"
+    rules.write_text(popular[1] + "\n")
+    with LiveServer(built_sample_index, env={"QAC_BLOCKLIST": str(rules)}) as live:
+        async with ws_session(live.ws_url) as (ws, _):
+            reply = await complete(ws, "", k=5)
+            assert [i["text"] for i in reply["items"]] == [popular[0], *popular[2:6]], (
+                "most popular first, blocked ones left out, still k of them"
+            )
+            assert {i["source"] for i in reply["items"]} == {"index"}
+            await submit(ws, "weather")
+            assert await recent(ws) == ["weather"], "once it has searched, its own come back"
 
 
 async def test_a_users_history_follows_the_session_and_forget_removes_from_both(

@@ -41,6 +41,8 @@ def test_serve_is_a_subcommand_with_the_documented_flags() -> None:
             "2",
             "--allowed-origins",
             "https://a.example/, *",
+            "--log-format",
+            "json",
         ]
     )
     assert (args.index, args.redis_url, args.host, args.port, args.workers) == (
@@ -51,6 +53,7 @@ def test_serve_is_a_subcommand_with_the_documented_flags() -> None:
         2,
     )
     assert args.allowed_origins == ("https://a.example", "*")
+    assert args.log_format == "json"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Fixtures for the session store tests: real Redis servers and stores of either backend."""
+"""Fixtures for the session store tests: real Redis servers, a real Redis Cluster, and stores
+of every backend."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import redis
 from session_store.base import SessionStore, StoreConfig
 from session_store.memory import MemoryStore
 from session_store.redis_store import RedisStore
+from tests.cluster_server import LocalCluster
 from tests.redis_server import RedisServer, redis_server_fixture
 
 # One server for the contract tests (flushed before each test); tests that stop or restart
@@ -18,8 +20,16 @@ redis_server = redis_server_fixture(scope="session")
 own_redis_server = redis_server_fixture(scope="function")
 persistent_redis_server = redis_server_fixture(scope="function", persistent=True)
 
-# Contract tests run once per backend; `-m "not redis"` keeps only the memory runs.
-BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+# Contract tests run once per backend: memory, one Redis server, and a Redis Cluster (the
+# session-wide `redis_cluster` of tests/conftest.py). `-m "not redis"` keeps only the memory
+# runs; `-m "not cluster"` leaves out the cluster.
+BACKENDS = [
+    "memory",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.cluster]),
+]
+#: One server only, for specifications where a cluster would add nothing but time.
+SINGLE_BACKENDS = BACKENDS[:2]
 
 
 class FakeClock:
@@ -47,12 +57,25 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Backend name; for "redis", a running server with an empty database (or a skip)."""
-    if request.param == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
+    """Backend name; for "redis" and "cluster", a running server or cluster with no keys
+    (or a skip)."""
+    if request.param != "memory":
+        redis_url(request.param, request, flush=True)
+    yield request.param
+
+
+def redis_url(backend: str, request: pytest.FixtureRequest, *, flush: bool = False) -> str:
+    """The URL of the Redis behind `backend` ("redis" or "cluster"); `flush` empties it."""
+    if backend == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        if flush:
+            cluster.flush()
+        return cluster.url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    if flush:
         with redis.Redis.from_url(server.url) as client:
             client.flushall()
-    yield request.param
+    return server.url
 
 
 StoreFactory = Callable[..., SessionStore]
@@ -74,7 +97,7 @@ async def make_store(
         if backend == "memory":
             store = MemoryStore(config, clock=clock)
         else:
-            store = RedisStore(request.getfixturevalue("redis_server").url, config)
+            store = RedisStore(redis_url(backend, request), config)
         stores.append(store)
         return store
 

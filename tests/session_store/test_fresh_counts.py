@@ -1,4 +1,5 @@
-"""Fresh submit counts: decayed, k-anonymous, forgettable; one specification, both backends."""
+"""Fresh submit counts: decayed, k-anonymous, forgettable; one specification, every backend
+(memory, a Redis server, a Redis Cluster)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from session_store.fresh import (
 )
 from tests.redis_server import RedisServer
 
+from .conftest import redis_url
+
 pytestmark = pytest.mark.anyio
 
 HOUR = 3600.0
@@ -28,8 +31,7 @@ def make(backend: str, request: pytest.FixtureRequest, **settings: object) -> Fr
     config = FreshConfig(**{"half_life_s": HOUR, "max_items": 5, **settings})  # type: ignore[arg-type]
     if backend == "memory":
         return MemoryFreshCounts(config)
-    server: RedisServer = request.getfixturevalue("redis_server")
-    return RedisFreshCounts(server.url, config)
+    return RedisFreshCounts(redis_url(backend, request), config)
 
 
 @pytest.fixture

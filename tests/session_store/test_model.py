@@ -14,6 +14,8 @@ from session_store.memory import MemoryStore
 from session_store.redis_store import RedisStore
 from tests.redis_server import RedisServer
 
+from .conftest import SINGLE_BACKENDS
+
 MAX_RECENT = 4
 QUERIES = st.sampled_from(["a", "b", "c", "ü 東京", "a "])
 OPS = st.lists(
@@ -54,6 +56,8 @@ async def apply(store: SessionStore, ops: list[tuple[str, str]]) -> list[str]:
 
 # The `backend` fixture only names a backend and a shared server; each example builds its
 # own store and clears the session key it uses, so reusing the fixture across examples is safe.
+# One anonymous session is one key, so a cluster would run the very same commands: not rerun.
+@pytest.mark.parametrize("backend", SINGLE_BACKENDS, indirect=True)
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

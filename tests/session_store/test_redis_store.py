@@ -169,3 +169,19 @@ async def test_forgetting_everything_leaves_no_key_of_the_user(
     await store.record_user("gone", "q", now=1.0)
     await store.forget_user("gone")
     assert [k async for k in raw.scan_iter("*gone*")] == []
+
+
+async def test_a_forget_that_missed_a_session_added_meanwhile_changes_nothing(
+    store: RedisStore, raw: Redis
+) -> None:
+    """The forget script touches only the session keys it is given (Redis Cluster needs
+    that); given a stale list, it must not half-forget, so the store reads the index again."""
+    await store.append("old", "q", "racer")
+    await store.record_user("racer", "q", now=1.0)
+    seen, counts = store.user_keys("racer")
+    stale = [seen, counts, store.session_index_key("racer"), store.session_key("old", "racer")]
+    await store.append("new", "q", "racer")  # a session opened after the list was read
+    assert int(await store._forget_user(keys=stale, args=[""])) == 0
+    assert await store.recent("old", "racer") == ["q"] and await store.user_history("racer")
+    await store.forget_user("racer")
+    assert [k async for k in raw.scan_iter("*racer*")] == []
