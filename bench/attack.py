@@ -19,7 +19,10 @@ times. The server gets half the CPUs to itself and the clients the other half, t
 niced below the neighbour: on a network they would be different machines, and what is
 measured is what the attack costs the server, not the load generator's share of a core.
 
-    .venv/bin/python bench/attack.py [--index DIR] [--phase-s 20] [--json out.json]
+The phases alternate, calm then attack, `--rounds` times; percentiles pool each condition's
+round trips over the rounds (and each round's p99 is reported too).
+
+    .venv/bin/python bench/attack.py [--index DIR] [--phase-s 20] [--rounds 3] [--json out.json]
 
 Writes bench/results/attack-<time>.json. Not run in CI.
 """
@@ -330,38 +333,31 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
             # The neighbour's private history, which the attacker will try to read.
             private = [("submit", "neighbour private query one")]
             _, session = await neighbour(url, private, 0.01, 0.0, None)
-            cpu0 = server_cpu_s(proc.pid)
-            calm_rtts, session = await neighbour(url, steps, args.phase_s, args.pace_s, session)
-            calm_cpu = server_cpu_s(proc.pid) - cpu0
-            before = metrics(port)
-            if "slow-redis" in args.attacks:
-                proxy.send_signal(signal.SIGUSR1)
-            # The attacker is a process of its own, as it would be: it must not share this
-            # process's event loop (or GIL) with the neighbour it is measured against.
-            attacker = subprocess.Popen(
-                # niced: on the clients' CPUs the neighbour's own process must not queue
-                # behind the attacker's (on a real network they would be two machines)
-                preexec_fn=lambda: _pin(CLIENT_CPUS, nice=19),
-                args=[
-                    sys.executable,
-                    __file__,
-                    "--attacker",
-                    url,
-                    str(port),
-                    session,
-                    str(args.phase_s + 3.0),
-                    ",".join(sorted(args.attacks)),
-                ],
-                stdout=subprocess.PIPE,
-            )
-            await asyncio.sleep(2.0)  # let the attack reach full strength first
-            cpu0 = server_cpu_s(proc.pid)
-            hot_rtts, _ = await neighbour(url, steps, args.phase_s, args.pace_s, session)
-            hot_cpu = server_cpu_s(proc.pid) - cpu0
-            out, _ = await asyncio.to_thread(attacker.communicate, timeout=60)
-            attack_stats = json.loads(out.decode().strip().splitlines()[-1])
-            proxy.send_signal(signal.SIGUSR2)
-            after = metrics(port)
+            calm_rtts: list[float] = []
+            hot_rtts: list[float] = []
+            calm_cpu = hot_cpu = 0.0
+            attack_stats: dict[str, int] = {}
+            counters: dict[str, float] = {}
+            per_round = []
+            # Calm and attack alternate (calm, attack, calm, attack, ...): a slow drift of the
+            # shared machine then weighs on both conditions alike instead of on one phase.
+            for _ in range(args.rounds):
+                cpu0 = server_cpu_s(proc.pid)
+                calm, session = await neighbour(url, steps, args.phase_s, args.pace_s, session)
+                calm_cpu += server_cpu_s(proc.pid) - cpu0
+                hot, stats, diff, cpu = await attack_phase(
+                    args, url, port, proxy, proc, steps, session
+                )
+                hot_cpu += cpu
+                calm_rtts += calm
+                hot_rtts += hot
+                for k, v in stats.items():
+                    attack_stats[k] = attack_stats.get(k, 0) + v
+                for k, v in diff.items():
+                    counters[k] = counters.get(k, 0.0) + v
+                per_round.append(
+                    {"calm_p99": percentiles(calm)["p99"], "attack_p99": percentiles(hot)["p99"]}
+                )
         finally:
             proc.terminate()
             proc.wait(30)
@@ -375,11 +371,16 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
         "p99_ratio": hot["p99"] / calm["p99"],
         # share of one core the server used in each phase (less noisy than latency on a
         # shared machine: what the attack costs the server itself)
-        "server_cpu_share": {"calm": calm_cpu / args.phase_s, "attack": hot_cpu / args.phase_s},
+        "server_cpu_share": {
+            "calm": calm_cpu / (args.phase_s * args.rounds),
+            "attack": hot_cpu / (args.phase_s * args.rounds),
+        },
+        "rounds": per_round,
         "attacker": attack_stats,
-        "server_counters_during_attack": {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after},
+        "server_counters_during_attack": counters,
         "settings": {
             "phase_s": args.phase_s,
+            "rounds": args.rounds,
             "pace_s": args.pace_s,
             "redis_delay_ms": 40 if "slow-redis" in args.attacks else 0,
             "attacks": sorted(args.attacks),
@@ -388,6 +389,49 @@ async def run(args: argparse.Namespace, index: Path) -> dict[str, Any]:
             "attacker_nice": 19,
         },
     }
+
+
+async def attack_phase(
+    args: argparse.Namespace,
+    url: str,
+    port: int,
+    proxy: subprocess.Popen[bytes],
+    server: subprocess.Popen[bytes],
+    steps: list[tuple[str, str]],
+    session: str,
+) -> tuple[list[float], dict[str, int], dict[str, float], float]:
+    """One attack phase: (neighbour's round trips, what the attacker achieved, the server's
+    counter increments, the server's CPU seconds)."""
+    before = metrics(port)
+    if "slow-redis" in args.attacks:
+        proxy.send_signal(signal.SIGUSR1)
+    # The attacker is a process of its own, as it would be: it must not share this process's
+    # event loop (or GIL) with the neighbour it is measured against.
+    attacker = subprocess.Popen(
+        # niced: on the clients' CPUs the neighbour's own process must not queue behind the
+        # attacker's (on a real network they would be two machines)
+        preexec_fn=lambda: _pin(CLIENT_CPUS, nice=19),
+        args=[
+            sys.executable,
+            __file__,
+            "--attacker",
+            url,
+            str(port),
+            session,
+            str(args.phase_s + 3.0),
+            ",".join(sorted(args.attacks)),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    await asyncio.sleep(2.0)  # let the attack reach full strength first
+    cpu0 = server_cpu_s(server.pid)
+    rtts, _ = await neighbour(url, steps, args.phase_s, args.pace_s, session)
+    cpu = server_cpu_s(server.pid) - cpu0
+    out, _ = await asyncio.to_thread(attacker.communicate, timeout=60)
+    stats = json.loads(out.decode().strip().splitlines()[-1])
+    proxy.send_signal(signal.SIGUSR2)
+    after = metrics(port)
+    return rtts, stats, {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}, cpu
 
 
 async def attacker_main(url: str, port: int, session: str, seconds: float, kinds: set[str]) -> None:
@@ -427,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--index", type=Path, help="index to serve (default: MPC of the sample log)")
     p.add_argument("--phase-s", type=float, default=20.0, help="seconds per phase")
+    p.add_argument(
+        "--rounds", type=int, default=3, help="calm/attack phase pairs, alternating (default 3)"
+    )
     p.add_argument("--pace-s", type=float, default=0.05, help="neighbour's pause between keys")
     p.add_argument("--json", type=Path, help="where to write the report")
     p.add_argument(
@@ -444,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         r = report[phase]
         print(f"{phase:<8} {r['n']:>10} {r['p50']:>8.2f} {r['p99']:>8.2f}")
     print(f"ratio    {'':>10} {report['p50_ratio']:>7.2f}x {report['p99_ratio']:>7.2f}x")
+    rounds = ", ".join(f"{r['calm_p99']:.2f} -> {r['attack_p99']:.2f}" for r in report["rounds"])
+    print(f"p99 ms per round (calm -> attack): {rounds}")
     cpu = report["server_cpu_share"]
     print(f"server CPU (share of a core): calm {cpu['calm']:.2f}, attack {cpu['attack']:.2f}")
     print("attacker:", json.dumps(report["attacker"]))

@@ -63,6 +63,8 @@ class DelayProxy:
 
         try:
             await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: a normal end for a connection, not an error to log
         finally:
             writer.close()
             up_writer.close()
