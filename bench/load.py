@@ -304,6 +304,8 @@ def start_server(
     env["QAC_MAX_CONNECTIONS_PER_CLIENT"] = str(args.connections + 100)
     env["QAC_CLIENT_RATE_PER_S"] = "1000000"
     env["QAC_CLIENT_RATE_BURST"] = "1000000"
+    env["QAC_CLIENT_HANDSHAKE_RATE_PER_S"] = "1000000"
+    env["QAC_CLIENT_HANDSHAKE_BURST"] = "1000000"
     if target == "echo":
         cmd = [sys.executable, str(ROOT / "bench" / "echo_server.py"), "--port", str(port)]
     else:

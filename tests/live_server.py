@@ -78,6 +78,10 @@ class LiveServer:
             "QAC_STORE_READ_TIMEOUT_S": "1.0",
             # As in production: a fixed secret, so sessions survive a restart of the server.
             "QAC_SESSION_SECRET": TEST_SESSION_SECRET,
+            # Every test client comes from 127.0.0.1 and many tests open sockets in quick
+            # succession: lift the per-address new-connection rate (its own tests set theirs).
+            "QAC_CLIENT_HANDSHAKE_RATE_PER_S": "10000",
+            "QAC_CLIENT_HANDSHAKE_BURST": "10000",
             **(env or {}),
         }
         self.host = host

@@ -65,6 +65,11 @@ _CLIENT_CAP = PlainTextResponse(
     status_code=429,
     headers={"Retry-After": str(RETRY_AFTER_S)},
 )
+_CLIENT_RATE = PlainTextResponse(
+    "too many new connections from your address; slow down\n",
+    status_code=429,
+    headers={"Retry-After": str(RETRY_AFTER_S)},
+)
 
 
 class CompletionServer:
@@ -136,6 +141,8 @@ class CompletionServer:
                 config.max_connections_per_client,
                 config.client_rate_per_s,
                 config.client_rate_burst,
+                handshake_rate_per_s=config.client_handshake_rate_per_s,
+                handshake_burst=config.client_handshake_burst,
             ),
             RedisLedger(config.redis_url) if config.redis_url is not None else None,
             self.pseudonyms,
@@ -246,6 +253,8 @@ class CompletionServer:
             )
         if self.clients.table.open_count(peer.address) >= self.clients.table.max_connections:
             return "client_cap", _CLIENT_CAP  # before any credential is checked: cheap
+        if not self.clients.table.allow_handshake(peer.address):
+            return "client_rate", _CLIENT_RATE
         return None
 
     def origin_ok(self, origin: str, conn: HTTPConnection) -> bool:

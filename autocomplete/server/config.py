@@ -116,6 +116,9 @@ class ServerConfig:
         `redis_url` is set); beyond it the handshake gets HTTP 429.
     client_rate_per_s, client_rate_burst: frames per second from one client address, summed
         over its connections (across workers when `redis_url` is set).
+    client_handshake_rate_per_s, client_handshake_burst: new WebSockets per second from one
+        client address (per process); beyond it the handshake gets HTTP 429 before any
+        credential is checked.
     idle_timeout_s: a WebSocket that sends no frame for this long is closed (4408).
     header_timeout_s: a connection must finish sending its HTTP request headers within this.
     health_token: bearer token that shows `/healthz` details (pid, blocklist errors); unset:
@@ -172,6 +175,8 @@ class ServerConfig:
     max_connections_per_client: int = 20
     client_rate_per_s: float = 200.0
     client_rate_burst: int = 400
+    client_handshake_rate_per_s: float = 10.0
+    client_handshake_burst: int = 40
     idle_timeout_s: float = 120.0
     header_timeout_s: float = 10.0
     health_token: str | None = field(default=None, repr=False)
@@ -195,6 +200,7 @@ class ServerConfig:
             "fresh_quota",
             "max_connections_per_client",
             "client_rate_burst",
+            "client_handshake_burst",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env(name)} must be >= 1, got {getattr(self, name)}")
@@ -208,6 +214,7 @@ class ServerConfig:
             "fresh_min_users",
             "fresh_window_s",
             "client_rate_per_s",
+            "client_handshake_rate_per_s",
             "idle_timeout_s",
             "header_timeout_s",
         ):

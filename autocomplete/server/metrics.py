@@ -45,7 +45,7 @@ STORE_OPS = (
     "context",
     "ledger",
 )
-REFUSAL_REASONS = ("origin", "capacity", "client_cap")
+REFUSAL_REASONS = ("origin", "capacity", "client_cap", "client_rate")
 AUTH_RESULTS = ("user", "anonymous", "expired", "invalid", "unusable_subject")
 CLOSE_REASONS = ("idle", "flood", "frame_too_big", "drain")
 

@@ -62,6 +62,33 @@ async def test_one_address_cannot_take_every_slot(built_sample_index: Path) -> N
             assert (await complete(ws, "goo"))["items"], "closing frees the address's share"
 
 
+async def test_a_reconnect_loop_from_one_address_is_refused_before_its_handshake(
+    built_sample_index: Path,
+) -> None:
+    env = {
+        **BEHIND_PROXY,
+        "QAC_CLIENT_HANDSHAKE_RATE_PER_S": "0.01",  # no refill within the test
+        "QAC_CLIENT_HANDSHAKE_BURST": "4",
+    }
+    with LiveServer(built_sample_index, env=env) as live:
+        admitted = refused = 0
+        for _ in range(10):  # open and close at once, as a reconnect loop does
+            try:
+                async with ws_session(live.ws_url, **client("198.51.100.9")):
+                    admitted += 1
+            except InvalidStatus as exc:
+                assert exc.response.status_code == 429
+                assert exc.response.headers["Retry-After"] == "1"
+                refused += 1
+        assert (admitted, refused) == (4, 6)
+        assert sample(live.metrics(), "qac_refused_connections_total", reason="client_rate") == 6
+        assert sample(live.metrics(), "qac_auth_total", result="anonymous") == 4, (
+            "a refused handshake is not authenticated at all"
+        )
+        async with ws_session(live.ws_url, **client("203.0.113.21")) as (ws, _):
+            assert (await complete(ws, "goo"))["items"], "another address still gets in"
+
+
 async def test_forwarding_headers_from_anyone_but_a_trusted_proxy_are_ignored(
     built_sample_index: Path,
 ) -> None:
