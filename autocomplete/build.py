@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from autocomplete.model.artifact import IndexFiles
 from autocomplete.model.labels import LabelIndex
@@ -17,6 +17,7 @@ from indexer.build import build_index
 from indexer.dataset import SplitSessions, load_split
 from indexer.freshfile import FreshFile
 from indexer.params import BuildParams
+from indexer.progress import Progress, ProgressLike
 from indexer.report import BuildReport, peak_rss_mb
 
 from .candidates.schema import CandidateSet
@@ -30,30 +31,33 @@ def build_full(
     logs: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     params: BuildParams,
-    progress: Callable[[str], None] | None = None,
+    progress: ProgressLike = None,
     fit_params: FitParams | None = None,
     fresh: Sequence[FreshFile] = (),
 ) -> BuildReport:
     """build-index as the CLI runs it. With `--all` the dev part is also training data, so
     the fitted weights see their own targets as labels: fine for a demo, not for evaluation.
-    `fresh`: exported fresh counts folded into the label counts (`indexer.build.build_index`)."""
-    say = progress or (lambda _m: None)
+    `fresh`: exported fresh counts folded into the label counts (`indexer.build.build_index`).
+    `progress`: the indexer's phases (`indexer.progress`), then "blend fit"."""
+    report = Progress.of(progress)
     t0 = time.perf_counter()
-    say("reading log")
-    data = load_split(logs, params.split, params.gap_s)
-    report = build_index(logs, out, params, progress, data=data, fresh=fresh)
+    data = load_split(logs, params.split, params.gap_s, report)
+    built = build_index(logs, out, params, report, data=data, fresh=fresh)
     if not params.blend:
-        return report
-    say("fitting blend weights on dev")
-    files = fit_blend(IndexFiles(out), data, fit_params)
+        return built
+    files = fit_blend(IndexFiles(out), data, fit_params, report)
     return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
 
 
 def fit_blend(
-    files: IndexFiles, data: SplitSessions, fit_params: FitParams | None = None
+    files: IndexFiles,
+    data: SplitSessions,
+    fit_params: FitParams | None = None,
+    progress: ProgressLike = None,
 ) -> IndexFiles:
     """Fit the blend over a built index's candidate sources on `data.dev` (with `data.train`
-    as the users' past) and add the weights to the index; returns the amended index."""
+    as the users' past) and add the weights to the index; returns the amended index.
+    `progress`: the phase "blend fit", one step per mode (personal, anonymous)."""
     labels = LabelIndex.load(files)
     gen = generator_for(files, labels)
     model = load_model(files, labels)
@@ -61,7 +65,18 @@ def fit_blend(
     def gather(context: Context, prefix: str) -> CandidateSet:
         return gen.gather(context, prefix, model)
 
-    personal = keystrokes_with_history(data.train, data.dev)
-    weights, stats = fit(personal, keystrokes(data.dev), gather, fit_params)
-    weights.save(files, stats)
+    with Progress.of(progress).phase("blend fit", total=2) as ph:
+        personal = keystrokes_with_history(data.train, data.dev)
+        weights, stats = fit(
+            personal,
+            keystrokes(data.dev),
+            gather,
+            fit_params,
+            lambda mode: ph.advance(detail=f"{mode} weights fitted"),
+        )
+        weights.save(files, stats)
+        ph.finish(
+            f"on {stats['personal']['keystrokes']} dev keystrokes per mode "
+            f"({len(data.dev)} sessions)"
+        )
     return files

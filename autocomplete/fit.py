@@ -120,10 +120,15 @@ def fit(
     anonymous: Keystrokes,
     gather: Gather,
     params: FitParams | None = None,
+    fitted: Callable[[str], None] | None = None,
 ) -> tuple[BlendWeights, dict[str, dict[str, int]]]:
-    """Both modes: "personal" on keystrokes with the user's history, "anonymous" without."""
+    """Both modes: "personal" on keystrokes with the user's history, "anonymous" without.
+    `fitted` is called with each mode's name once its weights are done (for progress)."""
     params = params or FitParams()
+    done = fitted or (lambda _mode: None)
     wp, sp = fit_mode(personal, gather, params)
+    done("personal")
     wa, sa = fit_mode(anonymous, gather, params)
+    done("anonymous")
     weights = BlendWeights(FEATURES, {"personal": wp, "anonymous": wa})
     return weights, {"personal": sp, "anonymous": sa}

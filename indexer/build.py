@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +17,18 @@ from .errors import LogFormatError
 from .freshfile import FreshFile, fold_files
 from .kanon import bound_contributions, kanon_stats, shared_texts
 from .params import BuildParams
+from .periods import period
+from .progress import Progress, ProgressLike
 from .report import BuildReport, peak_rss_mb
 from .sessions import pairs
 from .tables import endings_table, transitions_table
-
-Progress = Callable[[str], None]
 
 
 def build_index(
     logs: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     params: BuildParams,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
     data: SplitSessions | None = None,
     fresh: Sequence[FreshFile] = (),
 ) -> BuildReport:
@@ -45,46 +45,60 @@ def build_index(
     sha256 and row count. Only the label table gains them (not endings or transitions:
     a fresh count says nothing about which query came before it). A fresh file names no
     users, so with `min_users` > 1 it only adds to queries the log already shares.
+
+    The manifest's `stats.periods` records the first and last event time of the training
+    and dev parts (`indexer.periods`), so an evaluation can tell it is scoring queries the
+    index was built from. `progress` reports each phase (`indexer.progress`).
     """
-    say = progress or (lambda _msg: None)
+    report = Progress.of(progress)
     t0 = time.perf_counter()
     if data is None:
-        say("reading log")
-        data = load_split(logs, params.split, params.gap_s)
+        data = load_split(logs, params.split, params.gap_s, report)
     train = data.part("all") if params.use_all else data.train
     if not train:
         raise LogFormatError(
             "no training sessions before the dev split date; check --split / --all"
         )
-    logged_pairs = list(pairs(train))
-    train_pairs = bound_contributions(logged_pairs, params.kanon)
-    shared = shared_texts(train_pairs, params.kanon.min_users)
-    query_counts = Counter(q for _, q, _, _ in train_pairs)
-    extra_counts = fold_files(fresh)
-    labels = LabelTable.from_queries(
-        (q for _, q, _, _ in train_pairs if shared.shows_query(q)),
-        params.min_count,
-        shared.shown_counts(extra_counts),
-    )
-    if not labels.texts:
-        raise LogFormatError(
-            f"no query occurs >= {params.min_count} times from >= {params.kanon.min_users} "
-            "users in training; lower --min-count or --min-users"
+    with report.phase("k-anonymity") as ph:
+        logged_pairs = list(pairs(train))
+        train_pairs = bound_contributions(logged_pairs, params.kanon)
+        shared = shared_texts(train_pairs, params.kanon.min_users)
+        ph.finish(
+            f"{len(train_pairs)} of {len(logged_pairs)} training queries counted; "
+            f"{'every query' if shared.queries is None else len(shared.queries)} shared "
+            f"(>= {params.kanon.min_users} users each)"
         )
-    model_pairs = shared.hide_transitions(train_pairs)
-    say(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
+    with report.phase("labels") as ph:
+        query_counts = Counter(q for _, q, _, _ in train_pairs)
+        extra_counts = fold_files(fresh)
+        labels = LabelTable.from_queries(
+            (q for _, q, _, _ in train_pairs if shared.shows_query(q)),
+            params.min_count,
+            shared.shown_counts(extra_counts),
+        )
+        if not labels.texts:
+            raise LogFormatError(
+                f"no query occurs >= {params.min_count} times from >= {params.kanon.min_users} "
+                "users in training; lower --min-count or --min-users"
+            )
+        model_pairs = shared.hide_transitions(train_pairs)
+        ph.finish(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
     w = IndexWriter(Path(out))
     try:
-        endings = endings_table(query_counts, shown=shared.endings)
-        transitions = transitions_table((p, q) for p, q, _, _ in model_pairs)
-        for name, table in ((LABELS, labels), (ENDINGS, endings), (TRANSITIONS, transitions)):
-            table.save(w, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k, name=name)
-        say(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
+        with report.phase("tables", total=3) as ph:
+            endings = endings_table(query_counts, shown=shared.endings)
+            transitions = transitions_table((p, q) for p, q, _, _ in model_pairs)
+            for name, table in ((LABELS, labels), (ENDINGS, endings), (TRANSITIONS, transitions)):
+                table.save(
+                    w, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k, name=name
+                )
+                ph.advance()
+            ph.finish(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
         extra: dict[str, Any] = {}
         if params.model == "xmr":
             from .xmr.build import build_xmr  # heavy imports only when asked for
 
-            extra = build_xmr(w, labels, model_pairs, params.xmr, say)
+            extra = build_xmr(w, labels, model_pairs, params.xmr, report)
         label_set = set(labels.texts)
         dev_q = [q for _, q, _, _ in pairs(data.dev)]
         stats: dict[str, Any] = {
@@ -95,6 +109,7 @@ def build_index(
             "dev_label_coverage": (sum(q in label_set for q in dev_q) / len(dev_q))
             if dev_q
             else None,
+            "periods": {"train": period(train), "dev": period(data.dev)},
             "kanon": kanon_stats(
                 shared,
                 len(logged_pairs),
@@ -112,12 +127,14 @@ def build_index(
                 "new_labels": sum(q in label_set and q not in query_counts for q in extra_counts),
                 "added_count": int(sum(extra_counts.values())),
             }
-        manifest = w.commit(
-            model=params.model,
-            label_count=len(labels.texts),
-            build_params=params.to_json(),
-            stats=stats,
-        )
+        with report.phase("writing") as ph:
+            manifest = w.commit(
+                model=params.model,
+                label_count=len(labels.texts),
+                build_params=params.to_json(),
+                stats=stats,
+            )
+            ph.finish(f"{len(manifest['files'])} files with their checksums -> {out}")
     except BaseException:
         w.abort()
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from indexer.freshfile import read_fresh_file
@@ -10,35 +11,58 @@ from indexer.kanon import KAnonParams
 from indexer.params import MODELS, BuildParams
 from indexer.xmr.params import XMRParams
 
-from .args import add_split_args, count_or_zero, positive_int
+from .args import add_command, add_log_arg, add_split_args, count_or_zero, positive_int
 
 NAME = "build-index"
+HELP = "build an index directory from query logs"
+EXAMPLE = "autocomplete build-index --log data/sample/aol-sample.tsv.gz --out index/sample"
 
 
 def add_parser(sub: Any) -> None:
-    b = sub.add_parser(NAME, help="build an index directory from query logs")
-    b.add_argument("--log", nargs="+", required=True, help="AOL-format log files (.txt or .gz)")
-    b.add_argument("--out", required=True, help="index directory to write (replaced atomically)")
+    b = add_command(
+        sub,
+        NAME,
+        HELP,
+        "Trains on the part of the log before --split's dev date (everything "
+        "with --all) and fits the blend weights on the dev part. Progress goes to stderr: "
+        "an updating line on a terminal, one plain line per phase otherwise.",
+    )
+    add_log_arg(b)
+    b.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="index directory to write (replaced atomically); required",
+    )
     b.add_argument(
         "--model",
         choices=MODELS,
         default="xmr",
-        help="xmr: the session-aware ranker (default); mpc: popularity only",
+        help="xmr: the session-aware XR-Linear ranker; mpc: popularity only (default %(default)s)",
     )
     b.add_argument(
         "--xmr-depth",
         type=int,
         default=XMRParams.depth,
         choices=range(4),
+        metavar="{0..3}",
         help="xmr: trie levels above the k-means levels (default %(default)s)",
     )
     b.add_argument(
         "--xmr-workers",
-        type=int,
+        type=count_or_zero,
         default=0,
-        help="xmr: training processes (default: one per CPU; the index is the same)",
+        metavar="N",
+        help="xmr: training processes; the index is the same for any N "
+        "(default %(default)s = one per CPU)",
     )
-    b.add_argument("--min-count", type=positive_int, default=1)
+    b.add_argument(
+        "--min-count",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="a training query becomes a label when issued at least N times (default %(default)s)",
+    )
     b.add_argument(
         "--min-users",
         type=positive_int,
@@ -62,20 +86,32 @@ def add_parser(sub: Any) -> None:
         help="a user contributes at most N distinct queries a day, the first ones "
         "(default %(default)s; 0 = no bound)",
     )
-    b.add_argument("--all", action="store_true", help="train on every event, ignoring the split")
+    b.add_argument(
+        "--all",
+        action="store_true",
+        help="train on every event, ignoring --split: for serving, not for evaluating "
+        "(`evaluate` warns about such an index; default: off)",
+    )
     b.add_argument(
         "--no-blend",
         action="store_true",
-        help="serve the bare model (no generated completions, history or learned blend)",
+        help="serve the bare model: no generated completions, history or learned blend "
+        "(default: off, the blend is fitted on the dev part)",
     )
     b.add_argument(
         "--fresh",
         action="append",
         default=[],
         metavar="FILE",
-        help="fold counts from `autocomplete export-fresh` into the label counts (repeatable)",
+        help="fold counts from `autocomplete export-fresh` into the label counts "
+        "(repeatable; default: none)",
     )
-    b.add_argument("--quiet", action="store_true")
+    b.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (default: an updating line on a terminal, plain lines "
+        "otherwise)",
+    )
     add_split_args(b)
     b.set_defaults(func=run)
 
@@ -98,22 +134,15 @@ def params_of(args: argparse.Namespace) -> BuildParams:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from autocomplete.build import build_full
+    from indexer.progress import Progress
+
+    from .progress import sink_for
 
     params = params_of(args)
     fresh = [read_fresh_file(path) for path in args.fresh]  # before the slow part
-    bar = tqdm(desc=NAME, unit="step", disable=args.quiet or None, leave=False)
-
-    def say(msg: str) -> None:
-        bar.set_postfix_str(msg[:60])
-        bar.update(1)
-
-    try:
-        report = build_full(args.log, args.out, params, say, fresh=fresh)
-    finally:
-        bar.close()
+    progress = Progress(sink_for(sys.stderr, quiet=args.quiet))
+    report = build_full(args.log, args.out, params, progress, fresh=fresh)
     m = report.manifest
     print(
         f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "

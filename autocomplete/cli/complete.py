@@ -1,4 +1,9 @@
-"""`autocomplete complete`: print an index's completions for typed prefixes."""
+"""`autocomplete complete`: print an index's completions for typed prefixes.
+
+Scores are printed to three significant digits, not to a fixed number of decimals: the
+blended ranker's scores are probabilities over its candidates, and a candidate it all but
+rules out (1e-27) must not read as a tie at 0.0000 with the ones it ranked.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,30 @@ import argparse
 import time
 from typing import Any
 
-from .args import positive_int
+from .args import add_command, add_k_arg
 
 NAME = "complete"
+HELP = "print the completions an index gives for typed prefixes"
+EXAMPLE = "autocomplete complete --index index/sample --prev 'weather' new"
 
 
 def add_parser(sub: Any) -> None:
-    c = sub.add_parser(NAME, help="print completions for typed prefixes")
-    c.add_argument("--index", required=True)
-    c.add_argument("--prev", action="append", default=[], help="a previous query (repeatable)")
-    c.add_argument("--k", type=positive_int, default=10)
-    c.add_argument("prefix", nargs="+")
+    c = add_command(sub, NAME, HELP)
+    c.add_argument(
+        "--index",
+        required=True,
+        metavar="DIR",
+        help="index directory from `build-index`; required",
+    )
+    c.add_argument(
+        "--prev",
+        action="append",
+        default=[],
+        metavar="QUERY",
+        help="a query issued earlier in the session, oldest first (repeatable; default: none)",
+    )
+    add_k_arg(c, "completions printed per prefix")
+    c.add_argument("prefix", nargs="+", help="what was typed so far (one or more prefixes)")
     c.set_defaults(func=run)
 
 
@@ -32,5 +50,7 @@ def run(args: argparse.Namespace) -> int:
         after = f" after {prev[-1]!r}" if prev else ""
         print(f"{raw!r}{after}:")
         for c in items:
-            print(f"   {c.score:8.4f}  {c.text}  [{c.source}]")
+            print(f"   {c.score:>9.3g}  {c.text}  [{c.source}]")
+        if not items:
+            print("   (no completions)")
     return 0

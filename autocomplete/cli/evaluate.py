@@ -4,28 +4,57 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from .args import add_log_args, positive_int
+from .args import add_command, add_k_arg, add_log_args, positive_int
+from .errors import warning_line
 
 NAME = "evaluate"
+HELP = "score an index on a part of a log: MRR@10, success@1/@10, BLEU-4 by prefix length"
+EXAMPLE = "autocomplete evaluate --index index/sample --log data/sample/aol-sample.tsv.gz"
 
 
 def add_parser(sub: Any) -> None:
-    e = sub.add_parser(NAME, help="MRR@10, success@1/@10, BLEU-4 by prefix length")
-    e.add_argument("--index", required=True)
-    add_log_args(e)
-    e.add_argument("--k", type=positive_int, default=10)
+    e = add_command(
+        sub,
+        NAME,
+        HELP,
+        "Types every query of the part keystroke by keystroke (each proper "
+        "prefix) and scores the index's completions against the query. Warns on stderr "
+        "when the index was trained on the part it is scored on.",
+    )
     e.add_argument(
-        "--limit", type=positive_int, default=None, help="score at most this many keystrokes"
+        "--index",
+        required=True,
+        metavar="DIR",
+        help="index directory from `build-index`; required",
+    )
+    add_log_args(e)
+    add_k_arg(e, "completions asked for per keystroke")
+    e.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="score at most N keystrokes (default: all of the part)",
     )
     e.add_argument(
         "--personal",
         action="store_true",
-        help="replay each user's history in time order (earlier parts are their past)",
+        help="replay each user's history in time order, earlier parts being their past "
+        "(default: off, every keystroke an anonymous visitor's)",
     )
-    e.add_argument("--json", action="store_true")
-    e.add_argument("--quiet", action="store_true")
+    e.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON, without a progress bar (default: a table)",
+    )
+    e.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar on stderr (default: one on a terminal)",
+    )
     e.set_defaults(func=run)
 
 
@@ -33,12 +62,16 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from autocomplete.evaluate import evaluate_part, keystroke_count
+    from autocomplete.leakage import learned_from
     from autocomplete.loader import load_index
     from indexer.dataset import load_split
     from indexer.metrics import format_table
 
     idx = load_index(args.index)
     data = load_split(args.log, args.split, args.gap_minutes * 60)
+    leak = learned_from(idx.files.manifest, args.part, data.part(args.part))
+    if leak:
+        print(warning_line(leak), file=sys.stderr)
     bar = tqdm(
         total=keystroke_count(data.part(args.part), args.limit),
         desc=NAME,

@@ -7,32 +7,41 @@ from typing import Any
 
 from autocomplete.fresh_export import ExportParams
 
-from .args import positive_float, positive_int
+from .args import add_command, positive_float, positive_int
 from .errors import CommandError
 
 NAME = "export-fresh"
+HELP = "write the server's decayed submit counts (Redis) to a file for build-index --fresh"
+EXAMPLE = "autocomplete export-fresh --redis redis://localhost:6379/0 --out fresh.tsv"
 
 
 def add_parser(sub: Any) -> None:
-    x = sub.add_parser(
-        NAME,
-        help="write the server's decayed submit counts (Redis) to a file for build-index --fresh",
-    )
-    x.add_argument("--redis", required=True, metavar="URL", help="the server's QAC_REDIS_URL")
+    x = add_command(sub, NAME, HELP)
     x.add_argument(
-        "--out", required=True, metavar="FILE", help="TSV to write (replaced atomically)"
+        "--redis",
+        required=True,
+        metavar="URL",
+        help="the server's QAC_REDIS_URL (redis://host:port/db, or redis+cluster://...); required",
+    )
+    x.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="TSV to write (replaced atomically); required",
     )
     x.add_argument(
         "--top",
         type=positive_int,
         default=ExportParams.top,
-        help="the most counted queries to export (default %(default)s)",
+        metavar="N",
+        help="the N most counted queries to export (default %(default)s)",
     )
     x.add_argument(
         "--half-life-s",
         type=positive_float,
         default=ExportParams.half_life_s,
-        help="decay the counts are read with; the server's QAC_FRESH_HALF_LIFE_S "
+        metavar="S",
+        help="decay the counts are read with, in seconds; the server's QAC_FRESH_HALF_LIFE_S "
         "(default %(default)g)",
     )
     x.set_defaults(func=run)

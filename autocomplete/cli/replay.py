@@ -1,8 +1,9 @@
 """`autocomplete replay`: arguments in, `autocomplete.replay` called, exit code out.
 
-Exit codes: 0 done (and the gate passed), 1 the `--baseline` gate failed, 2 a usage error, a
-bad or unreachable URL, an unreadable baseline or index; all with one line on stderr and no
-traceback (`errors`).
+Exit codes: 0 done (and the gate passed); 1 the `--baseline` gate failed, or the server
+could not be reached or went away, or a baseline or index could not be read; 2 a usage
+error (bad flags, a malformed URL, an `--index` other than the served one). Errors are one
+line on stderr and no traceback (`errors`).
 
 "seen" figures need the served index's label set: pass `--index DIR` (the same directory the
 server serves; its version must match the server's `hello`). Without it only "all" is
@@ -17,29 +18,36 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from .args import add_log_args, non_negative_int, positive_int
-from .errors import EXIT_FAILED
+from .args import add_command, add_k_arg, add_log_args, non_negative_int, positive_int
+from .errors import EXIT_FAILED, UsageError
 
 NAME = "replay"
+HELP = "replay real sessions keystroke by keystroke against a running server"
+EXAMPLE = "autocomplete replay --url ws://127.0.0.1:8000/ws --log data/sample/aol-sample.tsv.gz"
 
 
 def add_parser(subparsers: Any) -> None:
-    r = subparsers.add_parser(
+    r = add_command(
+        subparsers,
         NAME,
-        help="replay real sessions keystroke by keystroke over the WebSocket",
-        description="Types every held-out query of each session character by character "
+        HELP,
+        "Types every held-out query of each session character by character "
         "(one `complete` per proper prefix, then `submit`) against a running "
         "server and reports the metrics of `autocomplete evaluate` plus "
         "round-trip latency and errors.",
     )
-    r.add_argument("--url", required=True, help="WebSocket URL, e.g. ws://127.0.0.1:8000/ws")
+    r.add_argument(
+        "--url",
+        required=True,
+        help="the server's WebSocket URL, e.g. ws://127.0.0.1:8000/ws; required",
+    )
     add_log_args(r)
     r.add_argument(
         "--sessions",
         type=non_negative_int,
         default=None,
         metavar="N",
-        help="replay only the first N sessions of the part (log order)",
+        help="replay only the first N sessions of the part, in log order (default: all)",
     )
     r.add_argument(
         "--concurrency",
@@ -53,52 +61,73 @@ def add_parser(subparsers: Any) -> None:
         type=float,
         default=0.0,
         metavar="D",
-        help="least time between two keystrokes of a session (default 0)",
+        help="least time between two keystrokes of a session, in milliseconds "
+        "(default %(default)g)",
     )
-    r.add_argument("--k", type=positive_int, default=10)
+    add_k_arg(r, "completions asked for per keystroke; the server may serve fewer (QAC_MAX_K)")
     r.add_argument(
         "--index",
         metavar="DIR",
-        help="the served index, to report the 'seen' set (else 'all' only)",
+        help="the served index, to report the 'seen' set (default: none, 'all' only)",
     )
     r.add_argument(
         "--timeout-s",
         type=float,
         default=10.0,
-        help="seconds one request waits for its answer before it counts as lost",
+        metavar="S",
+        help="seconds one request waits for its answer before it counts as lost "
+        "(default %(default)g)",
     )
     r.add_argument(
         "--reconnect-s",
         type=float,
         default=30.0,
-        help="seconds to keep reconnecting to a vanished server before giving up",
+        metavar="S",
+        help="seconds to keep reconnecting to a vanished server before giving up "
+        "(default %(default)g)",
     )
     r.add_argument(
         "--session-prefix",
         default=None,
+        metavar="PREFIX",
         help="session ids are PREFIX-<n> (default: random per run, so runs "
         "never share session context on the server)",
     )
-    r.add_argument("--json", action="store_true", help="print the report as JSON")
-    r.add_argument("--out-jsonl", metavar="FILE", help="per-session breakdown, one JSON a line")
+    r.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON, without a progress bar (default: a table)",
+    )
+    r.add_argument(
+        "--out-jsonl",
+        metavar="FILE",
+        help="write a per-session breakdown there, one JSON object a line (default: none)",
+    )
     r.add_argument(
         "--baseline",
         metavar="FILE",
-        help="a saved --json run: exit 1 if this run regressed against it",
+        help="a saved --json run: exit 1 if this run regressed against it (default: none)",
     )
     r.add_argument(
         "--max-mrr-drop",
         type=float,
         default=0.005,
-        help="largest allowed MRR@10 drop vs the baseline (absolute, default 0.005)",
+        metavar="D",
+        help="largest allowed MRR@10 drop vs the baseline (absolute; default %(default)g)",
     )
     r.add_argument(
         "--max-p99-rise",
         type=float,
         default=0.5,
-        help="largest allowed round-trip p99 rise vs the baseline (0.5 = +50%%)",
+        metavar="R",
+        help="largest allowed round-trip p99 rise vs the baseline, as a fraction "
+        "(0.5 = +50%%; default %(default)g)",
     )
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar on stderr (default: one on a terminal)",
+    )
     r.set_defaults(func=run)
 
 
@@ -121,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_url(args.url)
     except ConnectFailed as exc:
-        raise ReplayError(exc.reason) from None
+        raise UsageError(exc.reason) from None
     if args.timeout_s <= 0 or args.reconnect_s < 0 or args.typing_delay_ms < 0:
         raise ValueError("--timeout-s must be > 0; --reconnect-s and --typing-delay-ms >= 0")
     limits = GateLimits(args.max_mrr_drop, args.max_p99_rise)
@@ -142,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
         files = IndexFiles(args.index)
         if hello.get("index") != files.version:
-            raise ReplayError(
+            raise UsageError(
                 f"--index {args.index} is index {files.version} but the server "
                 f"serves {hello.get('index')}: the 'seen' set would be wrong"
             )

@@ -11,21 +11,30 @@ from typing import Any
 
 from autocomplete.server.config import parse_origins
 
+from .args import add_command
+
 NAME = "serve"
+HELP = "serve completions over WebSocket (/ws), plus /healthz, /metrics and the demo"
+EXAMPLE = "autocomplete serve --index index/sample --port 8000"
 
 
 def add_parser(subparsers: Any) -> None:
-    s = subparsers.add_parser(
+    s = add_command(
+        subparsers,
         NAME,
-        help="serve completions over WebSocket (/ws), plus /healthz, /metrics and the demo",
-        description="Every setting can also come from a QAC_* environment variable "
+        HELP,
+        "Every setting can also come from a QAC_* environment variable "
         "(e.g. QAC_INDEX, QAC_REDIS_URL, QAC_ALLOWED_ORIGINS, QAC_MAX_CONNECTIONS, "
         "QAC_RATE_PER_S); flags win over the environment. Users are identified only by a "
         "verified credential: set QAC_JWT_SECRET (HS256) or QAC_JWT_PUBLIC_KEY_FILE "
         "(RS256/ES256), or QAC_TRUSTED_PROXIES + QAC_TRUSTED_USER_HEADER; without them every "
         "connection is anonymous.",
     )
-    s.add_argument("--index", help="index directory (QAC_INDEX)")
+    s.add_argument(
+        "--index",
+        metavar="DIR",
+        help="index directory from `build-index` (QAC_INDEX); required here or there",
+    )
     s.add_argument(
         "--redis",
         dest="redis_url",
@@ -34,8 +43,15 @@ def add_parser(subparsers: Any) -> None:
         "Cluster as redis+cluster://host:port,host:port; default: in-memory, per process",
     )
     s.add_argument("--host", help="listen address (QAC_HOST, default 127.0.0.1)")
-    s.add_argument("--port", type=int, help="listen port (QAC_PORT, default 8000)")
-    s.add_argument("--workers", type=int, help="worker processes (QAC_WORKERS, default 1)")
+    s.add_argument(
+        "--port", type=int, help="listen TCP port; 0 picks a free one (QAC_PORT, default 8000)"
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes, each mapping the same index (QAC_WORKERS, default 1)",
+    )
     s.add_argument(
         "--allowed-origins",
         metavar="LIST",
@@ -46,13 +62,14 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument(
         "--max-connections",
         type=int,
+        metavar="N",
         help="open WebSockets per worker (QAC_MAX_CONNECTIONS, default 1000)",
     )
     s.add_argument(
         "--blocklist",
         metavar="FILE",
         help="completions matching this file's words or re: patterns are never sent; "
-        "edits apply without a restart (QAC_BLOCKLIST)",
+        "edits apply without a restart (QAC_BLOCKLIST; default: none)",
     )
     s.add_argument(
         "--demo-tokens",
@@ -60,13 +77,18 @@ def add_parser(subparsers: Any) -> None:
         const=True,
         help="serve POST /demo/token, which hands out a token for any user id, so the demo "
         "page can show personal history (QAC_DEMO_TOKENS). Anyone can then be anyone: "
-        "for demos on your own machine only",
+        "for demos on your own machine only (default: off)",
     )
-    s.add_argument("--static-dir", help="demo files served at / and /static (QAC_STATIC_DIR)")
+    s.add_argument(
+        "--static-dir",
+        metavar="DIR",
+        help="demo files served at / and /static (QAC_STATIC_DIR; default: web_demo/ of "
+        "the source tree)",
+    )
     s.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
-        help="QAC_LOG_LEVEL, default info",
+        help="least severity logged (QAC_LOG_LEVEL, default info)",
     )
     s.add_argument(
         "--log-format",
@@ -105,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             Blocklist.load(config.blocklist)
         except BlocklistError as exc:
             raise ConfigError(f"QAC_BLOCKLIST: {exc}") from None
-    # Verified once here (checksums), so a bad index is one line and exit 2, before any
+    # Verified once here (checksums), so a bad index is one line and exit 1, before any
     # worker starts; workers then check its fingerprint (stat calls) and map the files.
     index = load_index(config.index)
     serve(config, index)

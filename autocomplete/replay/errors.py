@@ -1,4 +1,5 @@
-"""The replay tool's errors: the CLI turns each into one line on stderr and exit 2."""
+"""The replay tool's errors: the CLI turns each into one line on stderr and exit 1
+(`autocomplete.cli.errors`); a malformed URL is a usage error there, exit 2."""
 
 from __future__ import annotations
 

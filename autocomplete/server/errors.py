@@ -3,7 +3,7 @@
 `ProtocolError` is what a client can cause; the connection answers it with an `error` frame
 (and keeps going unless `close_code` says otherwise), so nothing a client sends can crash the
 server. `ConfigError` is what an operator can cause; it is a `ValueError` so the CLI reports it
-as one line with exit status 2, like every other bad argument.
+as one line with exit status 2, like every other bad argument (`autocomplete.cli.errors`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,13 +22,12 @@ from autocomplete.model.session import SessionTables
 from autocomplete.model.tree import HybridTree
 from autocomplete.model.xmr import XMRModel
 
+from ..progress import Progress, ProgressLike
 from ..report import peak_rss_mb
 from .examples import build_examples
 from .params import XMRParams
 from .train import TrainingSet, node_priors, train_levels
 from .tree import build_tree
-
-Progress = Callable[[str], None]
 
 
 def _l2rows(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -73,52 +72,57 @@ def train_xmr(
     texts: Sequence[str],
     train_pairs: Sequence[tuple[str, str, str, float]],
     xp: XMRParams,
-    say: Progress,
+    progress: ProgressLike,
     counts: np.ndarray | None = None,
 ) -> tuple[Featurizer, HybridTree, list[sp.csr_matrix], dict[str, Any]]:
     """The pure part of the build: everything learned, nothing written.
 
     With `counts` and `xp.prior`, the returned weights' bias column already includes the
     popularity offsets (see `train.node_priors`), so they score exactly as the runtime does.
+    `progress` reports the phases "XR-Linear features", "XR-Linear tree" and
+    "XR-Linear training" (one step per level).
     """
+    report = Progress.of(progress)
     stats: dict[str, Any] = {}
     t0 = time.perf_counter()
-    feat = Featurizer.fit(xp.featurizer, texts)
-    raw = build_examples(((p, q) for p, q, _, _ in train_pairs), texts, xp)
-    say(f"xmr: {len(raw)} distinct examples, {feat.dim} features")
-    x = feat.transform_many(raw.contexts, raw.prefixes)
-    ts = TrainingSet(
-        x,
-        raw.weights,
-        raw.targets,
-        raw.lo,
-        raw.hi,
-        np.fromiter((len(p) for p in raw.prefixes), dtype=np.int32, count=len(raw)),
-    )
-    del raw
+    with report.phase("XR-Linear features") as ph:
+        feat = Featurizer.fit(xp.featurizer, texts)
+        raw = build_examples(((p, q) for p, q, _, _ in train_pairs), texts, xp)
+        x = feat.transform_many(raw.contexts, raw.prefixes)
+        ts = TrainingSet(
+            x,
+            raw.weights,
+            raw.targets,
+            raw.lo,
+            raw.hi,
+            np.fromiter((len(p) for p in raw.prefixes), dtype=np.int32, count=len(raw)),
+        )
+        del raw
+        ph.finish(f"{len(ts)} distinct examples, {feat.dim} features")
     stats["examples"] = len(ts)
     stats["features"] = feat.dim
     stats["featurise_s"] = round(time.perf_counter() - t0, 2)
     t1 = time.perf_counter()
-    emb = label_embeddings(feat, texts, ts if xp.pifa else None)
-    tree = build_tree(
-        list(texts),
-        emb,
-        depth=xp.depth,
-        branching=xp.branching,
-        max_leaf=xp.max_leaf,
-        iters=xp.kmeans_iters,
-        seed=xp.seed,
-    )
-    del emb
+    with report.phase("XR-Linear tree") as ph:
+        emb = label_embeddings(feat, texts, ts if xp.pifa else None)
+        tree = build_tree(
+            list(texts),
+            emb,
+            depth=xp.depth,
+            branching=xp.branching,
+            max_leaf=xp.max_leaf,
+            iters=xp.kmeans_iters,
+            seed=xp.seed,
+        )
+        del emb
+        stats["levels"] = [tree.level_size(level) for level in range(1, tree.height + 1)]
+        ph.finish(f"height {tree.height}, level sizes {stats['levels']}")
     stats["tree_s"] = round(time.perf_counter() - t1, 2)
-    stats["levels"] = [tree.level_size(level) for level in range(1, tree.height + 1)]
-    say(f"xmr: tree of height {tree.height}, level sizes {stats['levels']}")
     t2 = time.perf_counter()
     use_prior = xp.prior and xp.loss == "softmax" and counts is not None
     workers = xp.workers or (os.cpu_count() or 1)
     weights = train_levels(
-        ts, tree, xp, counts=counts if use_prior else None, workers=workers, progress=say
+        ts, tree, xp, counts=counts if use_prior else None, workers=workers, progress=report
     )
     if use_prior:
         assert counts is not None
@@ -136,15 +140,19 @@ def build_xmr(
     labels: LabelTable,
     train_pairs: list[tuple[str, str, str, float]],
     xp: XMRParams,
-    say: Progress,
+    progress: ProgressLike,
 ) -> dict[str, Any]:
-    """Learn and write the xmr artifacts; returns build statistics for the manifest."""
+    """Learn and write the xmr artifacts; returns build statistics for the manifest.
+    `progress`: `train_xmr`'s phases, then "XR-Linear writing"."""
+    report = Progress.of(progress)
     t0 = time.perf_counter()
-    feat, tree, weights, stats = train_xmr(labels.texts, train_pairs, xp, say, labels.counts)
-    null = xp.loss == "softmax" and xp.null_class
-    XMRModel.from_trained(feat, tree, weights, xp.combine, null).save(w)
-    SessionTables(transitions(train_pairs, labels.texts), feat.label_words(labels.texts)).save(w)
-    stats["build_s"] = round(time.perf_counter() - t0, 2)
-    stats["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    say(f"xmr: built in {stats['build_s']}s, peak RSS {stats['peak_rss_mb']} MB")
+    feat, tree, weights, stats = train_xmr(labels.texts, train_pairs, xp, report, labels.counts)
+    with report.phase("XR-Linear writing") as ph:
+        null = xp.loss == "softmax" and xp.null_class
+        XMRModel.from_trained(feat, tree, weights, xp.combine, null).save(w)
+        label_words = feat.label_words(labels.texts)
+        SessionTables(transitions(train_pairs, labels.texts), label_words).save(w)
+        stats["build_s"] = round(time.perf_counter() - t0, 2)
+        stats["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        ph.finish(f"model and session tables; peak RSS {stats['peak_rss_mb']} MB")
     return {"xmr": stats}

@@ -23,7 +23,6 @@ that teach nothing are dropped. All children of a node are solved together
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +31,9 @@ import scipy.sparse as sp
 from autocomplete.model.tree import HybridTree
 from autocomplete.model.xmr import combine
 
+from ..progress import Phase, Progress, ProgressLike
 from .params import XMRParams
 from .solver import softmax_lse, train_block, train_block_softmax
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -219,7 +217,7 @@ def train_levels(
     counts: np.ndarray | None = None,
     max_rows: int = 60000,
     workers: int = 1,
-    progress: Progress | None = None,
+    progress: ProgressLike = None,
 ) -> list[sp.csr_matrix]:
     """Weights per level 1..height as node-major CSR (n_level x d) float32.
 
@@ -228,8 +226,23 @@ def train_levels(
     the runtime adds the same offsets (they are folded into the saved biases).
     `workers` > 1 fits the nodes of a level in that many forked processes; every node's
     fit is independent and seeded by (seed, level, node), so the result does not change.
+    `progress`: the phase "XR-Linear training", one step per level.
     """
-    say = progress or (lambda _m: None)
+    with Progress.of(progress).phase("XR-Linear training", total=tree.height) as ph:
+        weights = _train_levels(ts, tree, params, counts, max_rows, workers, ph)
+        ph.finish(f"{tree.height} levels, {sum(int(w.nnz) for w in weights)} weights")
+    return weights
+
+
+def _train_levels(
+    ts: TrainingSet,
+    tree: HybridTree,
+    params: XMRParams,
+    counts: np.ndarray | None,
+    max_rows: int,
+    workers: int,
+    ph: Phase,
+) -> list[sp.csr_matrix]:
     how = params.combine
     softmax = params.loss == "softmax"
     null = softmax and params.null_class
@@ -295,9 +308,9 @@ def train_levels(
             wl = sp.csr_matrix((n_level, dim), dtype=np.float32)
         wl.sort_indices()
         weights.append(wl)
-        say(
-            f"level {level}/{tree.height}: {n_level} nodes, {trained} trained on {n_rows} rows, "
-            f"{wl.nnz} weights"
+        ph.advance(
+            detail=f"level {level}: {n_level} nodes, {trained} trained on "
+            f"{n_rows} rows, {wl.nnz} weights"
         )
         if level < tree.height and params.hard_negatives > 0:
             off = None if priors is None else priors[level]

@@ -1,7 +1,12 @@
-"""The CLI as a user meets it: real subprocesses, one-line errors, no tracebacks."""
+"""The CLI as a user meets it: real subprocesses, one-line errors, no tracebacks.
+
+Exit statuses (`autocomplete.cli.errors`): 1 when the command line was fine but the world
+was not (a log, an index, a server), 2 when the command line itself was wrong.
+"""
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 
@@ -17,10 +22,23 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert p.returncode == 2, p
+def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str, status: int) -> None:
+    """Exit `status` and one error line naming `needle`, last on stderr; a build's progress
+    lines (`[   0.1s] phase: ...`) may come before it, nothing else may."""
+    assert p.returncode == status, p
     assert "Traceback" not in p.stderr
-    assert p.stderr.strip().count("\n") == 0 and needle in p.stderr, p.stderr
+    lines = p.stderr.splitlines()
+    others = [line for line in lines if not line.startswith("[")]
+    assert others == lines[-1:], p.stderr
+    assert others[0].startswith("autocomplete: error: ") and needle in others[0], p.stderr
+
+
+def assert_runtime_failure(p: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert_one_line_error(p, needle, 1)
+
+
+def assert_usage_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert_one_line_error(p, needle, 2)
 
 
 def test_build_evaluate_and_complete_on_the_sample(tmp_path, sample_log):
@@ -38,8 +56,8 @@ def test_build_evaluate_and_complete_on_the_sample(tmp_path, sample_log):
     assert c.returncode == 0 and "google" in c.stdout
 
 
-def test_missing_log_is_a_one_line_error(tmp_path):
-    assert_one_line_error(
+def test_a_missing_log_is_a_runtime_failure(tmp_path):
+    assert_runtime_failure(
         run("build-index", "--log", str(tmp_path / "x.gz"), "--out", str(tmp_path / "o")),
         "no such file",
     )
@@ -48,7 +66,7 @@ def test_missing_log_is_a_one_line_error(tmp_path):
 def test_unreadable_gzip_is_a_one_line_error(tmp_path):
     bad = tmp_path / "bad.gz"
     bad.write_bytes(b"\x1f\x8b" + b"garbage" * 20)
-    assert_one_line_error(
+    assert_runtime_failure(
         run("build-index", "--log", str(bad), "--out", str(tmp_path / "o")), "unreadable"
     )
 
@@ -56,7 +74,7 @@ def test_unreadable_gzip_is_a_one_line_error(tmp_path):
 def test_empty_log_is_a_one_line_error(tmp_path):
     empty = tmp_path / "empty.gz"
     empty.write_bytes(gzip.compress(b""))
-    assert_one_line_error(
+    assert_runtime_failure(
         run("build-index", "--log", str(empty), "--out", str(tmp_path / "o")), "no query events"
     )
 
@@ -64,43 +82,80 @@ def test_empty_log_is_a_one_line_error(tmp_path):
 def test_wrong_columns_is_a_one_line_error(tmp_path):
     csv = tmp_path / "q.csv"
     csv.write_text("user,query,time\n1,foo,2006-03-01\n")
-    assert_one_line_error(
-        run("build-index", "--log", str(csv), "--out", str(tmp_path / "o")), "rows"
-    )
+    p = run("build-index", "--log", str(csv), "--out", str(tmp_path / "o"))
+    assert_runtime_failure(p, "rows")
 
 
 def test_log_with_no_training_period_is_a_one_line_error(tmp_path):
     late = tmp_path / "late.txt"
     late.write_text("AnonID\tQuery\tQueryTime\n1\tfoo\t2006-05-12 10:00:00\n")
-    assert_one_line_error(
+    assert_runtime_failure(
         run("build-index", "--log", str(late), "--out", str(tmp_path / "o")), "no training sessions"
     )
 
 
-def test_bad_index_directory_is_a_one_line_error(tmp_path, sample_log):
-    assert_one_line_error(
+def test_a_bad_index_directory_is_a_runtime_failure(tmp_path, sample_log):
+    assert_runtime_failure(
         run("evaluate", "--index", str(tmp_path), "--log", str(sample_log)), "manifest"
     )
+
+
+def test_a_missing_index_directory_is_a_runtime_failure(tmp_path):
+    missing = tmp_path / "no-such-index"
+    assert_runtime_failure(run("complete", "--index", str(missing), "go"), str(missing))
+
+
+def test_an_unknown_flag_is_a_one_line_usage_error():
+    p = run("complete", "--index", "idx", "--colour", "go")
+    assert_usage_error(p, "unrecognized arguments: --colour")
+    assert "autocomplete complete --help" in p.stderr
+
+
+def test_a_missing_required_flag_is_a_one_line_usage_error():
+    assert_usage_error(run("evaluate", "--log", "x.gz"), "--index")
+
+
+@pytest.mark.parametrize("k", ["0", "-1", "101", "999", "two", "2.5"])
+def test_k_outside_1_to_100_is_a_usage_error(mpc_index_dir, k):
+    p = run("complete", "--index", str(mpc_index_dir), "--k", k, "go")
+    assert_usage_error(p, "argument --k: want an integer from 1 to 100")
+    assert p.stdout == ""
+
+
+def test_complete_prints_no_ranked_item_with_a_score_shown_as_zero(blend_index_dir):
+    """The blend's scores are probabilities over its candidates; one it all but rules out
+    (1e-27) is printed as such, not as a 0.0000 that reads like a tie among the ranked."""
+    p = run("complete", "--index", str(blend_index_dir), "--k", "100", "go", "new y")
+    assert p.returncode == 0, p.stderr
+    rows = re.findall(r"^ +(\S+)  (.+)  \[(\w+)\]$", p.stdout, re.MULTILINE)
+    assert len(rows) > 20
+    assert all(float(score) > 0 for score, _, _ in rows), p.stdout
+    assert len({text for _, text, _ in rows}) == len(rows)
+
+
+def test_a_prefix_nothing_extends_says_so(mpc_index_dir):
+    p = run("complete", "--index", str(mpc_index_dir), "--k", "100", "qqqqzzzz")
+    assert p.returncode == 0 and "(no completions)" in p.stdout, p
 
 
 @pytest.mark.parametrize("split", ["2006-05-01", "x,y", "2006-05-09,2006-05-01"])
 def test_bad_split_is_a_usage_error(tmp_path, sample_log, split):
     p = run("build-index", "--log", str(sample_log), "--out", str(tmp_path / "o"), "--split", split)
-    assert p.returncode == 2 and "Traceback" not in p.stderr and "--split" in p.stderr
+    assert_usage_error(p, "--split")
 
 
 @pytest.mark.parametrize("k", ["0", "-1", "two"])
 def test_min_users_below_one_is_a_usage_error(tmp_path, sample_log, k):
     p = run("build-index", "--log", str(sample_log), "--out", str(tmp_path / "o"), "--min-users", k)
-    assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert "--min-users" in p.stderr and "want an integer >= 1" in p.stderr
+    assert_usage_error(p, "argument --min-users: want an integer >= 1")
     assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("flag", ["--max-repeats-per-day", "--max-queries-per-day"])
 def test_a_negative_daily_bound_is_a_usage_error(tmp_path, sample_log, flag):
     p = run("build-index", "--log", str(sample_log), "--out", str(tmp_path / "o"), flag, "-1")
-    assert p.returncode == 2 and flag in p.stderr and "0 = no bound" in p.stderr
+    assert_usage_error(p, "0 = no bound")
+    assert flag in p.stderr
 
 
 def test_build_index_shares_only_queries_of_two_users_by_default(tmp_path, sample_log):

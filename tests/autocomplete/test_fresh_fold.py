@@ -19,7 +19,7 @@ from session_store.fresh import RedisFreshCounts
 from tests.cluster_server import LocalCluster
 from tests.redis_server import RedisServer, free_port, redis_server_fixture
 
-from .test_cli import assert_one_line_error, run
+from .test_cli import assert_runtime_failure, run
 
 redis_server = redis_server_fixture(scope="module")
 own_redis_server = redis_server_fixture(scope="function")
@@ -100,7 +100,7 @@ def test_a_malformed_fresh_file_stops_the_build_with_one_line(
         "build-index", "--log", str(sample_log), "--out", str(out),
         "--model", "mpc", "--no-blend", "--fresh", str(bad),
     )  # fmt: skip
-    assert_one_line_error(p, "fresh.tsv: line 2: count must be a number > 0, got 'lots'")
+    assert_runtime_failure(p, "fresh.tsv: line 2: count must be a number > 0, got 'lots'")
     assert not out.exists()
 
 
@@ -111,14 +111,14 @@ def test_a_log_instead_of_a_fresh_file_is_a_one_line_error(
         "build-index", "--log", str(sample_log), "--out", str(tmp_path / "idx"),
         "--fresh", str(sample_log),
     )  # fmt: skip
-    assert_one_line_error(p, "not UTF-8")
+    assert_runtime_failure(p, "not UTF-8")
 
 
 def test_export_from_an_unreachable_redis_is_a_one_line_error(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     out = tmp_path / "fresh.tsv"
     p = run("export-fresh", "--redis", url, "--out", str(out))
-    assert_one_line_error(p, "cannot read fresh counts")
+    assert_runtime_failure(p, "cannot read fresh counts")
     assert not out.exists()
 
 
@@ -140,7 +140,7 @@ def test_export_to_a_missing_folder_is_a_one_line_error(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
     p = run("export-fresh", "--redis", redis_server.url, "--out", str(tmp_path / "no" / "f.tsv"))
-    assert_one_line_error(p, "--out")
+    assert_runtime_failure(p, "--out")
 
 
 @pytest.mark.redis

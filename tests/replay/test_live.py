@@ -190,26 +190,28 @@ def test_server_restart_mid_replay_reconnects_and_counts_what_was_lost(mpc_serve
     assert mpc_server.running
 
 
-def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert p.returncode == 2, p
+def assert_one_line_error(p: subprocess.CompletedProcess[str], needle: str, status: int) -> None:
+    assert p.returncode == status, p
     assert "Traceback" not in p.stderr
     assert p.stderr.strip().count("\n") == 0 and needle in p.stderr, p.stderr
 
 
-def test_refused_connection_is_one_line_and_exit_2(sample_log):
+def test_refused_connection_is_one_line_and_exit_1(sample_log):
     assert_one_line_error(
         cli("--url", f"ws://127.0.0.1:{free_port()}/ws", "--log", str(sample_log)),
         "connection refused",
+        1,
     )
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/ws", "not a url"])
 def test_bad_url_is_one_line_and_exit_2(sample_log, url):
-    assert_one_line_error(cli("--url", url, "--log", str(sample_log)), "bad URL")
+    assert_one_line_error(cli("--url", url, "--log", str(sample_log)), "bad URL", 2)
 
 
 def test_index_other_than_the_served_one_is_refused(mpc_server, blend_index_dir, sample_log):
     assert_one_line_error(
         cli("--url", mpc_server.ws_url, "--log", str(sample_log), "--index", str(blend_index_dir)),
         "the 'seen' set would be wrong",
+        2,
     )

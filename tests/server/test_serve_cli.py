@@ -1,4 +1,5 @@
-"""`autocomplete serve` argument handling: mistakes are one line on stderr and exit 2."""
+"""`autocomplete serve` argument handling: mistakes are one line on stderr, exit 2 for a bad
+argument or setting, exit 1 for an index that is not there."""
 
 from __future__ import annotations
 
@@ -60,10 +61,9 @@ def test_serve_is_a_subcommand_with_the_documented_flags() -> None:
     ("args", "env", "message"),
     [
         ((), {}, "no index directory: pass --index DIR or set QAC_INDEX"),
-        (("--index", "/nonexistent/index"), {}, "/nonexistent/index"),
-        ((), {"QAC_INDEX": "/nonexistent/index"}, "/nonexistent/index"),
         (("--index", "x"), {"QAC_MAX_CONNECTIONS": "lots"}, "QAC_MAX_CONNECTIONS"),
         (("--index", "x", "--workers", "0"), {}, "QAC_WORKERS must be >= 1"),
+        (("--port", "http"), {}, "argument --port: invalid int value: 'http'"),
     ],
 )
 def test_mistakes_exit_2_with_one_line(
@@ -72,6 +72,17 @@ def test_mistakes_exit_2_with_one_line(
     result = serve(*args, env=env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("autocomplete: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(("--index", "/nonexistent/index"), {}), ((), {"QAC_INDEX": "/nonexistent/index"})],
+)
+def test_a_missing_index_exits_1_with_one_line(args: tuple[str, ...], env: dict[str, str]) -> None:
+    result = serve(*args, env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("autocomplete: error: /nonexistent/index")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
