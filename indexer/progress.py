@@ -48,10 +48,20 @@ class Event:
         if self.kind == "start":
             return f"{head}: started" + (f" ({self.total} steps)" if self.total else "")
         if self.kind == "step":
-            return f"{head}: {count}" + (f": {self.detail}" if self.detail else "")
+            return f"{head}: {count}{self._estimate()}" + (
+                f": {self.detail}" if self.detail else ""
+            )
         if self.kind == "failed":
             return f"{head}: failed after {self.phase_s:.1f}s"
         return f"{head}: done in {self.phase_s:.1f}s" + (f": {self.detail}" if self.detail else "")
+
+    def _estimate(self) -> str:
+        """`, ~12s left` at the pace of the phase so far (its steps assumed alike); nothing
+        before the first step or without a total."""
+        if not self.total or self.done <= 0 or self.done >= self.total:
+            return ""
+        left = self.phase_s / self.done * (self.total - self.done)
+        return f", ~{left:.0f}s left"
 
 
 Sink: TypeAlias = Callable[[Event], None]

@@ -2,10 +2,10 @@
 
 The build reports named phases through `indexer.progress`; this module only decides how a
 person sees them. On a terminal each phase is a tqdm line updated in place (count, total
-where known, elapsed time) that stays, with what the phase produced, once it ends. Anywhere
-else (a log file, CI, a pipe) a terminal line would be carriage returns nobody reads, so
-each phase start and end (or failure), and each milestone step (one XR-Linear level), is one
-plain line.
+where known, elapsed time, an estimate of the time left) that stays, with what the phase
+produced, once it ends. Anywhere else (a log file, CI, a pipe) a terminal line would be
+carriage returns nobody reads, so each phase start and end (or failure), and each milestone
+step (one XR-Linear level, with the time left at the pace so far), is one plain line.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from indexer.progress import Event, Sink
 
-_COUNTED = "{desc}: {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+_COUNTED = "{desc}: {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
 _OPEN_ENDED = "{desc}: {n_fmt} [{elapsed}{postfix}]"
 _NO_STEPS = "{desc} [{elapsed}{postfix}]"
 

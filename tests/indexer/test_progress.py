@@ -36,6 +36,16 @@ def test_a_phase_reports_start_steps_and_end_with_its_elapsed_time() -> None:
     assert seen[2].line() == "[    3.5s] tables: 3/3: all saved"
 
 
+def test_a_step_with_a_total_estimates_the_time_left_at_the_pace_so_far() -> None:
+    clock, seen = Clock(), []
+    report = Progress(seen.append, clock)
+    with report.phase("XR-Linear training", total=5) as ph:
+        clock.now += 20
+        ph.advance(2, detail="level 2")
+        ph.finish()
+    assert seen[1].line() == "[   20.0s] XR-Linear training: 2/5, ~30s left: level 2"
+
+
 def test_a_phase_an_error_leaves_is_reported_failed_and_the_error_goes_on() -> None:
     seen: list[Event] = []
     with pytest.raises(ValueError, match="bad row"), Progress(seen.append).phase("reading log"):
