@@ -31,7 +31,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
-from autocomplete.ranking import ANONYMOUS
+from autocomplete.ranking import ANONYMOUS, Ranker
+from autocomplete.result_cache import CachedRanker
 from session_store.base import SessionStore, StoreConfig, create_store
 from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
 from session_store.ledger import RedisLedger
@@ -142,8 +143,11 @@ class CompletionServer:
             self.metrics,
             deadline_s=config.store_read_timeout_s,
         )
+        ranker: Ranker = index.ranker
+        if config.result_cache > 0:
+            ranker = CachedRanker(ranker, config.result_cache, self.metrics.result_cache_lookup)
         self.services = Services(
-            ranker=index.ranker,
+            ranker=ranker,
             gateway=self.gateway,
             metrics=self.metrics,
             limits=Limits(
