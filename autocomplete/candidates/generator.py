@@ -27,7 +27,7 @@ from autocomplete.ranking import Context
 from autocomplete.typo.corrector import TypoCorrector
 from session_store.base import HistoryEntry
 
-from .schema import LOG_FLOOR, XMR_COLUMNS, CandidateSet, F
+from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, CandidateSet, F
 
 (
     _BIAS_LABEL,
@@ -153,7 +153,7 @@ class CandidateGenerator:
             ks = model.keystroke(previous, prefix, with_path)
             mine = ks.candidates(self.p.n_model)[0].tolist() if with_path else []
             for i in (*mine, *ks.session_candidates(self.p.n_model_session).tolist()):
-                cs.row(self.labels.text(i))
+                cs.row(self.labels.text(i), i)
         self._transitions(cs, previous, prefix)
         self._generated(cs, prefix)
         self._session(cs, previous, prefix)
@@ -165,7 +165,7 @@ class CandidateGenerator:
     def _labels(self, cs: CandidateSet, prefix: str) -> None:
         lab = self.labels
         for i in lab.top_popular(prefix, self.p.n_labels).tolist():
-            cs.row(lab.text(i))
+            cs.row(lab.text(i), i)
 
     def _transitions(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
         tr = self.transitions
@@ -260,19 +260,21 @@ class CandidateGenerator:
             sub = CandidateSet()
             ids = lab.top_popular(sp.prefix, self.p.n_typo)
             for i in ids.tolist():
-                sub.row(lab.text(i))
+                sub.row(lab.text(i), i)
             self._generated(sub, sp.prefix, self.p.n_typo)
             self._session(sub, previous, sp.prefix)
             self._history(sub, history, sp.prefix, now)
             lo, hi = lab.range(sp.prefix)
             total = lab.total(lo, hi)
-            for text, row in zip(sub.texts, sub.rows, strict=True):
+            for text, row, j in zip(sub.texts, sub.rows, sub.labels, strict=True):
                 if text in cs:
                     continue
-                r = cs.row(text)
+                if j == UNKNOWN:
+                    j = lab.id_of(text)
+                r = cs.row(text, j)
                 r[:] = row
                 r[_CORRECTED] = 1.0
-                c = int(lab.counts[j]) if (j := lab.id_of(text)) >= 0 else 0
+                c = int(lab.counts[j]) if j >= 0 else 0
                 if c and total:
                     r[_LABEL_LOGP] = math.log(c / total)
                 cs.corrected[text] = sp.prefix
@@ -286,7 +288,9 @@ class CandidateGenerator:
         lab = self.labels
         x = np.array(cs.rows)
         texts = cs.texts
-        ids = np.fromiter((lab.id_of(t) for t in texts), dtype=np.int64, count=len(texts))
+        ids = np.array(cs.labels, dtype=np.int64)
+        for j in np.flatnonzero(ids == UNKNOWN).tolist():
+            ids[j] = lab.id_of(texts[j])
         is_lab = ids >= 0
         x[:, _BIAS_LABEL] = is_lab
         x[:, _BIAS_GEN] = ~is_lab

@@ -148,6 +148,11 @@ def _bisect_right_prefix(texts: list[str], p: str, lo: int, hi: int) -> int:
     return bisect.bisect_left(texts, p + _MAX_CHAR, lo, hi)
 
 
+#: prefixes whose range and top labels a table remembers (the memo is emptied when full)
+MEMO_SIZE = 1 << 14
+#: top labels remembered per prefix at least (the most any candidate source asks for)
+TOP_MEMO_K = 32
+
 _PARTS = (
     "sortkeys",
     "key_of_label",
@@ -189,6 +194,10 @@ class LabelIndex:
             )
         self.heavy_k = int(self.heavy_topk.shape[1])
         self._restore = self.trie.restore_key
+        # per-prefix answers: one keystroke asks for the same prefix's range and top labels
+        # from several candidate sources, and every visitor asks for the short prefixes
+        self._ranges: dict[str, tuple[int, int]] = {}
+        self._tops: dict[str, tuple[np.ndarray, bool]] = {}
 
     @classmethod
     def load(cls, files: IndexFiles, name: str = LABELS) -> LabelIndex:
@@ -221,6 +230,14 @@ class LabelIndex:
 
     def range(self, prefix: str) -> tuple[int, int]:
         """[lo, hi): the ids of all labels that start with `prefix` (empty when none)."""
+        got = self._ranges.get(prefix)
+        if got is None:
+            if len(self._ranges) >= MEMO_SIZE:
+                self._ranges.clear()
+            got = self._ranges[prefix] = self._range(prefix)
+        return got
+
+    def _range(self, prefix: str) -> tuple[int, int]:
         if not prefix:
             return 0, self.n
         b = prefix.encode()
@@ -238,7 +255,23 @@ class LabelIndex:
         return lo, hi
 
     def top_popular(self, prefix: str, k: int) -> np.ndarray:
-        """Ids of the k most popular labels extending `prefix`, best first."""
+        """Ids of the k most popular labels extending `prefix`, best first (read-only).
+
+        Popularity ranks are a strict order, so the best k are the first k of any longer
+        answer: one remembered answer per prefix serves every smaller k.
+        """
+        got = self._tops.get(prefix)
+        if got is not None and (len(got[0]) >= k or got[1]):
+            return got[0][:k]
+        want = max(k, TOP_MEMO_K)
+        ids = self._top_popular(prefix, want)
+        ids.setflags(write=False)
+        if len(self._tops) >= MEMO_SIZE:
+            self._tops.clear()
+        self._tops[prefix] = (ids, len(ids) < want)  # fewer than asked: the whole range
+        return ids[:k]
+
+    def _top_popular(self, prefix: str, k: int) -> np.ndarray:
         if k <= self.heavy_k:
             kid = self.heavy.get(prefix)
             if kid is not None:
