@@ -289,8 +289,8 @@ class CandidateGenerator:
         x = np.array(cs.rows)
         texts = cs.texts
         ids = np.array(cs.labels, dtype=np.int64)
-        for j in np.flatnonzero(ids == UNKNOWN).tolist():
-            ids[j] = lab.id_of(texts[j])
+        for u in np.flatnonzero(ids == UNKNOWN).tolist():
+            ids[u] = lab.id_of(texts[u])
         is_lab = ids >= 0
         x[:, _BIAS_LABEL] = is_lab
         x[:, _BIAS_GEN] = ~is_lab
