@@ -39,6 +39,8 @@ FEATURES = (
     "xmr_trans_older",  # max log(1 + transitions) from the 2nd..4th most recent queries
 )
 OVERLAP_WINDOW = 4
+#: sessions whose latest offer of labels a ranker remembers (then emptied)
+OFFERS_MEMO = 1 << 12
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NO_WORDS: WordVector = (_EMPTY_I, _EMPTY_F)
@@ -49,6 +51,9 @@ class XMRRanker:
         if model.n != len(labels):
             raise IndexFormatError(f"xmr model has {model.n} labels, the index {len(labels)}")
         self.model, self.session, self.labels = model, session, labels
+        #: recent queries -> (lo, hi, the session's ordered labels in [lo, hi)) of the last
+        #: keystroke after them whose search left no word out; see `_session_candidates`
+        self.offers: dict[tuple[str, ...], tuple[int, int, np.ndarray]] = {}
 
     @classmethod
     def load(
@@ -197,20 +202,35 @@ class XMRKeystroke:
 
     def _session_candidates(self) -> np.ndarray:
         """Labels extending the prefix that the session speaks for, in the order
-        `session_candidates` offers them."""
+        `session_candidates` offers them.
+
+        The order is a property of each label (followed the session, cosine with its words),
+        so when the previous keystroke of the same session found them for a wider range
+        with no word left out (`SessionTables.candidates`), this keystroke's are its ids
+        inside the narrower range, in the same order (`XMRRanker.offers`).
+        """
         if self._session is None:
             self._session = _EMPTY_I
             if self.prev and self.hi > self.lo:
                 r = self.r
-                recent = self.prev[-OVERLAP_WINDOW:]
+                recent = tuple(self.prev[-OVERLAP_WINDOW:])
+                offer = r.offers.get(recent)
+                if offer is not None and offer[0] <= self.lo and self.hi <= offer[1]:
+                    ids = offer[2]
+                    self._session = ids[(ids >= self.lo) & (ids < self.hi)]
+                    return self._session
                 follow = [self.succ[0], *(self._successors(older)[0] for older in recent[:-1])]
                 found = [*follow, np.array([r.labels.id_of(q) for q in recent], dtype=np.int64)]
                 words = self._word_vectors()
-                ids = r.session.candidates(found, words[1], self.lo, self.hi)
+                ids, closed = r.session.candidates(found, words[1], self.lo, self.hi)
                 if len(ids):
                     followed = np.isin(ids, np.concatenate(follow), kind="table")
                     cosine = r.session.overlaps(ids, *words)[1]
                     self._session = ids[np.lexsort((ids, -cosine, ~followed))]
+                if closed:
+                    if len(r.offers) >= OFFERS_MEMO:
+                        r.offers.clear()
+                    r.offers[recent] = (self.lo, self.hi, self._session)
         return self._session
 
     # -- what callers ask ---------------------------------------------------------------

@@ -198,6 +198,7 @@ class LabelIndex:
         # from several candidate sources, and every visitor asks for the short prefixes
         self._ranges: dict[str, tuple[int, int]] = {}
         self._tops: dict[str, tuple[np.ndarray, bool]] = {}
+        self._texts: dict[int, str] = {}  # the popular labels' texts, restored once
 
     @classmethod
     def load(cls, files: IndexFiles, name: str = LABELS) -> LabelIndex:
@@ -211,7 +212,12 @@ class LabelIndex:
         return self.n
 
     def text(self, label: int) -> str:
-        return self._restore(int(self.key_of_label[label]))
+        got = self._texts.get(label)
+        if got is None:
+            if len(self._texts) >= MEMO_SIZE:
+                self._texts.clear()
+            got = self._texts[label] = self._restore(int(self.key_of_label[label]))
+        return got
 
     def id_of(self, text: str) -> int:
         """Label id of `text`, or -1 when it is not a label."""
