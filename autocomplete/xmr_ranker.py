@@ -41,9 +41,12 @@ FEATURES = (
 OVERLAP_WINDOW = 4
 #: sessions whose latest offer of labels a ranker remembers (then emptied)
 OFFERS_MEMO = 1 << 12
+#: sessions whose labels' session features a ranker remembers, and labels per session
+DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 10, 1 << 9
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NO_WORDS: WordVector = (_EMPTY_I, _EMPTY_F)
+_NOTHING_DESCRIBED = (_EMPTY_I, np.empty((0, len(FEATURES) - 1)))
 
 
 class XMRRanker:
@@ -54,6 +57,8 @@ class XMRRanker:
         #: recent queries -> (lo, hi, the session's ordered labels in [lo, hi)) of the last
         #: keystroke after them whose search left no word out; see `_session_candidates`
         self.offers: dict[tuple[str, ...], tuple[int, int, np.ndarray]] = {}
+        #: recent queries -> (sorted label ids, their session features); see `_described`
+        self.described: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def load(
@@ -280,13 +285,47 @@ class XMRKeystroke:
             return f
         if self.with_path:
             f[:, 0] = self.paths(ids)
-        if not self.prev:
-            return f
+        if self.prev:
+            f[:, 1:] = self._described(ids)
+        return f
+
+    def _described(self, ids: np.ndarray) -> np.ndarray:
+        """The session features (every column but the path score) of label ids.
+
+        They depend on the recent queries and the label, not on the prefix, so the ranker
+        keeps them per recent queries (`XMRRanker.described`): a session typing on asks
+        again for most of the labels its previous keystroke asked for.
+        """
+        r = self.r
+        recent = tuple(self.prev[-OVERLAP_WINDOW:])
+        k_ids, k_rows = r.described.get(recent, _NOTHING_DESCRIBED)
+        out = np.empty((len(ids), len(FEATURES) - 1))
+        todo = np.ones(len(ids), dtype=bool)
+        if len(k_ids):
+            j = np.minimum(np.searchsorted(k_ids, ids), len(k_ids) - 1)
+            hit = k_ids[j] == ids
+            out[hit] = k_rows[j[hit]]
+            todo = ~hit
+        if todo.any():
+            new = np.unique(ids[todo])
+            rows = self._describe(new)
+            out[todo] = rows[np.searchsorted(new, ids[todo])]
+            if len(k_ids) + len(new) <= DESCRIBED_PER_SESSION:
+                both = np.concatenate([k_ids, new])
+                order = np.argsort(both, kind="stable")
+                new, rows = both[order], np.concatenate([k_rows, rows])[order]
+            if recent not in r.described and len(r.described) >= DESCRIBED_MEMO:
+                r.described.clear()
+            r.described[recent] = (new, rows)
+        return out
+
+    def _describe(self, ids: np.ndarray) -> np.ndarray:
         session = self.r.session
-        f[:, 1], f[:, 2] = session.overlaps(ids, *self._word_vectors())
-        f[:, 3] = np.log1p(session.lookup(self.succ[0], self.succ[1], ids))
+        f = np.zeros((len(ids), len(FEATURES) - 1))
+        f[:, 0], f[:, 1] = session.overlaps(ids, *self._word_vectors())
+        f[:, 2] = np.log1p(session.lookup(self.succ[0], self.succ[1], ids))
         for older in self.prev[-OVERLAP_WINDOW:-1]:
             s_ids, s_cnt = self._successors(older)
             if len(s_ids):
-                np.maximum(f[:, 4], np.log1p(session.lookup(s_ids, s_cnt, ids)), out=f[:, 4])
+                np.maximum(f[:, 3], np.log1p(session.lookup(s_ids, s_cnt, ids)), out=f[:, 3])
         return f

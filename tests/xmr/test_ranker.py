@@ -399,3 +399,25 @@ def test_a_session_typing_on_is_offered_what_a_fresh_ranker_offers_it(
                 assert got.tolist() == want.tolist(), (previous, prefix)
                 typed += 1
     assert typed > 100 and ranker.offers, "the offers were used"
+
+
+def test_a_session_typing_on_gets_the_label_features_a_fresh_ranker_gives(
+    ranker: XMRRanker, xmr_index: XmrFixture
+) -> None:
+    # the session features of a label are remembered per recent queries; the path score is
+    # the keystroke's own: both must equal a computation that remembers nothing
+    sessions = [s for s in xmr_index.data.test if len(s.queries) > 1][:30]
+    fresh = _ranker(xmr_index.path)
+    asked = 0
+    for s in sessions:
+        for j in range(1, len(s.queries)):
+            previous, q = tuple(s.queries[:j]), s.queries[j]
+            for prefix in [q[:i] for i in range(1, len(q) + 1)]:
+                ks = ranker.keystroke(previous, prefix)
+                ids = np.unique(np.concatenate([ks.candidates(20)[0], ks.session_candidates(10)]))
+                ids = np.concatenate([ids, ids[:3]])  # repeats are answered too
+                fresh.described.clear()
+                want = fresh.keystroke(previous, prefix).features(ids)
+                np.testing.assert_array_equal(ks.features(ids), want)
+                asked += len(ids)
+    assert asked > 1000 and ranker.described
