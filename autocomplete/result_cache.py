@@ -13,15 +13,16 @@ by the server *after* the ranker (`server.assemble`), on every keystroke, so nei
 fresh snapshot nor a blocklist reload can be served stale from here. The cache belongs to one
 loaded index (a new index is a new ranker, and so a new, empty cache).
 
-Bounded: at most `capacity` answers, least recently used dropped first.
+Bounded: at most `capacity` answers, least recently used dropped first. `warm` ranks the
+shortest prefixes before the first visitor does (the server warms the index's heavy ones).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from .ranking import Completion, Context, Ranker
+from .ranking import ANONYMOUS, Completion, Context, Ranker
 
 #: Default number of answers kept per worker (~1.5 KB each with k = 10).
 DEFAULT_CAPACITY = 20_000
@@ -75,6 +76,18 @@ class CachedRanker:
         if self.observe is not None:
             self.observe(hit, len(answers))
         return list(got)
+
+    def warm(self, prefixes: Iterable[str], k: int) -> int:
+        """Rank each prefix for a visitor with no session yet, before anyone types it: the
+        shortest prefixes (the index's heavy ones) are the costliest to rank and the ones
+        most visitors type first. Returns how many answers the cache then holds."""
+        for prefix in prefixes:
+            key: Key = ((), prefix, k)
+            if prefix and key not in self._answers:
+                self._answers[key] = tuple(self.ranker.complete(ANONYMOUS, prefix, k))
+                if len(self._answers) > self.capacity:
+                    self._answers.popitem(last=False)
+        return len(self._answers)
 
     def clear(self) -> None:
         self._answers.clear()

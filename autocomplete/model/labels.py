@@ -211,6 +211,11 @@ class LabelIndex:
     def __len__(self) -> int:
         return self.n
 
+    def heavy_prefixes(self) -> list[str]:
+        """The prefixes with more labels than the build's `heavy_threshold` (top-k stored):
+        the shortest, most expensive prefixes to rank."""
+        return sorted(self.heavy.keys())
+
     def text(self, label: int) -> str:
         got = self._texts.get(label)
         if got is None:

@@ -37,6 +37,7 @@ from session_store.base import SessionStore, StoreConfig, create_store
 from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
 from session_store.ledger import RedisLedger
 
+from .assemble import EXTRA
 from .assets import static_assets
 from .auth import SessionSigner, TokenVerifier
 from .clients import ClientTable
@@ -145,7 +146,11 @@ class CompletionServer:
         )
         ranker: Ranker = index.ranker
         if config.result_cache > 0:
-            ranker = CachedRanker(ranker, config.result_cache, self.metrics.result_cache_lookup)
+            cached = CachedRanker(ranker, config.result_cache, self.metrics.result_cache_lookup)
+            # what `Services.ranked` asks of the ranker for a reply of default_k items
+            n = config.default_k + (EXTRA if self.blocklist is not None else 0)
+            self.metrics.result_cache_entries.set(cached.warm(index.labels.heavy_prefixes(), n))
+            ranker = cached
         self.services = Services(
             ranker=ranker,
             gateway=self.gateway,

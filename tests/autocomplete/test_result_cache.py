@@ -79,3 +79,19 @@ def test_a_caller_changing_its_answer_does_not_change_the_cached_one(mpc_index_d
 def test_capacity_must_be_positive(mpc_index_dir):
     with pytest.raises(ValueError, match="capacity"):
         CachedRanker(load_index(mpc_index_dir).ranker, 0)
+
+
+def test_warmed_short_prefixes_are_answered_as_the_ranker_answers_them(xmr_index_dir):
+    plain = load_index(xmr_index_dir).ranker
+    index = load_index(xmr_index_dir)
+    cached = CachedRanker(index.ranker)
+    heavy = index.labels.heavy_prefixes()
+    assert heavy
+    held = cached.warm(heavy, 10)
+    assert held == len([p for p in heavy if p])
+    for prefix in heavy:
+        if prefix:
+            assert cached.complete(Context((), (), 7.0), prefix, 10) == plain.complete(
+                Context(), prefix, 10
+            )
+    assert cached.misses == 0 and cached.hits == held
