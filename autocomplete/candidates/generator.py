@@ -350,10 +350,11 @@ class CandidateGenerator:
         prev_words = {w for q in previous[-self.p.max_prev_queries :] for w in q.split()}
         if prev_words:
             skip = max(typed_words - 1, 0)
+            known = prev_words.__contains__
             for j, t in enumerate(texts):
                 new = t.split()[skip:]
                 if new:
-                    x[j, _PREV_WORD_SHARE] = sum(w in prev_words for w in new) / len(new)
+                    x[j, _PREV_WORD_SHARE] = sum(map(known, new)) / len(new)
         cs.freeze(x)
 
 
