@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from .ranking import ANONYMOUS, Completion, Context, Ranker
 
 #: Default number of answers kept per worker (~1.5 KB each with k = 10).
-DEFAULT_CAPACITY = 20_000
+DEFAULT_CAPACITY = 10_000
 
 Key = tuple[tuple[str, ...], str, int]
 

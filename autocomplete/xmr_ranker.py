@@ -40,9 +40,9 @@ FEATURES = (
 )
 OVERLAP_WINDOW = 4
 #: sessions whose latest offer of labels a ranker remembers (then emptied)
-OFFERS_MEMO = 1 << 12
+OFFERS_MEMO = 1 << 10
 #: sessions whose labels' session features a ranker remembers, and labels per session
-DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 10, 1 << 9
+DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 9, 1 << 8
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NO_WORDS: WordVector = (_EMPTY_I, _EMPTY_F)

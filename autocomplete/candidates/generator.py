@@ -78,7 +78,7 @@ from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, CandidateSet, F
 
 
 #: prefixes whose generated completions and spellings a generator remembers (then emptied)
-PREFIX_MEMO = 1 << 14
+PREFIX_MEMO = 1 << 12
 #: a generated completion: text, label id (-1: none), gen_logp, gen_context
 Generated = tuple[str, int, float, float]
 

@@ -149,7 +149,7 @@ def _bisect_right_prefix(texts: list[str], p: str, lo: int, hi: int) -> int:
 
 
 #: prefixes whose range and top labels a table remembers (the memo is emptied when full)
-MEMO_SIZE = 1 << 14
+MEMO_SIZE = 1 << 12
 #: top labels remembered per prefix at least (the most any candidate source asks for)
 TOP_MEMO_K = 32
 

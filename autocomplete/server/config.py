@@ -89,7 +89,7 @@ class ServerConfig:
     fresh_window_s: the window in which an identity counts once per query (default 6 h).
     fresh_quota: submits of one identity counted per window (default 100).
     result_cache: answers to anonymous keystrokes each worker keeps, keyed by (previous
-        queries, prefix, k) (`autocomplete.result_cache`; default 20,000, ~30 MB); 0 turns
+        queries, prefix, k) (`autocomplete.result_cache`; default 10,000, ~15 MB); 0 turns
         the cache off. Fresh queries and the blocklist are applied after it, on every reply.
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
@@ -159,7 +159,7 @@ class ServerConfig:
     fresh_anonymous_weight: float = 0.25
     fresh_window_s: float = FRESH_HALF_LIFE_S
     fresh_quota: int = 100
-    result_cache: int = 20_000
+    result_cache: int = 10_000
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
     log_format: str = "text"
