@@ -19,6 +19,7 @@ scores the beam or the exact pass already found.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -40,12 +41,14 @@ FEATURES = (
 )
 OVERLAP_WINDOW = 4
 #: sessions whose latest offer of labels a ranker remembers (then emptied)
-OFFERS_MEMO = 1 << 10
+OFFERS_MEMO = 1 << 12
 #: sessions whose labels' session features a ranker remembers, and labels per session
-DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 9, 1 << 8
+DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 11, 1 << 8
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NO_WORDS: WordVector = (_EMPTY_I, _EMPTY_F)
+K = TypeVar("K")
+V = TypeVar("V")
 _NOTHING_DESCRIBED = (_EMPTY_I, np.empty((0, len(FEATURES) - 1)))
 
 
@@ -233,9 +236,7 @@ class XMRKeystroke:
                     cosine = r.session.overlaps(ids, *words)[1]
                     self._session = ids[np.lexsort((ids, -cosine, ~followed))]
                 if closed:
-                    if len(r.offers) >= OFFERS_MEMO:
-                        r.offers.clear()
-                    r.offers[recent] = (self.lo, self.hi, self._session)
+                    _keep(r.offers, recent, (self.lo, self.hi, self._session), OFFERS_MEMO)
         return self._session
 
     # -- what callers ask ---------------------------------------------------------------
@@ -314,9 +315,7 @@ class XMRKeystroke:
                 both = np.concatenate([k_ids, new])
                 order = np.argsort(both, kind="stable")
                 new, rows = both[order], np.concatenate([k_rows, rows])[order]
-            if recent not in r.described and len(r.described) >= DESCRIBED_MEMO:
-                r.described.clear()
-            r.described[recent] = (new, rows)
+            _keep(r.described, recent, (new, rows), DESCRIBED_MEMO)
         return out
 
     def _describe(self, ids: np.ndarray) -> np.ndarray:
@@ -329,3 +328,13 @@ class XMRKeystroke:
             if len(s_ids):
                 np.maximum(f[:, 3], np.log1p(session.lookup(s_ids, s_cnt, ids)), out=f[:, 3])
         return f
+
+
+def _keep(memo: dict[K, V], key: K, value: V, size: int) -> None:
+    """Store `value` as the newest entry of a per-session memo, dropping the oldest beyond
+    `size`: with a thousand sessions typing at once, emptying the whole memo when full
+    would take every session's entry away at the same moment."""
+    memo.pop(key, None)
+    memo[key] = value
+    if len(memo) > size:
+        del memo[next(iter(memo))]
