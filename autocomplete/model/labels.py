@@ -271,6 +271,8 @@ class LabelIndex:
         Popularity ranks are a strict order, so the best k are the first k of any longer
         answer: one remembered answer per prefix serves every smaller k.
         """
+        if k <= 0:
+            return np.empty(0, dtype=np.int64)
         got = self._tops.get(prefix)
         if got is not None and (len(got[0]) >= k or got[1]):
             return got[0][:k]
