@@ -19,6 +19,7 @@ scores the beam or the exact pass already found.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -39,9 +40,16 @@ FEATURES = (
     "xmr_trans_older",  # max log(1 + transitions) from the 2nd..4th most recent queries
 )
 OVERLAP_WINDOW = 4
+#: sessions whose latest offer of labels a ranker remembers (then emptied)
+OFFERS_MEMO = 1 << 12
+#: sessions whose labels' session features a ranker remembers, and labels per session
+DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 11, 1 << 8
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NO_WORDS: WordVector = (_EMPTY_I, _EMPTY_F)
+K = TypeVar("K")
+V = TypeVar("V")
+_NOTHING_DESCRIBED = (_EMPTY_I, np.empty((0, len(FEATURES) - 1)))
 
 
 class XMRRanker:
@@ -49,6 +57,11 @@ class XMRRanker:
         if model.n != len(labels):
             raise IndexFormatError(f"xmr model has {model.n} labels, the index {len(labels)}")
         self.model, self.session, self.labels = model, session, labels
+        #: recent queries -> (lo, hi, the session's ordered labels in [lo, hi)) of the last
+        #: keystroke after them whose search left no word out; see `_session_candidates`
+        self.offers: dict[tuple[str, ...], tuple[int, int, np.ndarray]] = {}
+        #: recent queries -> (sorted label ids, their session features); see `_described`
+        self.described: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def load(
@@ -197,20 +210,33 @@ class XMRKeystroke:
 
     def _session_candidates(self) -> np.ndarray:
         """Labels extending the prefix that the session speaks for, in the order
-        `session_candidates` offers them."""
+        `session_candidates` offers them.
+
+        The order is a property of each label (followed the session, cosine with its words),
+        so when the previous keystroke of the same session found them for a wider range
+        with no word left out (`SessionTables.candidates`), this keystroke's are its ids
+        inside the narrower range, in the same order (`XMRRanker.offers`).
+        """
         if self._session is None:
             self._session = _EMPTY_I
             if self.prev and self.hi > self.lo:
                 r = self.r
-                recent = self.prev[-OVERLAP_WINDOW:]
+                recent = tuple(self.prev[-OVERLAP_WINDOW:])
+                offer = r.offers.get(recent)
+                if offer is not None and offer[0] <= self.lo and self.hi <= offer[1]:
+                    ids = offer[2]
+                    self._session = ids[(ids >= self.lo) & (ids < self.hi)]
+                    return self._session
                 follow = [self.succ[0], *(self._successors(older)[0] for older in recent[:-1])]
                 found = [*follow, np.array([r.labels.id_of(q) for q in recent], dtype=np.int64)]
                 words = self._word_vectors()
-                ids = r.session.candidates(found, words[1], self.lo, self.hi)
+                ids, closed = r.session.candidates(found, words[1], self.lo, self.hi)
                 if len(ids):
                     followed = np.isin(ids, np.concatenate(follow), kind="table")
                     cosine = r.session.overlaps(ids, *words)[1]
                     self._session = ids[np.lexsort((ids, -cosine, ~followed))]
+                if closed:
+                    _keep(r.offers, recent, (self.lo, self.hi, self._session), OFFERS_MEMO)
         return self._session
 
     # -- what callers ask ---------------------------------------------------------------
@@ -260,13 +286,55 @@ class XMRKeystroke:
             return f
         if self.with_path:
             f[:, 0] = self.paths(ids)
-        if not self.prev:
-            return f
+        if self.prev:
+            f[:, 1:] = self._described(ids)
+        return f
+
+    def _described(self, ids: np.ndarray) -> np.ndarray:
+        """The session features (every column but the path score) of label ids.
+
+        They depend on the recent queries and the label, not on the prefix, so the ranker
+        keeps them per recent queries (`XMRRanker.described`): a session typing on asks
+        again for most of the labels its previous keystroke asked for.
+        """
+        r = self.r
+        recent = tuple(self.prev[-OVERLAP_WINDOW:])
+        k_ids, k_rows = r.described.get(recent, _NOTHING_DESCRIBED)
+        out = np.empty((len(ids), len(FEATURES) - 1))
+        todo = np.ones(len(ids), dtype=bool)
+        if len(k_ids):
+            j = np.minimum(np.searchsorted(k_ids, ids), len(k_ids) - 1)
+            hit = k_ids[j] == ids
+            out[hit] = k_rows[j[hit]]
+            todo = ~hit
+        if todo.any():
+            new = np.unique(ids[todo])
+            rows = self._describe(new)
+            out[todo] = rows[np.searchsorted(new, ids[todo])]
+            if len(k_ids) + len(new) <= DESCRIBED_PER_SESSION:
+                both = np.concatenate([k_ids, new])
+                order = np.argsort(both, kind="stable")
+                new, rows = both[order], np.concatenate([k_rows, rows])[order]
+            _keep(r.described, recent, (new, rows), DESCRIBED_MEMO)
+        return out
+
+    def _describe(self, ids: np.ndarray) -> np.ndarray:
         session = self.r.session
-        f[:, 1], f[:, 2] = session.overlaps(ids, *self._word_vectors())
-        f[:, 3] = np.log1p(session.lookup(self.succ[0], self.succ[1], ids))
+        f = np.zeros((len(ids), len(FEATURES) - 1))
+        f[:, 0], f[:, 1] = session.overlaps(ids, *self._word_vectors())
+        f[:, 2] = np.log1p(session.lookup(self.succ[0], self.succ[1], ids))
         for older in self.prev[-OVERLAP_WINDOW:-1]:
             s_ids, s_cnt = self._successors(older)
             if len(s_ids):
-                np.maximum(f[:, 4], np.log1p(session.lookup(s_ids, s_cnt, ids)), out=f[:, 4])
+                np.maximum(f[:, 3], np.log1p(session.lookup(s_ids, s_cnt, ids)), out=f[:, 3])
         return f
+
+
+def _keep(memo: dict[K, V], key: K, value: V, size: int) -> None:
+    """Store `value` as the newest entry of a per-session memo, dropping the oldest beyond
+    `size`: with a thousand sessions typing at once, emptying the whole memo when full
+    would take every session's entry away at the same moment."""
+    memo.pop(key, None)
+    memo[key] = value
+    if len(memo) > size:
+        del memo[next(iter(memo))]

@@ -24,10 +24,10 @@ import numpy as np
 
 from autocomplete.model.labels import SEP, LabelIndex
 from autocomplete.ranking import Context
-from autocomplete.typo.corrector import TypoCorrector
+from autocomplete.typo.corrector import Spelling, TypoCorrector
 from session_store.base import HistoryEntry
 
-from .schema import LOG_FLOOR, XMR_COLUMNS, CandidateSet, F
+from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, CandidateSet, F
 
 (
     _BIAS_LABEL,
@@ -75,6 +75,12 @@ from .schema import LOG_FLOOR, XMR_COLUMNS, CandidateSet, F
         "corrected",
     )
 )
+
+
+#: prefixes whose generated completions and spellings a generator remembers (then emptied)
+PREFIX_MEMO = 1 << 12
+#: a generated completion: text, label id (-1: none), gen_logp, gen_context
+Generated = tuple[str, int, float, float]
 
 
 class ModelKeystroke(Protocol):
@@ -137,6 +143,9 @@ class CandidateGenerator:
         if typo is not None and typo.endings is None:
             typo = typo.with_endings(endings)
         self.typo = typo
+        # what depends on the typed prefix alone, shared by every visitor who types it
+        self._gen_memo: dict[tuple[str, int], tuple[Generated, ...]] = {}
+        self._spell_memo: dict[str, tuple[Spelling, ...]] = {}
 
     def gather(
         self, context: Context, prefix: str, model: LabelModel | None = None
@@ -153,7 +162,7 @@ class CandidateGenerator:
             ks = model.keystroke(previous, prefix, with_path)
             mine = ks.candidates(self.p.n_model)[0].tolist() if with_path else []
             for i in (*mine, *ks.session_candidates(self.p.n_model_session).tolist()):
-                cs.row(self.labels.text(i))
+                cs.row(self.labels.text(i), i)
         self._transitions(cs, previous, prefix)
         self._generated(cs, prefix)
         self._session(cs, previous, prefix)
@@ -165,7 +174,7 @@ class CandidateGenerator:
     def _labels(self, cs: CandidateSet, prefix: str) -> None:
         lab = self.labels
         for i in lab.top_popular(prefix, self.p.n_labels).tolist():
-            cs.row(lab.text(i))
+            cs.row(lab.text(i), i)
 
     def _transitions(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
         tr = self.transitions
@@ -187,32 +196,47 @@ class CandidateGenerator:
                     r[_TRANS_ANY] = max(r[_TRANS_ANY], math.log1p(c))
 
     def _generated(self, cs: CandidateSet, prefix: str, n: int | None = None) -> None:
-        words, partial = split_prefix(prefix)
-        en = self.endings
-        max_c = min(len(words), self.p.max_context_words)
         budget = self.p.n_generated if n is None else n
+        for text, label, logp, context in self._generated_rows(prefix, budget):
+            r = cs.row(text, label)
+            r[_GEN_LOGP] = logp
+            r[_GEN_CONTEXT] = context
+
+    def _generated_rows(self, prefix: str, budget: int) -> tuple[Generated, ...]:
+        """The generated completions of `prefix` in the order they join, with their label id
+        and features; remembered per (prefix, budget), as they depend on nothing else."""
+        key = (prefix, budget)
+        got = self._gen_memo.get(key)
+        if got is not None:
+            return got
+        words, partial = split_prefix(prefix)
+        en, lab = self.endings, self.labels
+        max_c = min(len(words), self.p.max_context_words)
         seen: set[str] = set()
+        rows: list[Generated] = []
         for c in range(max_c, -1, -1):
             if c == 0 and not partial:
                 break  # no typed context and nothing of the word: any ending would do
             ctx = words[len(words) - c :]
-            key = (" ".join(ctx) + " " + partial) if c else partial
-            lo, hi = en.range(key)
+            route = (" ".join(ctx) + " " + partial) if c else partial
+            lo, hi = en.range(route)
             if hi <= lo:
                 continue
             total = en.total(lo, hi)
             head = " ".join(words[: len(words) - c])
-            for i in en.top_popular(key, budget).tolist():
+            for i in en.top_popular(route, budget).tolist():
                 ending = en.text(i)
                 text = f"{head} {ending}" if head else ending
                 if text in seen or _repeats_a_word(text):
                     continue
                 # contexts are tried longest first, so the first route found is the best one
                 seen.add(text)
-                r = cs.row(text)
-                r[_GEN_LOGP] = math.log(int(en.counts[i]) / total)
-                r[_GEN_CONTEXT] = c / 3
+                rows.append((text, lab.id_of(text), math.log(int(en.counts[i]) / total), c / 3))
             budget = max(5, budget // 2)
+        if len(self._gen_memo) >= PREFIX_MEMO:
+            self._gen_memo.clear()
+        got = self._gen_memo[key] = tuple(rows)
+        return got
 
     def _session(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
         for q in previous:
@@ -238,6 +262,16 @@ class CandidateGenerator:
             r[_HIST_RECENCY] = math.exp(-age_s / 86400.0 / 30.0)
             r[_HIST_AGE] = math.log1p(age_s / 3600.0)
 
+    def _spellings(self, prefix: str) -> tuple[Spelling, ...]:
+        """`TypoCorrector.spellings`, remembered per prefix (a pure function of it)."""
+        got = self._spell_memo.get(prefix)
+        if got is None:
+            assert self.typo is not None
+            if len(self._spell_memo) >= PREFIX_MEMO:
+                self._spell_memo.clear()
+            got = self._spell_memo[prefix] = tuple(self.typo.spellings(prefix))
+        return got
+
     def _typos(
         self,
         cs: CandidateSet,
@@ -256,23 +290,25 @@ class CandidateGenerator:
         if self.typo is None or len(prefix) < self.typo.min_len:
             return
         lab = self.labels
-        for sp in self.typo.spellings(prefix):
+        for sp in self._spellings(prefix):
             sub = CandidateSet()
             ids = lab.top_popular(sp.prefix, self.p.n_typo)
             for i in ids.tolist():
-                sub.row(lab.text(i))
+                sub.row(lab.text(i), i)
             self._generated(sub, sp.prefix, self.p.n_typo)
             self._session(sub, previous, sp.prefix)
             self._history(sub, history, sp.prefix, now)
             lo, hi = lab.range(sp.prefix)
             total = lab.total(lo, hi)
-            for text, row in zip(sub.texts, sub.rows, strict=True):
+            for text, row, j in zip(sub.texts, sub.rows, sub.labels, strict=True):
                 if text in cs:
                     continue
-                r = cs.row(text)
+                if j == UNKNOWN:
+                    j = lab.id_of(text)
+                r = cs.row(text, j)
                 r[:] = row
                 r[_CORRECTED] = 1.0
-                c = int(lab.counts[j]) if (j := lab.id_of(text)) >= 0 else 0
+                c = int(lab.counts[j]) if j >= 0 else 0
                 if c and total:
                     r[_LABEL_LOGP] = math.log(c / total)
                 cs.corrected[text] = sp.prefix
@@ -286,7 +322,9 @@ class CandidateGenerator:
         lab = self.labels
         x = np.array(cs.rows)
         texts = cs.texts
-        ids = np.fromiter((lab.id_of(t) for t in texts), dtype=np.int64, count=len(texts))
+        ids = np.array(cs.labels, dtype=np.int64)
+        for u in np.flatnonzero(ids == UNKNOWN).tolist():
+            ids[u] = lab.id_of(texts[u])
         is_lab = ids >= 0
         x[:, _BIAS_LABEL] = is_lab
         x[:, _BIAS_GEN] = ~is_lab
@@ -312,10 +350,11 @@ class CandidateGenerator:
         prev_words = {w for q in previous[-self.p.max_prev_queries :] for w in q.split()}
         if prev_words:
             skip = max(typed_words - 1, 0)
+            known = prev_words.__contains__
             for j, t in enumerate(texts):
                 new = t.split()[skip:]
                 if new:
-                    x[j, _PREV_WORD_SHARE] = sum(w in prev_words for w in new) / len(new)
+                    x[j, _PREV_WORD_SHARE] = sum(map(known, new)) / len(new)
         cs.freeze(x)
 
 

@@ -39,6 +39,8 @@ NF = len(FEATURES)
 F = {name: i for i, name in enumerate(FEATURES)}
 XMR_COLUMNS = slice(F[XMR_FEATURES[0]], F[XMR_FEATURES[-1]] + 1)
 
+#: a candidate's label id not looked up yet (-1 is "not a label", as `LabelIndex.id_of` says)
+UNKNOWN = -2
 LOG_FLOOR = -12.0  # stands in for log(0) so weights stay finite
 _EMPTY_ROW = [0.0] * NF
 _EMPTY_ROW[F["label_logp"]] = _EMPTY_ROW[F["trans_logp"]] = _EMPTY_ROW[F["gen_logp"]] = LOG_FLOOR
@@ -49,24 +51,30 @@ class CandidateSet:
 
     Rows are plain lists while sources fill them in (element writes on lists are several
     times cheaper than on small numpy arrays); the generator ends with `freeze(matrix)`.
+    A source that found a candidate by its label id says so (`row(text, label)`), so the
+    features need not look the text up again (`labels`: the id, or `UNKNOWN`).
     """
 
-    __slots__ = ("texts", "rows", "_pos", "corrected", "_x")
+    __slots__ = ("texts", "rows", "labels", "_pos", "corrected", "_x")
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.rows: list[list[float]] = []
+        self.labels: list[int] = []
         self._pos: dict[str, int] = {}
         self._x: np.ndarray | None = None
         #: text -> the spelling variant of the prefix it extends (typo candidates only)
         self.corrected: dict[str, str] = {}
 
-    def row(self, text: str) -> list[float]:
+    def row(self, text: str, label: int = UNKNOWN) -> list[float]:
         i = self._pos.get(text)
         if i is not None:
+            if label != UNKNOWN:
+                self.labels[i] = label
             return self.rows[i]
         self._pos[text] = len(self.texts)
         self.texts.append(text)
+        self.labels.append(label)
         r = _EMPTY_ROW.copy()
         self.rows.append(r)
         return r

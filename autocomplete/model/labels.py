@@ -148,6 +148,11 @@ def _bisect_right_prefix(texts: list[str], p: str, lo: int, hi: int) -> int:
     return bisect.bisect_left(texts, p + _MAX_CHAR, lo, hi)
 
 
+#: prefixes whose range and top labels a table remembers (the memo is emptied when full)
+MEMO_SIZE = 1 << 12
+#: top labels remembered per prefix at least (the most any candidate source asks for)
+TOP_MEMO_K = 32
+
 _PARTS = (
     "sortkeys",
     "key_of_label",
@@ -189,6 +194,11 @@ class LabelIndex:
             )
         self.heavy_k = int(self.heavy_topk.shape[1])
         self._restore = self.trie.restore_key
+        # per-prefix answers: one keystroke asks for the same prefix's range and top labels
+        # from several candidate sources, and every visitor asks for the short prefixes
+        self._ranges: dict[str, tuple[int, int]] = {}
+        self._tops: dict[str, tuple[np.ndarray, bool]] = {}
+        self._texts: dict[int, str] = {}  # the popular labels' texts, restored once
 
     @classmethod
     def load(cls, files: IndexFiles, name: str = LABELS) -> LabelIndex:
@@ -201,8 +211,18 @@ class LabelIndex:
     def __len__(self) -> int:
         return self.n
 
+    def heavy_prefixes(self) -> list[str]:
+        """The prefixes with more labels than the build's `heavy_threshold` (top-k stored):
+        the shortest, most expensive prefixes to rank."""
+        return sorted(self.heavy.keys())
+
     def text(self, label: int) -> str:
-        return self._restore(int(self.key_of_label[label]))
+        got = self._texts.get(label)
+        if got is None:
+            if len(self._texts) >= MEMO_SIZE:
+                self._texts.clear()
+            got = self._texts[label] = self._restore(int(self.key_of_label[label]))
+        return got
 
     def id_of(self, text: str) -> int:
         """Label id of `text`, or -1 when it is not a label."""
@@ -221,6 +241,14 @@ class LabelIndex:
 
     def range(self, prefix: str) -> tuple[int, int]:
         """[lo, hi): the ids of all labels that start with `prefix` (empty when none)."""
+        got = self._ranges.get(prefix)
+        if got is None:
+            if len(self._ranges) >= MEMO_SIZE:
+                self._ranges.clear()
+            got = self._ranges[prefix] = self._range(prefix)
+        return got
+
+    def _range(self, prefix: str) -> tuple[int, int]:
         if not prefix:
             return 0, self.n
         b = prefix.encode()
@@ -238,7 +266,25 @@ class LabelIndex:
         return lo, hi
 
     def top_popular(self, prefix: str, k: int) -> np.ndarray:
-        """Ids of the k most popular labels extending `prefix`, best first."""
+        """Ids of the k most popular labels extending `prefix`, best first (read-only).
+
+        Popularity ranks are a strict order, so the best k are the first k of any longer
+        answer: one remembered answer per prefix serves every smaller k.
+        """
+        if k <= 0:
+            return np.empty(0, dtype=np.int64)
+        got = self._tops.get(prefix)
+        if got is not None and (len(got[0]) >= k or got[1]):
+            return got[0][:k]
+        want = max(k, TOP_MEMO_K)
+        ids = self._top_popular(prefix, want)
+        ids.setflags(write=False)
+        if len(self._tops) >= MEMO_SIZE:
+            self._tops.clear()
+        self._tops[prefix] = (ids, len(ids) < want)  # fewer than asked: the whole range
+        return ids[:k]
+
+    def _top_popular(self, prefix: str, k: int) -> np.ndarray:
         if k <= self.heavy_k:
             kid = self.heavy.get(prefix)
             if kid is not None:

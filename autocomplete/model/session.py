@@ -148,18 +148,25 @@ class SessionTables:
 
     def candidates(
         self, found: list[np.ndarray], context: WordVector, lo: int, hi: int
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, bool]:
         """Labels in [lo, hi) the session speaks for, which a beam may not reach: the ids in
         `found` (successors, the previous queries themselves) and labels sharing a
-        not-too-common word with the context (`SESSION_POSTINGS` at most per word)."""
+        not-too-common word with the context (`SESSION_POSTINGS` at most per word).
+
+        Also whether no word was left out for being too common here: then the answer for any
+        narrower range is this one's ids inside it (a longer prefix needs no new search).
+        """
         parts = list(found)
+        closed = True
         for c in context[0].tolist():
             a, b = int(self._post_ip[c]), int(self._post_ip[c + 1])
             post = self._post_ix[a:b]
             i, j = np.searchsorted(post, (lo, hi))
             if 0 < j - i <= SESSION_POSTINGS:
                 parts.append(post[i:j])
+            elif j - i > SESSION_POSTINGS:
+                closed = False
         if not parts:
-            return _EMPTY_I
+            return _EMPTY_I, closed
         ids = np.concatenate(parts)
-        return np.unique(ids[(ids >= lo) & (ids < hi)])
+        return np.unique(ids[(ids >= lo) & (ids < hi)]), closed

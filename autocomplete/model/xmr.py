@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .artifact import IndexFiles, IndexWriter
+from .columns import LabelColumns
 from .errors import IndexFormatError
 from .featurizer import Featurizer
 from .levels import LevelWeights, spans
@@ -139,6 +140,7 @@ class XMRModel:
             tree.only_child(level) for level in range(1, self.height + 1)
         ]
         self.vkeys = [np.asarray(k) for k in vkeys]
+        self.columns = LabelColumns(levels[-1])
         self._local = threading.local()
 
     # -- input --------------------------------------------------------------------------
@@ -236,7 +238,12 @@ class XMRModel:
         for level in range(start + 1, h):
             u, inv = _unique_small(self.anc_lab[level][lo:hi], self.sizes[level])
             total += self._terms(level, u, self._upper(level, u, q))[inv]
-        raw = self.levels[h - 1].span(lo, hi, q.xd)
+        lw = self.levels[h - 1]
+        found = self.columns.cost(lo, hi, q.cols)
+        if int(found[1].sum()) < int(lw.ip[hi] - lw.ip[lo]):
+            raw = self.columns.span(lo, hi, q.cols, q.vals, found)
+        else:
+            raw = lw.span(lo, hi, q.xd)
         pos = self.pos[lo:hi]
         if self.how == "softmax":
             order = np.argsort(pos)

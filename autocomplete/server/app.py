@@ -31,11 +31,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
-from autocomplete.ranking import ANONYMOUS
+from autocomplete.ranking import ANONYMOUS, Ranker
+from autocomplete.result_cache import CachedRanker
 from session_store.base import SessionStore, StoreConfig, create_store
 from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
 from session_store.ledger import RedisLedger
 
+from .assemble import EXTRA
 from .assets import static_assets
 from .auth import SessionSigner, TokenVerifier
 from .clients import ClientTable
@@ -149,8 +151,15 @@ class CompletionServer:
             self.metrics,
             deadline_s=config.store_read_timeout_s,
         )
+        ranker: Ranker = index.ranker
+        if config.result_cache > 0:
+            cached = CachedRanker(ranker, config.result_cache, self.metrics.result_cache_lookup)
+            # what `Services.ranked` asks of the ranker for a reply of default_k items
+            n = config.default_k + (EXTRA if self.blocklist is not None else 0)
+            self.metrics.result_cache_entries.set(cached.warm(index.labels.heavy_prefixes(), n))
+            ranker = cached
         self.services = Services(
-            ranker=index.ranker,
+            ranker=ranker,
             gateway=self.gateway,
             metrics=self.metrics,
             limits=Limits(

@@ -88,6 +88,9 @@ class ServerConfig:
         anonymous client address `fresh_anonymous_weight` (default 0.25).
     fresh_window_s: the window in which an identity counts once per query (default 6 h).
     fresh_quota: submits of one identity counted per window (default 100).
+    result_cache: answers to anonymous keystrokes each worker keeps, keyed by (previous
+        queries, prefix, k) (`autocomplete.result_cache`; default 10,000, ~15 MB); 0 turns
+        the cache off. Fresh queries and the blocklist are applied after it, on every reply.
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
     log_format: "text" (default; uvicorn's lines) or "json" (one JSON object per line: time,
@@ -159,6 +162,7 @@ class ServerConfig:
     fresh_anonymous_weight: float = 0.25
     fresh_window_s: float = FRESH_HALF_LIFE_S
     fresh_quota: int = 100
+    result_cache: int = 10_000
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
     log_format: str = "text"
@@ -222,6 +226,8 @@ class ServerConfig:
                 raise ConfigError(f"{_env(name)} must be > 0, got {getattr(self, name)}")
         if self.fresh_refresh_s < 0:
             raise ConfigError(f"QAC_FRESH_REFRESH_S must be >= 0, got {self.fresh_refresh_s}")
+        if self.result_cache < 0:
+            raise ConfigError(f"QAC_RESULT_CACHE must be >= 0, got {self.result_cache}")
         if self.ws_ping_interval_s < 0:
             raise ConfigError(f"QAC_WS_PING_INTERVAL_S must be >= 0, got {self.ws_ping_interval_s}")
         if not 1 <= self.default_k <= self.max_k <= HARD_MAX_K:

@@ -197,6 +197,19 @@ class ServerMetrics:
             ["kind"],
             registry=r,
         )
+        self.result_cache_lookups = Counter(
+            "qac_result_cache_lookups",
+            "Anonymous keystrokes looked up in the worker's answer cache, by result (hit, miss)",
+            ["result"],
+            registry=r,
+        )
+        # livesum: the server's cached answers are the sum of its running workers'.
+        self.result_cache_entries = Gauge(
+            "qac_result_cache_entries",
+            "Answers held in the answer cache (QAC_RESULT_CACHE at most per worker)",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
         # livemax: one series per index served by a running worker (during a rolling
         # restart, old and new side by side).
         info = Gauge(
@@ -238,6 +251,8 @@ class ServerMetrics:
             self.breaker_opens.labels(cause)
         for kind in ("disconnected", "encoding"):
             self.send_failures.labels(kind)
+        self._cache_hit = self.result_cache_lookups.labels("hit")
+        self._cache_miss = self.result_cache_lookups.labels("miss")
         self.store_available.set(1)
 
         if self.multiproc_dir is None:
@@ -246,6 +261,11 @@ class ServerMetrics:
             PlatformCollector(registry=r)
         else:
             gc_counters().sample()
+
+    def result_cache_lookup(self, hit: bool, size: int) -> None:
+        """One lookup in the answer cache (`autocomplete.result_cache.CachedRanker.observe`)."""
+        (self._cache_hit if hit else self._cache_miss).inc()
+        self.result_cache_entries.set(size)
 
     def render(self) -> tuple[bytes, str]:
         """(body, content type) of the Prometheus text exposition (of every worker)."""

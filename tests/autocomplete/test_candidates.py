@@ -205,3 +205,42 @@ def test_a_misspelled_prefix_brings_candidates_of_its_correction(blend):
     assert fixed and all(t.startswith("amazo") for t in fixed)
     x = cs.matrix()
     assert all(x[cs.index(t), F["corrected"]] == 1 for t in fixed)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "previous"), [("g", ()), ("new y", ("ebay",)), ("amazom", ()), ("m", ("news",))]
+)
+def test_label_features_are_those_of_the_texts_label_whichever_source_found_it(
+    blend, prefix, previous
+):
+    # sources that find a candidate by its label id hand the id on; the features must be
+    # exactly those a lookup of the text gives
+    lab = blend.gen.labels
+    cs = gather(blend, prefix, *previous, history=[("gmail login", 2, 0.0)])
+    x = cs.matrix()
+    ids = np.array([lab.id_of(t) for t in cs.texts])
+    assert (ids >= 0).any()
+    assert (x[:, F["bias_label"]] == (ids >= 0)).all()
+    assert (x[:, F["bias_generated"]] == (ids < 0)).all()
+    assert np.array_equal(x[ids >= 0, F["label_logcount"]], np.log1p(lab.counts[ids[ids >= 0]]))
+    known = np.array(cs.labels)
+    assert ((known == ids) | (known == -2)).all(), "an id handed on is the text's own"
+
+
+@pytest.mark.parametrize("index_dir", ["blend_index_dir", "xmr_index_dir"])
+def test_a_ranker_that_answered_before_gathers_what_a_fresh_one_gathers(request, index_dir):
+    # the tables and the generator remember what depends on the prefix alone (ranges, top
+    # labels, generated completions, spellings): remembered answers must change nothing
+    path = request.getfixturevalue(index_dir)
+    used = load_index(path).ranker
+    history = (HistoryEntry("amazon prime", 2, 0.0), HistoryEntry("new york post", 1, 0.0))
+    for prefix in ["a", "am", "amazom", "amazon", "new y", "new yo", "g", "goo", "the be"]:
+        fresh = load_index(path).ranker
+        for previous in [(), ("ebay",)]:
+            for hist in [(), history]:
+                context = Context(previous, hist, 10.0)
+                want = fresh.gather(context, prefix)
+                for _ in range(2):  # the second time from the memos
+                    got = used.gather(context, prefix)
+                    assert got.texts == want.texts and got.corrected == want.corrected
+                    assert np.array_equal(got.matrix(), want.matrix())

@@ -61,6 +61,24 @@ def test_top_popular_matches_brute_force_for_heavy_and_light_prefixes(tmp_path):
         assert [li.text(i) for i in li.top_popular(p, 3)] == cand[:3], p
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    asks=st.lists(st.tuples(st.sampled_from(["", "g", "go", "new", "n", "x"]), st.integers(1, 40)))
+)
+def test_remembered_answers_equal_fresh_ones_whatever_was_asked_before(tmp_path_factory, asks):
+    """The table remembers each prefix's range and top labels; a later, larger or smaller k
+    gets exactly what a table that never answered before would give."""
+    path = tmp_path_factory.getbasetemp() / "memo"
+    if not path.exists():
+        _index(path)
+    used = LabelIndex.load(IndexFiles(path / "idx"))
+    for prefix, k in asks:
+        fresh = LabelIndex.load(IndexFiles(path / "idx"))
+        assert used.range(prefix) == fresh.range(prefix)
+        assert used.top_popular(prefix, k).tolist() == fresh.top_popular(prefix, k).tolist()
+        assert not used.top_popular(prefix, k).flags.writeable, "shared answers are read-only"
+
+
 @settings(max_examples=200, deadline=None)
 @given(prefix=st.text(alphabet="abgmnoelrwyk t", max_size=6))
 def test_every_popular_completion_extends_the_prefix(tmp_path_factory, prefix):

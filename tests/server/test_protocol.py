@@ -319,3 +319,25 @@ def test_match_spans_the_typed_prefix_or_the_corrected_part_and_never_past_the_t
     assert [i["match"] for i in frame["items"]] == [[0, 4], [0, 3], [0, 3]]
     recent = json.loads(completions_frame(2, "", [Completion("maps", 1.0, "history")], 0.1))
     assert recent["items"][0]["match"] == [0, 0]
+
+
+@pytest.mark.parametrize(
+    "request_id", [7, "a-1", 2**70, None], ids=["int", "str", "past-64-bits", "none"]
+)
+def test_reply_frames_are_the_same_json_with_or_without_the_fast_encoder(
+    request_id, monkeypatch
+) -> None:
+    from autocomplete.server import protocol
+
+    items = [
+        Completion("café olé", 0.5, "index"),
+        Completion("new york times", 1e-05, "generated", 3, True),
+        Completion("x", 0.0, "history"),
+    ]
+    fast = protocol.completions_frame(request_id, "n", items, 1.23456)
+    monkeypatch.setattr(protocol, "_orjson", None)
+    plain = protocol.completions_frame(request_id, "n", items, 1.23456)
+    assert json.loads(fast) == json.loads(plain)
+    assert "café olé" in fast and " " not in fast.replace("café olé", "").replace(
+        "new york times", ""
+    )

@@ -377,3 +377,47 @@ def test_a_corrupt_xmr_file_fails_to_load(
 def test_prefix_with_no_label_returns_nothing(ranker: XMRRanker) -> None:
     assert ranker.complete(_ctx(), "qqqzzz", 10) == []
     assert ranker.keystroke((), "qqqzzz").candidates(10)[0].size == 0
+
+
+def test_a_session_typing_on_is_offered_what_a_fresh_ranker_offers_it(
+    ranker: XMRRanker, xmr_index: XmrFixture
+) -> None:
+    # each keystroke after the same recent queries narrows the previous one's offer when
+    # its search left no word out: typing on, backspacing and a new prefix must all get
+    # exactly the labels and order a ranker that never saw the session gives
+    sessions = [s for s in xmr_index.data.test if len(s.queries) > 1][:40]
+    fresh = _ranker(xmr_index.path)
+    typed = 0
+    for s in sessions:
+        for j in range(1, len(s.queries)):
+            previous, q = tuple(s.queries[:j]), s.queries[j]
+            prefixes = [q[:i] for i in range(1, len(q) + 1)]
+            for prefix in [*prefixes, *prefixes[-2::-1], "a", "an", "b"]:
+                fresh.offers.clear()
+                got = ranker.keystroke(previous, prefix, path=False).session_candidates(1000)
+                want = fresh.keystroke(previous, prefix, path=False).session_candidates(1000)
+                assert got.tolist() == want.tolist(), (previous, prefix)
+                typed += 1
+    assert typed > 100 and ranker.offers, "the offers were used"
+
+
+def test_a_session_typing_on_gets_the_label_features_a_fresh_ranker_gives(
+    ranker: XMRRanker, xmr_index: XmrFixture
+) -> None:
+    # the session features of a label are remembered per recent queries; the path score is
+    # the keystroke's own: both must equal a computation that remembers nothing
+    sessions = [s for s in xmr_index.data.test if len(s.queries) > 1][:30]
+    fresh = _ranker(xmr_index.path)
+    asked = 0
+    for s in sessions:
+        for j in range(1, len(s.queries)):
+            previous, q = tuple(s.queries[:j]), s.queries[j]
+            for prefix in [q[:i] for i in range(1, len(q) + 1)]:
+                ks = ranker.keystroke(previous, prefix)
+                ids = np.unique(np.concatenate([ks.candidates(20)[0], ks.session_candidates(10)]))
+                ids = np.concatenate([ids, ids[:3]])  # repeats are answered too
+                fresh.described.clear()
+                want = fresh.keystroke(previous, prefix).features(ids)
+                np.testing.assert_array_equal(ks.features(ids), want)
+                asked += len(ids)
+    assert asked > 1000 and ranker.described
