@@ -42,7 +42,7 @@ def test_a_step_with_a_total_estimates_the_time_left_at_the_pace_so_far() -> Non
     with report.phase("XR-Linear training", total=5) as ph:
         clock.now += 20
         ph.advance(2, detail="level 2")
-        ph.finish()
+        ph.finish("5 levels")
     assert seen[1].line() == "[   20.0s] XR-Linear training: 2/5, ~30s left: level 2"
 
 
