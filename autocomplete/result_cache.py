@@ -1,5 +1,5 @@
-"""Answers to anonymous keystrokes, remembered: the same (previous queries, prefix, k) is
-ranked once per index.
+"""Answers to context-free keystrokes, remembered: the same (prefix, k) is ranked once per
+index.
 
 Why: many people type the same short prefixes with the same (usually empty) session behind
 them, and at one to three characters the blend is at its most expensive (the model scores
@@ -8,7 +8,13 @@ thousands of labels). Without a personal history every ranker here is a pure fun
 answer can be kept and served again, exactly as the ranker would give it.
 
 What is never cached: a keystroke with a personal history (its features move with the clock,
-and one user's items must never reach another). Fresh queries and the blocklist are applied
+and one user's items must never reach another), and a keystroke with previous queries in its
+session. The cache is shared by everyone a worker serves, so a fast answer to (previous
+query Q, prefix P) would tell a prober that someone recently typed P after searching Q: a
+timing oracle on other people's sessions. Without a session context the key is only what
+was typed, which says nothing about anyone (and it is where most repeats are: people start
+with the same short prefixes). A session's own repeats are reused per connection instead
+(`XMRKeystroke`'s narrowing). Fresh queries and the blocklist are applied
 by the server *after* the ranker (`server.assemble`), on every keystroke, so neither a new
 fresh snapshot nor a blocklist reload can be served stale from here. The cache belongs to one
 loaded index (a new index is a new ranker, and so a new, empty cache).
@@ -31,7 +37,7 @@ Key = tuple[tuple[str, ...], str, int]
 
 
 class CachedRanker:
-    """A `Ranker` that answers repeated anonymous keystrokes from memory.
+    """A `Ranker` that answers repeated context-free keystrokes from memory.
 
     ranker: the ranker whose answers are kept; it must ignore `Context.now` when the context
         has no history (every ranker of this package does).
@@ -58,7 +64,7 @@ class CachedRanker:
         return len(self._answers)
 
     def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
-        if context.history:
+        if context.history or context.previous:
             return self.ranker.complete(context, prefix, k)
         key = (context.previous, prefix, k)
         answers = self._answers

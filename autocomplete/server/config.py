@@ -88,9 +88,10 @@ class ServerConfig:
         anonymous client address `fresh_anonymous_weight` (default 0.25).
     fresh_window_s: the window in which an identity counts once per query (default 6 h).
     fresh_quota: submits of one identity counted per window (default 100).
-    result_cache: answers to anonymous keystrokes each worker keeps, keyed by (previous
-        queries, prefix, k) (`autocomplete.result_cache`; default 10,000, ~15 MB); 0 turns
-        the cache off. Fresh queries and the blocklist are applied after it, on every reply.
+    result_cache: answers to context-free keystrokes (no history, no previous query) each
+        worker keeps, keyed by (prefix, k) (`autocomplete.result_cache`; default 10,000,
+        ~15 MB); 0 turns the cache off. Fresh queries and the blocklist are applied after
+        it, on every reply.
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
     log_format: "text" (default; uvicorn's lines) or "json" (one JSON object per line: time,
