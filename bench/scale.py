@@ -27,7 +27,7 @@ Measured per build:
 - index MB: the files of the index directory; labels: the manifest's `label_count`.
 
 The build is today's single-process build (training may fork `--xmr-workers` processes); the
-partitioned Dask build of issue 20 does not exist yet.
+partitioned build (per trie branch, on Dask) does not exist yet.
 """
 
 from __future__ import annotations
