@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import itertools
 import logging
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -42,19 +41,21 @@ from .assets import static_assets
 from .auth import SessionSigner, TokenVerifier
 from .clients import ClientTable
 from .config import ServerConfig
-from .connection import Connection, Services
+from .connection import Connection
 from .cors import CrossOrigin
 from .demo import demo_token_endpoint
 from .drain import DRAIN_EXTENSION, DrainHook
 from .fairness import ClientLimits
 from .freshness import FreshFeed
 from .handshake import Authenticator, Identity, origin_allowed, session_cookie
+from .health import Health
 from .http_complete import HttpCompletions
 from .logs import LogLimiter, configure_privacy
 from .metrics import ServerMetrics
 from .peers import Peer, in_networks, parse_networks, resolve_peer
 from .protocol import Limits, hello_frame
 from .pseudonyms import Pseudonyms
+from .services import Services
 from .store_gateway import StoreGateway
 from .timeouts import configure_header_timeout
 
@@ -286,57 +287,6 @@ class CompletionServer:
             self.proxies,
         )
 
-    def _may_see_details(self, request: Request) -> bool:
-        """Only a caller holding the configured health token sees internals."""
-        token = self.config.health_token
-        if token is None:
-            return False
-        given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-
-    async def healthz(self, request: Request) -> Response:
-        """200 "ok", or 200 "degraded" when the store is down (completions still work).
-
-        Internals (pid, blocklist error text, breaker state) only for the health token.
-        """
-        reachable = await self.gateway.ping()
-        body: dict[str, object] = {
-            "status": "ok" if reachable else "degraded",
-            "index": {
-                "loaded": True,
-                "version": self.index.version,
-                "model": self.index.model,
-                "labels": len(self.index.labels.counts),
-            },
-            "store": {"name": self.gateway.name, "reachable": reachable},
-            "connections": len(self.connections),
-            "blocklist": self._blocklist_health(),
-            "fresh": None
-            if self.fresh is None
-            else {"queries": len(self.fresh.index), "refreshes": self.fresh.refreshes},
-        }
-        if self._may_see_details(request):
-            body["details"] = {
-                "pid": os.getpid(),
-                "breaker": self.gateway.breaker.state.value,
-                "blocklist_error": self.blocklist.last_error if self.blocklist else None,
-                "fresh_failures": None if self.fresh is None else self.fresh.failures,
-                "clients": len(self.clients.table),
-            }
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-    def _blocklist_health(self) -> dict[str, object] | None:
-        """Rules in force, reloads, and whether the file's latest version failed to apply
-        (the previous rules still are; the reason is a detail for the health token)."""
-        if self.blocklist is None:
-            return None
-        rules = self.blocklist.current()  # also notices an edit nobody has typed past yet
-        return {
-            "rules": rules.rules,
-            "reloads": self.blocklist.reloads,
-            "error": self.blocklist.last_error is not None,
-        }
-
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.metrics_allow and not in_networks(
             self.peer_of(request).address, self.metrics_allow
@@ -419,7 +369,7 @@ def create_app(
             CrossOrigin(request_response(http_complete), server.origin_ok, any_origin=any_origin),
             methods=["GET", "HEAD", "OPTIONS"],
         ),
-        Route("/healthz", server.healthz),
+        Route("/healthz", Health(server).endpoint),
         Route("/metrics", server.metrics_endpoint),
         Route("/", server.demo_page),
         Mount(

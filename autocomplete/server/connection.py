@@ -34,26 +34,19 @@ import asyncio
 import contextlib
 import enum
 import logging
-import time
-from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import MutableMapping
 from typing import Any, Protocol
 
-from autocomplete.ranking import Completion, Context, Ranker
+from autocomplete.ranking import Completion, Context
 from session_store.base import HistoryEntry
 
-from .assemble import EXTRA, Blocks, allowed_completions, merge_fresh, recent_searches
 from .context import LocalContext
 from .errors import ProtocolError
-from .fairness import ClientLimits
-from .freshness import FreshFeed
 from .handshake import Identity
 from .logs import LogLimiter
-from .metrics import ServerMetrics
 from .protocol import (
     CompleteRequest,
     ForgetRequest,
-    Limits,
     SubmitRequest,
     ack_frame,
     completions_frame,
@@ -61,7 +54,8 @@ from .protocol import (
     parse_frame,
 )
 from .ratelimit import FloodGuard, Verdict
-from .store_gateway import StoreGateway, StoreRejected
+from .services import Services
+from .store_gateway import StoreRejected
 
 log = logging.getLogger("autocomplete.server")
 _logs = LogLimiter(log)
@@ -83,62 +77,6 @@ class Channel(Protocol):
     async def receive(self) -> MutableMapping[str, Any]: ...
     async def send_text(self, data: str) -> None: ...
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
-
-
-@dataclass(frozen=True)
-class Services:
-    """What every connection of one app shares."""
-
-    ranker: Ranker
-    gateway: StoreGateway
-    metrics: ServerMetrics
-    limits: Limits
-    rate_per_s: float
-    rate_burst: int
-    flood_close_after: int
-    drain_timeout_s: float
-    clock: Callable[[], float] = time.perf_counter
-    wall_clock: Callable[[], float] = time.time
-    blocks: Blocks | None = None
-    """The blocklist test (`ReloadingBlocklist.blocks`); None: nothing is blocked."""
-    fresh: FreshFeed | None = None
-    """Recently submitted queries, counted and merged into replies; None: off."""
-    clients: ClientLimits | None = None
-    """Per-client-address frame budget; None: only the per-connection one."""
-    idle_timeout_s: float = 120.0
-    context_refresh_s: float = 2.0
-    """How old the connection's copy of its context may get before a background re-read."""
-    context_timeout_s: float = 0.5
-    """Deadline of a background context read (keystrokes wait at most the read budget)."""
-    popular: Callable[[int], list[Completion]] | None = None
-    """The index's k most popular queries (`MPCRanker.complete(ANONYMOUS, "", k)`), offered on focus
-    to a session with no recent searches; None: such a session gets an empty list."""
-
-    def ranked(self, context: Context, prefix: str, k: int) -> list[Completion]:
-        """At most `k` completions of a non-empty `prefix`: ranked, unblocked, fresh queries
-        merged in. The ranker's exceptions propagate (callers answer `unavailable`)."""
-
-        def rank(n: int) -> list[Completion]:
-            return self.ranker.complete(context, prefix, n)
-
-        items = allowed_completions(rank, k, self.blocks)
-        if self.fresh is not None:
-            fresh = self.fresh.extending(prefix, k + EXTRA)
-            items = merge_fresh(items, fresh, k, self.blocks)
-        return items
-
-    def on_focus(
-        self,
-        previous: tuple[str, ...],
-        history: tuple[HistoryEntry, ...],
-        k: int,
-        hidden: set[str] | frozenset[str] = frozenset(),
-    ) -> list[Completion]:
-        """The answer to an empty prefix: recent searches, else the most popular queries."""
-        items = recent_searches(previous, history, k, hidden=hidden, blocks=self.blocks)
-        if items or self.popular is None:
-            return items
-        return allowed_completions(self.popular, k, self.blocks)
 
 
 class Phase(enum.Enum):

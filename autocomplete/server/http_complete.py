@@ -28,11 +28,11 @@ from starlette.responses import Response
 
 from autocomplete.ranking import Context
 
-from .connection import Services
 from .errors import ErrorCode, ProtocolError
 from .logs import LogLimiter
 from .peers import Peer
 from .protocol import completions_frame, error_frame, k_field, prefix_field, query_field
+from .services import Services
 
 log = logging.getLogger("autocomplete.server")
 _logs = LogLimiter(log)

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from autocomplete.ranking import Ranker
-from autocomplete.server.connection import Connection, Services
+from autocomplete.server.connection import Connection
 from autocomplete.server.handshake import Identity
 from autocomplete.server.metrics import ServerMetrics
 from autocomplete.server.protocol import Limits
+from autocomplete.server.services import Services
 from autocomplete.server.store_gateway import StoreGateway
 from session_store.base import HistoryEntry
 

@@ -11,11 +11,11 @@ from autocomplete.fresh import FreshIndex
 from autocomplete.loader import load_index
 from autocomplete.ranking import Context
 from autocomplete.result_cache import CachedRanker
-from autocomplete.server.connection import Services
 from autocomplete.server.freshness import FreshFeed
 from autocomplete.server.metrics import ServerMetrics
 from autocomplete.server.protocol import Limits
 from autocomplete.server.pseudonyms import Pseudonyms
+from autocomplete.server.services import Services
 from autocomplete.server.store_gateway import StoreGateway
 from session_store.fresh import FreshConfig, MemoryFreshCounts
 from session_store.memory import MemoryStore
