@@ -33,7 +33,7 @@ from .ranking import ANONYMOUS, Completion, Context, Ranker
 #: Default number of answers kept per worker (~1.5 KB each with k = 10).
 DEFAULT_CAPACITY = 10_000
 
-Key = tuple[tuple[str, ...], str, int]
+Key = tuple[str, int]  # (prefix, k): the whole input of a context-free keystroke
 
 
 class CachedRanker:
@@ -66,21 +66,17 @@ class CachedRanker:
     def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
         if context.history or context.previous:
             return self.ranker.complete(context, prefix, k)
-        key = (context.previous, prefix, k)
-        answers = self._answers
-        got = answers.get(key)
+        key = (prefix, k)
+        got = self._answers.get(key)
         hit = got is not None
         if got is not None:
-            answers.move_to_end(key)
+            self._answers.move_to_end(key)
             self.hits += 1
         else:
-            got = tuple(self.ranker.complete(context, prefix, k))
-            answers[key] = got
-            if len(answers) > self.capacity:
-                answers.popitem(last=False)
+            got = self._remember(key, context)
             self.misses += 1
         if self.observe is not None:
-            self.observe(hit, len(answers))
+            self.observe(hit, len(self._answers))
         return list(got)
 
     def warm(self, prefixes: Iterable[str], k: int) -> int:
@@ -88,12 +84,19 @@ class CachedRanker:
         shortest prefixes (the index's heavy ones) are the costliest to rank and the ones
         most visitors type first. Returns how many answers the cache then holds."""
         for prefix in prefixes:
-            key: Key = ((), prefix, k)
-            if prefix and key not in self._answers:
-                self._answers[key] = tuple(self.ranker.complete(ANONYMOUS, prefix, k))
-                if len(self._answers) > self.capacity:
-                    self._answers.popitem(last=False)
+            if prefix and (prefix, k) not in self._answers:
+                self._remember((prefix, k), ANONYMOUS)
         return len(self._answers)
+
+    def _remember(self, key: Key, context: Context) -> tuple[Completion, ...]:
+        """Rank `key` for `context` (context-free), keep the answer, drop the least recently
+        used one beyond `capacity`."""
+        prefix, k = key
+        answer = tuple(self.ranker.complete(context, prefix, k))
+        self._answers[key] = answer
+        if len(self._answers) > self.capacity:
+            self._answers.popitem(last=False)
+        return answer
 
     def clear(self) -> None:
         self._answers.clear()
