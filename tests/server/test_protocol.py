@@ -335,7 +335,11 @@ def test_reply_frames_are_the_same_json_with_or_without_the_fast_encoder(
         Completion("x", 0.0, "history"),
     ]
     fast = protocol.completions_frame(request_id, "n", items, 1.23456)
-    monkeypatch.setattr(protocol, "_orjson", None)
+
+    def refuse(_: object) -> bytes:
+        raise TypeError("the standard encoder's turn")
+
+    monkeypatch.setattr(protocol.orjson, "dumps", refuse)
     plain = protocol.completions_frame(request_id, "n", items, 1.23456)
     assert json.loads(fast) == json.loads(plain)
     assert "café olé" in fast and " " not in fast.replace("café olé", "").replace(
