@@ -30,8 +30,10 @@ class BlendRanker:
         self.w = {m: weights.matrix(m, FEATURES) for m in MODES}
         self.model = model
 
-    def gather(self, context: Context, prefix: str) -> CandidateSet:
-        return self.gen.gather(context, prefix, self.model)
+    def gather(self, context: Context, prefix: str, need: int | None = None) -> CandidateSet:
+        """The keystroke's candidates; `need`: only the best `need` will be read (the
+        generator may then skip sources that cannot reach them)."""
+        return self.gen.gather(context, prefix, self.model, need)
 
     def score(self, cs: CandidateSet, prefix: str, personal: bool) -> np.ndarray:
         w = self.w["personal" if personal else "anonymous"]
@@ -40,10 +42,13 @@ class BlendRanker:
     def complete(self, context: Context, prefix: str, k: int = 10) -> list[Completion]:
         if k <= 0 or not prefix:
             return []
-        cs = self.gather(context, prefix)
+        return self.best(self.gather(context, prefix, k), prefix, bool(context.history), k)
+
+    def best(self, cs: CandidateSet, prefix: str, personal: bool, k: int) -> list[Completion]:
+        """The best `k` of a gathered set, scored (softmax over the set), best first."""
         if not len(cs):
             return []
-        s = self.score(cs, prefix, bool(context.history))
+        s = self.score(cs, prefix, personal)
         order = np.argsort(-s, kind="stable")
         if cs.corrected:
             order = _corrections_after_exact(order, cs)

@@ -1,6 +1,7 @@
 """What personal history adds to ranking latency: the same keystrokes with and without a
 200-query history (each test user's real last 200 queries), interleaved call by call so
-machine noise hits both alike.
+machine noise hits both alike. The history is handed over as the server does
+(`PrefixHistory`, sorted once per change of the history, not per keystroke).
 
     .venv/bin/python bench/personal_latency.py --index DIR [--log ...] [--keystrokes 20000]
 """
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from autocomplete.evaluate import latency_summary  # noqa: E402
 from autocomplete.history import keystrokes_with_history  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
-from autocomplete.ranking import Context  # noqa: E402
+from autocomplete.ranking import Context, PrefixHistory  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
@@ -38,7 +39,10 @@ def main() -> None:
     r = load_index(args.index).ranker
     data = load_split([args.log])
     stream = keystrokes_with_history(data.train + data.dev, data.test)
-    cases = list(itertools.islice(stream, 0, args.keystrokes * 5, 5))
+    cases = [
+        (ex, Context(ctx.previous, PrefixHistory(ctx.history), ctx.now))
+        for ex, ctx in itertools.islice(stream, 0, args.keystrokes * 5, 5)
+    ]
     sizes = np.array([len(ctx.history) for _, ctx in cases])
     clock = time.perf_counter
     with_h, without = [], []

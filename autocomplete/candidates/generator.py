@@ -16,18 +16,19 @@ and a row of `schema.FEATURES` per candidate. Pure: arrays and strings in, array
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import lru_cache
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from autocomplete.model.labels import SEP, LabelIndex
-from autocomplete.ranking import Context
-from autocomplete.typo.corrector import Spelling, TypoCorrector
+from autocomplete.ranking import Context, extending
+from autocomplete.typo.corrector import TypoCorrector
 from session_store.base import HistoryEntry
 
-from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, CandidateSet, F
+from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, Block, CandidateSet, F
 
 (
     _BIAS_LABEL,
@@ -77,10 +78,18 @@ from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, CandidateSet, F
 )
 
 
-#: prefixes whose generated completions and spellings a generator remembers (then emptied)
+#: prefixes whose own candidates (`Block`s) a generator remembers, the most recently used
 PREFIX_MEMO = 1 << 12
 #: a generated completion: text, label id (-1: none), gen_logp, gen_context
 Generated = tuple[str, int, float, float]
+
+
+class MemoStats(NamedTuple):
+    """One memo's lookups so far (hits, misses) and its entries now."""
+
+    hits: int
+    misses: int
+    size: int
 
 
 class ModelKeystroke(Protocol):
@@ -143,19 +152,30 @@ class CandidateGenerator:
         if typo is not None and typo.endings is None:
             typo = typo.with_endings(endings)
         self.typo = typo
-        # what depends on the typed prefix alone, shared by every visitor who types it
-        self._gen_memo: dict[tuple[str, int], tuple[Generated, ...]] = {}
-        self._spell_memo: dict[str, tuple[Spelling, ...]] = {}
+        # What depends on the typed prefix alone, shared by every visitor who types it: its
+        # popular labels and generated completions, and those of its spelling corrections.
+        self.exact = lru_cache(maxsize=PREFIX_MEMO)(self._exact)
+        self.typo_blocks = lru_cache(maxsize=PREFIX_MEMO)(self._typo_blocks)
 
     def gather(
-        self, context: Context, prefix: str, model: LabelModel | None = None
+        self,
+        context: Context,
+        prefix: str,
+        model: LabelModel | None = None,
+        need: int | None = None,
     ) -> CandidateSet:
-        """Every source's candidates for one keystroke, with their feature rows."""
-        cs = CandidateSet()
+        """Every source's candidates for one keystroke, with their feature rows.
+
+        `need`: the caller ranks only the best `need` candidates, and no spelling correction
+        ranks above a query that extends the prefix as typed (`BlendRanker`); so when the
+        prefix as typed already has `need` known queries or history items among its
+        candidates, the corrections cannot reach the answer and are not gathered (the
+        ranking is the same; only the softmax's total over all candidates is not).
+        """
         if not prefix:
-            return cs
+            return CandidateSet()
         previous, history, now = context.previous, context.history, context.now
-        self._labels(cs, prefix)
+        cs = CandidateSet.of(self.exact(prefix))
         ks = None
         if model is not None:
             with_path = len(prefix) >= self.p.model_min_chars
@@ -164,16 +184,48 @@ class CandidateGenerator:
             for i in (*mine, *ks.session_candidates(self.p.n_model_session).tolist()):
                 cs.row(self.labels.text(i), i)
         self._transitions(cs, previous, prefix)
-        self._generated(cs, prefix)
         self._session(cs, previous, prefix)
         self._history(cs, history, prefix, now)
-        self._typos(cs, previous, prefix, history, now)
-        self._finish(cs, prefix, previous, ks)
+        if need is None or _known(cs) < need:
+            self._typos(cs, self.typo_blocks(prefix), previous, history, now)
+        self._finish_prefix(cs, prefix)
+        self._finish_context(cs, prefix, previous, ks)
         return cs
 
-    def _labels(self, cs: CandidateSet, prefix: str) -> None:
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """The per-prefix memos' statistics, by name (for the server's metrics)."""
+        out = {}
+        for name, memo in (("exact", self.exact), ("typos", self.typo_blocks)):
+            info = memo.cache_info()
+            out[name] = MemoStats(info.hits, info.misses, info.currsize)
+        return out
+
+    def _exact(self, prefix: str) -> Block:
+        """The prefix's popular labels and generated completions, finished."""
+        cs = CandidateSet()
+        self._labels(cs, prefix, self.p.n_labels)
+        self._generated(cs, prefix, self.p.n_generated)
+        self._finish_prefix(cs, prefix)
+        return Block(cs)
+
+    def _typo_blocks(self, prefix: str) -> tuple[tuple[str, Block], ...]:
+        """Per spelling correction of `prefix`: the corrected prefix, and its labels and
+        generated completions marked as corrections, finished for the typed `prefix`."""
+        if self.typo is None or len(prefix) < self.typo.min_len:
+            return ()
+        typos = []
+        for sp in self.typo.spellings(prefix):
+            sub = CandidateSet()
+            self._labels(sub, sp.prefix, self.p.n_typo)
+            self._generated(sub, sp.prefix, self.p.n_typo)
+            self._correct(sub, sp.prefix, range(len(sub)))
+            self._finish_prefix(sub, prefix)
+            typos.append((sp.prefix, Block(sub)))
+        return tuple(typos)
+
+    def _labels(self, cs: CandidateSet, prefix: str, n: int) -> None:
         lab = self.labels
-        for i in lab.top_popular(prefix, self.p.n_labels).tolist():
+        for i in lab.top_popular(prefix, n).tolist():
             cs.row(lab.text(i), i)
 
     def _transitions(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
@@ -195,8 +247,7 @@ class CandidateGenerator:
                 else:
                     r[_TRANS_ANY] = max(r[_TRANS_ANY], math.log1p(c))
 
-    def _generated(self, cs: CandidateSet, prefix: str, n: int | None = None) -> None:
-        budget = self.p.n_generated if n is None else n
+    def _generated(self, cs: CandidateSet, prefix: str, budget: int) -> None:
         for text, label, logp, context in self._generated_rows(prefix, budget):
             r = cs.row(text, label)
             r[_GEN_LOGP] = logp
@@ -204,11 +255,7 @@ class CandidateGenerator:
 
     def _generated_rows(self, prefix: str, budget: int) -> tuple[Generated, ...]:
         """The generated completions of `prefix` in the order they join, with their label id
-        and features; remembered per (prefix, budget), as they depend on nothing else."""
-        key = (prefix, budget)
-        got = self._gen_memo.get(key)
-        if got is not None:
-            return got
+        and features."""
         words, partial = split_prefix(prefix)
         en, lab = self.endings, self.labels
         max_c = min(len(words), self.p.max_context_words)
@@ -233,10 +280,7 @@ class CandidateGenerator:
                 seen.add(text)
                 rows.append((text, lab.id_of(text), math.log(int(en.counts[i]) / total), c / 3))
             budget = max(5, budget // 2)
-        if len(self._gen_memo) >= PREFIX_MEMO:
-            self._gen_memo.clear()
-        got = self._gen_memo[key] = tuple(rows)
-        return got
+        return tuple(rows)
 
     def _session(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
         for q in previous:
@@ -246,7 +290,7 @@ class CandidateGenerator:
     def _history(
         self, cs: CandidateSet, history: Sequence[HistoryEntry], prefix: str, now: float
     ) -> None:
-        mine = [h for h in history if h.query.startswith(prefix)]
+        mine = extending(history, prefix)
         if not mine:
             return
         total = float(sum(h.count for h in mine))
@@ -262,100 +306,122 @@ class CandidateGenerator:
             r[_HIST_RECENCY] = math.exp(-age_s / 86400.0 / 30.0)
             r[_HIST_AGE] = math.log1p(age_s / 3600.0)
 
-    def _spellings(self, prefix: str) -> tuple[Spelling, ...]:
-        """`TypoCorrector.spellings`, remembered per prefix (a pure function of it)."""
-        got = self._spell_memo.get(prefix)
-        if got is None:
-            assert self.typo is not None
-            if len(self._spell_memo) >= PREFIX_MEMO:
-                self._spell_memo.clear()
-            got = self._spell_memo[prefix] = tuple(self.typo.spellings(prefix))
-        return got
-
     def _typos(
         self,
         cs: CandidateSet,
+        typos: Sequence[tuple[str, Block]],
         previous: Sequence[str],
-        prefix: str,
         history: Sequence[HistoryEntry],
         now: float,
     ) -> None:
-        """What the user probably meant: the label, generated, session and history sources run
-        again on each corrected prefix (`TypoCorrector.spellings`), with smaller budgets.
+        """What the user probably meant: the label and generated sources on each corrected
+        prefix (`TypoCorrector.spellings`, remembered in `typo_blocks`), with the session
+        and history sources run again on it, smaller budgets.
 
         Rows keep their features relative to the corrected prefix (label_logp among the
         labels extending it) and carry `corrected`; a text the typed prefix already reached
         stays an exact candidate.
         """
-        if self.typo is None or len(prefix) < self.typo.min_len:
-            return
-        lab = self.labels
-        for sp in self._spellings(prefix):
-            sub = CandidateSet()
-            ids = lab.top_popular(sp.prefix, self.p.n_typo)
-            for i in ids.tolist():
-                sub.row(lab.text(i), i)
-            self._generated(sub, sp.prefix, self.p.n_typo)
-            self._session(sub, previous, sp.prefix)
-            self._history(sub, history, sp.prefix, now)
-            lo, hi = lab.range(sp.prefix)
-            total = lab.total(lo, hi)
-            for text, row, j in zip(sub.texts, sub.rows, sub.labels, strict=True):
-                if text in cs:
-                    continue
-                if j == UNKNOWN:
-                    j = lab.id_of(text)
-                r = cs.row(text, j)
-                r[:] = row
-                r[_CORRECTED] = 1.0
-                c = int(lab.counts[j]) if j >= 0 else 0
-                if c and total:
-                    r[_LABEL_LOGP] = math.log(c / total)
-                cs.corrected[text] = sp.prefix
+        for fixed, block in typos:
+            if any(q.startswith(fixed) for q in previous) or extending(history, fixed):
+                sub = CandidateSet.of(block)
+                self._session(sub, previous, fixed)
+                self._history(sub, history, fixed, now)
+                self._correct(sub, fixed, range(len(block), len(sub)))
+                x = sub.matrix()
+                for i, text in enumerate(sub.texts):
+                    if text not in cs:
+                        cs.add(text, sub.labels[i], x[i], sub.done[i])
+                        cs.corrected[text] = fixed
+                continue
+            for i, text in enumerate(block.texts):
+                if text not in cs:
+                    cs.add_from(block, i)
+                    cs.corrected[text] = fixed
 
-    def _finish(
-        self, cs: CandidateSet, prefix: str, previous: Sequence[str], ks: ModelKeystroke | None
-    ) -> None:
-        """Per-candidate label, length, overlap and model features, vectorised over the set."""
-        if not cs.rows:
-            return
+    def _correct(self, cs: CandidateSet, fixed: str, rows: Iterable[int]) -> None:
+        """Mark `rows` as extending the correction `fixed`, their label_logp among its labels."""
         lab = self.labels
-        x = np.array(cs.rows)
-        texts = cs.texts
-        ids = np.array(cs.labels, dtype=np.int64)
-        for u in np.flatnonzero(ids == UNKNOWN).tolist():
-            ids[u] = lab.id_of(texts[u])
+        lo, hi = lab.range(fixed)
+        total = lab.total(lo, hi)
+        x = cs.matrix()
+        for i in rows:
+            j = cs.labels[i]
+            if j == UNKNOWN:
+                j = cs.labels[i] = lab.id_of(cs.texts[i])
+            x[i, _CORRECTED] = 1.0
+            c = int(lab.counts[j]) if j >= 0 else 0
+            if c and total:
+                x[i, _LABEL_LOGP] = math.log(c / total)
+            cs.corrected[cs.texts[i]] = fixed
+
+    def _finish_prefix(self, cs: CandidateSet, prefix: str) -> None:
+        """The features of the rows not finished yet that depend on the typed prefix alone:
+        label or not, the label's popularity, characters and words added."""
+        todo = [i for i, d in enumerate(cs.done) if not d]
+        if not todo:
+            return
+        lab, texts = self.labels, cs.texts
+        x = cs.matrix()
+        rows = np.array(todo)
+        for i in todo:
+            if cs.labels[i] == UNKNOWN:
+                cs.labels[i] = lab.id_of(texts[i])
+            cs.done[i] = True
+        ids = np.array([cs.labels[i] for i in todo], dtype=np.int64)
         is_lab = ids >= 0
-        x[:, _BIAS_LABEL] = is_lab
-        x[:, _BIAS_GEN] = ~is_lab
+        x[rows, _BIAS_LABEL] = is_lab
+        x[rows, _BIAS_GEN] = ~is_lab
         if is_lab.any():
-            lab_ids = ids[is_lab]
+            lab_rows, lab_ids = rows[is_lab], ids[is_lab]
             c = lab.counts[lab_ids].astype(np.float64)
-            x[is_lab, _LABEL_LOGCOUNT] = np.log1p(c)
+            x[lab_rows, _LABEL_LOGCOUNT] = np.log1p(c)
             lo, hi = lab.range(prefix)
             total = lab.total(lo, hi) if hi > lo else 0
             if total:  # corrections keep theirs, among the labels of the corrected prefix
-                exact = x[is_lab, _CORRECTED] == 0
-                x[np.nonzero(is_lab)[0][exact], _LABEL_LOGP] = np.log(c[exact] / total)
-            if ks is not None:
-                x[is_lab, XMR_COLUMNS] = ks.features(lab_ids)
-        lens = np.fromiter(map(len, texts), dtype=np.float64, count=len(texts))
-        x[:, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
+                exact = x[lab_rows, _CORRECTED] == 0
+                x[lab_rows[exact], _LABEL_LOGP] = np.log(c[exact] / total)
+        words = [texts[i] for i in todo]
+        lens = np.fromiter(map(len, words), dtype=np.float64, count=len(words))
+        x[rows, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
         typed_words = len(prefix.split())
         trailing = 1 if prefix.endswith(" ") else 0
-        n_words = np.fromiter((t.count(" ") + 1 for t in texts), dtype=np.float64, count=len(texts))
-        x[:, _EXTRA_WORDS] = n_words - typed_words + trailing
-        if previous and (j := cs.index(previous[-1])) is not None:
+        n_words = np.fromiter((t.count(" ") + 1 for t in words), dtype=np.float64, count=len(words))
+        x[rows, _EXTRA_WORDS] = n_words - typed_words + trailing
+
+    def _finish_context(
+        self, cs: CandidateSet, prefix: str, previous: Sequence[str], ks: ModelKeystroke | None
+    ) -> None:
+        """The features of every row that depend on the context: the model's, and how the
+        candidate relates to the previous queries."""
+        n = len(cs)
+        if not n:
+            return
+        x = cs.matrix()
+        if ks is not None:
+            ids = np.array(cs.labels, dtype=np.int64)
+            is_lab = ids >= 0
+            if is_lab.any():
+                x[is_lab, XMR_COLUMNS] = ks.features(ids[is_lab])
+        if not previous:
+            return
+        if (j := cs.index(previous[-1])) is not None:
             x[j, _IS_PREV] = 1.0
         prev_words = {w for q in previous[-self.p.max_prev_queries :] for w in q.split()}
         if prev_words:
-            skip = max(typed_words - 1, 0)
+            skip = max(len(prefix.split()) - 1, 0)
             known = prev_words.__contains__
-            for j, t in enumerate(texts):
+            for j, t in enumerate(cs.texts):
                 new = t.split()[skip:]
                 if new:
                     x[j, _PREV_WORD_SHARE] = sum(map(known, new)) / len(new)
-        cs.freeze(x)
+
+
+def _known(cs: CandidateSet) -> int:
+    """How many candidates are, for certain, known queries or history items extending the
+    prefix as typed (rows not finished yet count only when they are history items)."""
+    x = cs.matrix()
+    return int(np.count_nonzero((x[:, _BIAS_LABEL] > 0) | (x[:, _HIST_PRESENT] > 0)))
 
 
 def _repeats_a_word(text: str) -> bool:

@@ -42,42 +42,117 @@ XMR_COLUMNS = slice(F[XMR_FEATURES[0]], F[XMR_FEATURES[-1]] + 1)
 #: a candidate's label id not looked up yet (-1 is "not a label", as `LabelIndex.id_of` says)
 UNKNOWN = -2
 LOG_FLOOR = -12.0  # stands in for log(0) so weights stay finite
-_EMPTY_ROW = [0.0] * NF
-_EMPTY_ROW[F["label_logp"]] = _EMPTY_ROW[F["trans_logp"]] = _EMPTY_ROW[F["gen_logp"]] = LOG_FLOOR
+EMPTY_ROW = np.zeros(NF)
+EMPTY_ROW[[F["label_logp"], F["trans_logp"], F["gen_logp"]]] = LOG_FLOOR
+EMPTY_ROW.setflags(write=False)
+#: the columns a prefix's own candidates fill whatever the context (`Block` keeps only these)
+PREFIX_COLUMNS = np.array(
+    [
+        F[name]
+        for name in (
+            "bias_label",
+            "bias_generated",
+            "label_logp",
+            "label_logcount",
+            "gen_logp",
+            "gen_context",
+            "extra_words",
+            "extra_chars",
+            "corrected",
+        )
+    ]
+)
+_OTHER_COLUMNS = np.delete(np.arange(NF), PREFIX_COLUMNS)
+
+
+class Block:
+    """Candidates a prefix brings whatever the context, with their finished features.
+
+    Built once per prefix by the generator and copied into each keystroke's `CandidateSet`
+    (one array copy instead of a row per candidate). Only `PREFIX_COLUMNS` are kept: every
+    other column of these rows is empty, and a block is remembered for many prefixes.
+    """
+
+    __slots__ = ("texts", "labels", "values")
+
+    def __init__(self, cs: CandidateSet) -> None:
+        if not all(cs.done):
+            raise ValueError("a block holds finished rows only")
+        x = cs.matrix()
+        if not (x[:, _OTHER_COLUMNS] == EMPTY_ROW[_OTHER_COLUMNS]).all():
+            raise ValueError("a block's rows fill only the prefix columns")
+        self.texts: tuple[str, ...] = tuple(cs.texts)
+        self.labels: tuple[int, ...] = tuple(cs.labels)
+        self.values = np.ascontiguousarray(x[:, PREFIX_COLUMNS])
+        self.values.setflags(write=False)
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
 
 class CandidateSet:
     """Candidates (text -> feature row) gathered for one keystroke.
 
-    Rows are plain lists while sources fill them in (element writes on lists are several
-    times cheaper than on small numpy arrays); the generator ends with `freeze(matrix)`.
-    A source that found a candidate by its label id says so (`row(text, label)`), so the
-    features need not look the text up again (`labels`: the id, or `UNKNOWN`).
+    Rows live in one growing float matrix; `row` hands out a row to fill in (valid until the
+    next row is added: the matrix may move when it grows). A source that found a candidate by
+    its label id says so (`row(text, label)`), so the features need not look the text up
+    again (`labels`: the id, or `UNKNOWN`). `done[i]`: row i's prefix features (label,
+    length) are final, as a `Block`'s rows are.
     """
 
-    __slots__ = ("texts", "rows", "labels", "_pos", "corrected", "_x")
+    __slots__ = ("texts", "labels", "done", "_pos", "corrected", "_x", "_n")
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 64) -> None:
         self.texts: list[str] = []
-        self.rows: list[list[float]] = []
         self.labels: list[int] = []
+        self.done: list[bool] = []
         self._pos: dict[str, int] = {}
-        self._x: np.ndarray | None = None
+        self._x = np.empty((max(capacity, 8), NF))
+        self._n = 0
         #: text -> the spelling variant of the prefix it extends (typo candidates only)
         self.corrected: dict[str, str] = {}
 
-    def row(self, text: str, label: int = UNKNOWN) -> list[float]:
+    @classmethod
+    def of(cls, block: Block) -> CandidateSet:
+        """A set that starts with `block`'s candidates."""
+        n = len(block)
+        cs = cls(2 * n + 32)
+        x = cs._x
+        x[:n] = EMPTY_ROW
+        x[:n, PREFIX_COLUMNS] = block.values
+        cs._n = n
+        cs.texts = list(block.texts)
+        cs.labels = list(block.labels)
+        cs.done = [True] * n
+        cs._pos = {t: i for i, t in enumerate(cs.texts)}
+        return cs
+
+    def add_from(self, block: Block, i: int) -> None:
+        """Append `block`'s candidate i (not in the set yet), finished."""
+        j = self.add(block.texts[i], block.labels[i], EMPTY_ROW, True)
+        self._x[j, PREFIX_COLUMNS] = block.values[i]
+
+    def row(self, text: str, label: int = UNKNOWN) -> np.ndarray:
         i = self._pos.get(text)
         if i is not None:
             if label != UNKNOWN:
                 self.labels[i] = label
-            return self.rows[i]
-        self._pos[text] = len(self.texts)
+            return self._x[i]
+        i = self.add(text, label, EMPTY_ROW, False)  # first: the matrix may grow
+        return self._x[i]
+
+    def add(self, text: str, label: int, values: np.ndarray, done: bool) -> int:
+        """Append a candidate not in the set yet with its whole row; returns its row."""
+        i = self._n
+        if i == len(self._x):
+            self._x = np.concatenate([self._x, np.empty_like(self._x)])
+        self._x[i] = values
+        self._n = i + 1
+        self._pos[text] = i
         self.texts.append(text)
         self.labels.append(label)
-        r = _EMPTY_ROW.copy()
-        self.rows.append(r)
-        return r
+        self.done.append(done)
+        return i
 
     def __contains__(self, text: str) -> bool:
         return text in self._pos
@@ -87,14 +162,8 @@ class CandidateSet:
         return self._pos.get(text)
 
     def __len__(self) -> int:
-        return len(self.texts)
-
-    def freeze(self, x: np.ndarray) -> None:
-        """Set the final feature matrix (the rows, with the set-wide features filled in)."""
-        self._x = x
+        return self._n
 
     def matrix(self) -> np.ndarray:
-        """The feature matrix (candidates x FEATURES); final once the generator froze it."""
-        if self._x is not None:
-            return self._x
-        return np.array(self.rows) if self.rows else np.zeros((0, NF))
+        """The feature matrix (candidates x FEATURES), a view the generator finishes in place."""
+        return self._x[: self._n]

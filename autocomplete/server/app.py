@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from autocomplete.blend import BlendRanker
 from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
 from autocomplete.ranking import ANONYMOUS, Ranker
@@ -153,6 +154,8 @@ class CompletionServer:
             deadline_s=config.store_read_timeout_s,
         )
         ranker: Ranker = index.ranker
+        if isinstance(ranker, BlendRanker):
+            self.metrics.memo_source = ranker.gen.memo_stats
         if config.result_cache > 0:
             cached = CachedRanker(ranker, config.result_cache, self.metrics.result_cache_lookup)
             # what `Services.ranked` asks of the ranker for a reply of default_k items

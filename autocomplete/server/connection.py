@@ -37,7 +37,7 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any, Protocol
 
-from autocomplete.ranking import Completion, Context
+from autocomplete.ranking import Completion, Context, PrefixHistory
 from session_store.base import HistoryEntry
 
 from .context import LocalContext
@@ -103,6 +103,9 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[Any] | None = None
         self._context = LocalContext()
+        # the context's history as the ranker searches it (sorted once per change)
+        self._history_of: tuple[HistoryEntry, ...] = ()
+        self._history = PrefixHistory()
         self._refreshing: asyncio.Task[None] | None = None
         self._writes: asyncio.Queue[_Write] = asyncio.Queue(MAX_QUEUED_WRITES)
         self._writer: asyncio.Task[None] | None = None
@@ -295,7 +298,9 @@ class Connection:
                 await asyncio.wait_for(asyncio.shield(task), s.gateway.read_timeout_s)
         elif s.clock() - ctx.loaded_at > s.context_refresh_s:
             self._refresh()
-        return ctx.previous, ctx.history
+        if ctx.history is not self._history_of:
+            self._history_of, self._history = ctx.history, PrefixHistory(ctx.history)
+        return ctx.previous, self._history
 
     def _refresh(self) -> asyncio.Task[None]:
         """Start a background re-read of the context (one at a time)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +25,8 @@ from prometheus_client import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
+
+from autocomplete.candidates.generator import MemoStats
 
 from . import multiproc
 from .runtime_metrics import GC_SAMPLE_S, WorkerProcesses, gc_counters
@@ -210,6 +213,25 @@ class ServerMetrics:
             multiprocess_mode="livesum",
             registry=r,
         )
+        self.memo_lookups = Counter(
+            "qac_prefix_memo_lookups",
+            "Lookups in the ranker's per-prefix memos (exact: a prefix's own candidates; "
+            "typos: its spelling corrections' candidates), by result (hit, miss)",
+            ["memo", "result"],
+            registry=r,
+        )
+        # livesum: the server's remembered prefixes are the sum of its running workers'.
+        self.memo_entries = Gauge(
+            "qac_prefix_memo_entries",
+            "Prefixes held in each per-prefix memo of the ranker (bounded per worker)",
+            ["memo"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        #: the ranker's memo statistics (`MemoStats`), sampled every `GC_SAMPLE_S` and at
+        #: each scrape; None when the ranker keeps none
+        self.memo_source: Callable[[], Mapping[str, MemoStats]] | None = None
+        self._memo_seen: dict[str, MemoStats] = {}
         # livemax: one series per index served by a running worker (during a rolling
         # restart, old and new side by side).
         info = Gauge(
@@ -267,8 +289,21 @@ class ServerMetrics:
         (self._cache_hit if hit else self._cache_miss).inc()
         self.result_cache_entries.set(size)
 
+    def sample_memos(self) -> None:
+        """Copy the ranker's memo statistics into the metrics (counters by their growth
+        since the last sample), so keystrokes pay nothing for them."""
+        if self.memo_source is None:
+            return
+        for name, now in self.memo_source().items():
+            before = self._memo_seen.get(name, MemoStats(0, 0, 0))
+            self.memo_lookups.labels(name, "hit").inc(max(now.hits - before.hits, 0))
+            self.memo_lookups.labels(name, "miss").inc(max(now.misses - before.misses, 0))
+            self.memo_entries.labels(name).set(now.size)
+            self._memo_seen[name] = now
+
     def render(self) -> tuple[bytes, str]:
         """(body, content type) of the Prometheus text exposition (of every worker)."""
+        self.sample_memos()
         path = self.multiproc_dir
         if path is None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -281,13 +316,13 @@ class ServerMetrics:
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     async def run(self) -> None:
-        """Copy this worker's GC statistics to the shared files every `GC_SAMPLE_S` (only in
-        multiprocess mode; otherwise returns at once). Cancel to stop."""
-        if self.multiproc_dir is None:
-            return
+        """Every `GC_SAMPLE_S`: sample the ranker's memos, and copy this worker's GC
+        statistics to the shared files (in multiprocess mode). Cancel to stop."""
         while True:
             await asyncio.sleep(GC_SAMPLE_S)
-            gc_counters().sample()
+            self.sample_memos()
+            if self.multiproc_dir is not None:
+                gc_counters().sample()
 
     def close(self) -> None:
         """This worker is leaving: its live gauges stop counting (its counters stay)."""

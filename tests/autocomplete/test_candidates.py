@@ -244,3 +244,13 @@ def test_a_ranker_that_answered_before_gathers_what_a_fresh_one_gathers(request,
                     got = used.gather(context, prefix)
                     assert got.texts == want.texts and got.corrected == want.corrected
                     assert np.array_equal(got.matrix(), want.matrix())
+
+
+def test_a_set_grows_past_its_first_capacity_and_keeps_every_row():
+    from autocomplete.candidates.schema import CandidateSet
+
+    cs = CandidateSet(capacity=8)
+    for i in range(100):
+        cs.row(f"query {i}")[F["hist_present"]] = i
+    assert len(cs) == 100 and cs.index("query 99") == 99
+    assert cs.matrix()[:, F["hist_present"]].tolist() == list(range(100))

@@ -3,9 +3,11 @@
 import pytest
 
 from autocomplete.blend import BlendRanker
+from autocomplete.candidates.generator import CandidateGenerator
 from autocomplete.candidates.schema import F
 from autocomplete.history import keystrokes_with_history
 from autocomplete.loader import load_index
+from autocomplete.model.weights import BlendWeights
 from autocomplete.ranking import ANONYMOUS
 from indexer.dataset import load_split
 
@@ -72,9 +74,25 @@ def test_correctly_spelled_popular_prefixes_get_no_corrections(ranker):
 
 
 def test_without_the_typo_source_nothing_is_corrected(idx):
-    r = idx.ranker
-    saved, r.gen.typo = r.gen.typo, None
-    try:
-        assert not any(c.corrected for c in r.complete(ANONYMOUS, "amazom", 10))
-    finally:
-        r.gen.typo = saved
+    g = idx.ranker.gen
+    plain = CandidateGenerator(g.labels, g.endings, g.transitions, g.p, typo=None)
+    weights = BlendWeights.load(idx.files)
+    assert weights is not None
+    r = BlendRanker(plain, weights, idx.ranker.model)
+    assert not any(c.corrected for c in r.complete(ANONYMOUS, "amazom", 10))
+
+
+def test_skipping_corrections_that_cannot_reach_the_top_k_changes_no_ranking(ranker, sample_log):
+    # with k known queries extending the prefix as typed, no correction can rank in the top k:
+    # the ranker does not gather them then, and must rank exactly as with every source
+    data = load_split([sample_log])
+    cases = list(keystrokes_with_history(data.train + data.dev, data.test))[::7][:400]
+    skipped = 0
+    for k in (1, 2, 5, 10, 30):
+        for ex, ctx in cases:
+            got = ranker.complete(ctx, ex.prefix, k)
+            full = ranker.gather(ctx, ex.prefix)
+            want = ranker.best(full, ex.prefix, bool(ctx.history), k)
+            assert [c.text for c in got] == [c.text for c in want], (ex.prefix, k)
+            skipped += len(ranker.gather(ctx, ex.prefix, k)) < len(full)
+    assert skipped > 0, "no keystroke had corrections to skip: the test shows nothing"

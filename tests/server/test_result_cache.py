@@ -83,3 +83,21 @@ def test_cached_replies_equal_uncached_ones_across_fresh_and_blocklist_changes(
     assert sample(text, "qac_result_cache_lookups_total", result="hit") == cached.hits
     assert sample(text, "qac_result_cache_lookups_total", result="miss") == cached.misses
     assert sample(text, "qac_result_cache_entries") == len(cached)
+
+
+def test_the_rankers_prefix_memos_are_counted_in_metrics(xmr_index_dir: Path) -> None:
+    ranker = load_index(xmr_index_dir).ranker
+    metrics = ServerMetrics("v1", "xmr", "memory")
+    metrics.memo_source = ranker.gen.memo_stats
+
+    def exact(result: str) -> float:
+        text = metrics.render()[0].decode()
+        return sample(text, "qac_prefix_memo_lookups_total", memo="exact", result=result)
+
+    for prefix in ("g", "go", "g", "new y"):
+        ranker.complete(Context(), prefix, 10)
+    assert (exact("hit"), exact("miss")) == (1, 3)
+    text = metrics.render()[0].decode()
+    assert sample(text, "qac_prefix_memo_entries", memo="exact") == 3
+    ranker.complete(Context(), "go", 10)  # counters grow by what happened since the last scrape
+    assert (exact("hit"), exact("miss")) == (2, 3)
