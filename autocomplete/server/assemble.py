@@ -14,6 +14,7 @@ blocklist test and the store's answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from autocomplete.ranking import Completion
 from indexer.text import normalize_query
@@ -28,6 +29,9 @@ Blocks = Callable[[str], bool]
 #: ranked items; a less counted one only fills room left when the ranker has fewer than k.
 PROMOTE_COUNT = 3.0
 PROMOTE_AT = 3
+#: a reply's texts compared as normalised: the same popular texts come back keystroke after
+#: keystroke, so their normal forms are remembered (bounded, least recently used out)
+_normal = lru_cache(maxsize=1 << 14)(normalize_query)
 
 
 def unique(
@@ -40,7 +44,7 @@ def unique(
     for item in items:
         if limit is not None and len(out) >= limit:
             break
-        key = normalize_query(item.text)
+        key = _normal(item.text)
         if key in seen or (blocks is not None and blocks(item.text)):
             continue
         seen.add(key)
@@ -76,7 +80,7 @@ def merge_fresh(
     A fresh item carries the score of the item before it (0.0 when first), so scores stay
     best-first; its count is not on the ranker's scale.
     """
-    present = {normalize_query(c.text) for c in items}
+    present = {_normal(c.text) for c in items}
     promoted: list[str] = []
     filler: list[str] = []
     for text, count in fresh:

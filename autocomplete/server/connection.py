@@ -219,22 +219,26 @@ class Connection:
         try:
             request = parse_frame(data, self.services.limits)
         except ProtocolError as exc:
-            m.requests.labels("invalid").inc()
+            m.request_of["invalid"].inc()
             m.errors.labels(exc.code).inc()
             await self._send(error_frame(exc.request_id, exc.code, exc.message))
             return None if exc.close_code is None else (exc.close_code, exc.code)
 
         if isinstance(request, CompleteRequest):
-            m.requests.labels("complete").inc()
-            self._start_complete(request)
+            m.request_of["complete"].inc()
+            self._latest += 1
+            if self._context.loaded_at is None:
+                self._start_complete(request)
+            else:  # nothing to wait for: answered here, with no task to create and schedule
+                await self._complete(request, self._latest, self.services.clock())
         elif isinstance(request, ForgetRequest):
-            m.requests.labels("forget").inc()
+            m.request_of["forget"].inc()
             self._context.forgotten(request.query)
             if request.query is not None and len(self._hidden) < MAX_TRACKED_QUERIES:
                 self._hidden.add(request.query)
             await self._write(request)
         else:
-            m.requests.labels("submit").inc()
+            m.request_of["submit"].inc()
             self._context.submitted(
                 request.query, self.services.wall_clock(), personal=self._user is not None
             )
@@ -243,7 +247,8 @@ class Connection:
         return None
 
     def _start_complete(self, request: CompleteRequest) -> None:
-        self._latest += 1
+        """Answer in a task of its own while the context's first read is on its way, so a
+        newer keystroke can be read meanwhile (and supersede this one)."""
         task = asyncio.create_task(self._complete(request, self._latest, self.services.clock()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -79,10 +79,10 @@ class HttpCompletions:
         try:
             prefix, previous, k = self.parse(request)
         except ProtocolError as exc:
-            s.metrics.requests.labels("invalid").inc()
+            s.metrics.request_of["invalid"].inc()
             s.metrics.errors.labels(exc.code).inc()
             return _error(_STATUS[exc.code], exc.code, exc.message)
-        s.metrics.requests.labels("complete").inc()
+        s.metrics.request_of["complete"].inc()
         try:
             if prefix:
                 items = s.ranked(Context(previous, (), s.wall_clock()), prefix, k)

@@ -256,8 +256,8 @@ class ServerMetrics:
             worker.labels(str(os.getpid()), store_name).set(1)
 
         # Export every known label at 0, so rates and alerts work before the first event.
-        for kind in REQUEST_TYPES:
-            self.requests.labels(kind)
+        #: each request type's counter, looked up once (a frame counts without `labels`)
+        self.request_of = {kind: self.requests.labels(kind) for kind in REQUEST_TYPES}
         for code in ERROR_CODES:
             self.errors.labels(code)
         for op in STORE_OPS:
