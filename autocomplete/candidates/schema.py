@@ -62,7 +62,6 @@ PREFIX_COLUMNS = np.array(
         )
     ]
 )
-_OTHER_COLUMNS = np.delete(np.arange(NF), PREFIX_COLUMNS)
 
 
 class Block:
@@ -76,11 +75,7 @@ class Block:
     __slots__ = ("texts", "labels", "values")
 
     def __init__(self, cs: CandidateSet) -> None:
-        if not all(cs.done):
-            raise ValueError("a block holds finished rows only")
         x = cs.matrix()
-        if not (x[:, _OTHER_COLUMNS] == EMPTY_ROW[_OTHER_COLUMNS]).all():
-            raise ValueError("a block's rows fill only the prefix columns")
         self.texts: tuple[str, ...] = tuple(cs.texts)
         self.labels: tuple[int, ...] = tuple(cs.labels)
         self.values = np.ascontiguousarray(x[:, PREFIX_COLUMNS])

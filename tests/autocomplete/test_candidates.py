@@ -254,3 +254,19 @@ def test_a_set_grows_past_its_first_capacity_and_keeps_every_row():
         cs.row(f"query {i}")[F["hist_present"]] = i
     assert len(cs) == 100 and cs.index("query 99") == 99
     assert cs.matrix()[:, F["hist_present"]].tolist() == list(range(100))
+
+
+@pytest.mark.parametrize("prefix", ["g", "new y", "amazom", "the be", "zq"])
+def test_a_prefixs_own_candidates_fill_only_the_columns_a_block_keeps(blend, prefix):
+    # a Block keeps PREFIX_COLUMNS alone: anything else its rows held would be lost
+    from autocomplete.candidates.schema import EMPTY_ROW, PREFIX_COLUMNS, CandidateSet
+
+    gen = blend.gen
+    blocks = [gen.exact(prefix), *(b for _, b in gen.typo_blocks(prefix))]
+    for block in blocks:
+        cs = CandidateSet.of(block)
+        x = cs.matrix()
+        other = np.setdiff1d(np.arange(x.shape[1]), PREFIX_COLUMNS)
+        assert (x[:, other] == EMPTY_ROW[other]).all()
+        assert all(cs.done)
+    assert sum(map(len, blocks)) > 0 or prefix == "zq"
