@@ -175,7 +175,8 @@ class CandidateGenerator:
         if not prefix:
             return CandidateSet()
         previous, history, now = context.previous, context.history, context.now
-        cs = CandidateSet.of(self.exact(prefix))
+        exact = self.exact(prefix)
+        cs = CandidateSet.of(exact)
         ks = None
         if model is not None:
             with_path = len(prefix) >= self.p.model_min_chars
@@ -185,8 +186,12 @@ class CandidateGenerator:
                 cs.row(self.labels.text(i), i)
         self._transitions(cs, previous, prefix)
         self._session(cs, previous, prefix)
+        n_history = len(cs)
         self._history(cs, history, prefix, now)
-        if need is None or _known(cs) < need:
+        n_history = len(cs) - n_history
+        # known queries or history items extending the prefix as typed, for certain: the
+        # block's labels and the history items that added a row (the rest merged into rows)
+        if need is None or exact.known + n_history < need:
             self._typos(cs, self.typo_blocks(prefix), previous, history, now)
         self._finish_prefix(cs, prefix)
         self._finish_context(cs, prefix, previous, ks)
@@ -415,13 +420,6 @@ class CandidateGenerator:
                 new = t.split()[skip:]
                 if new:
                     x[j, _PREV_WORD_SHARE] = sum(map(known, new)) / len(new)
-
-
-def _known(cs: CandidateSet) -> int:
-    """How many candidates are, for certain, known queries or history items extending the
-    prefix as typed (rows not finished yet count only when they are history items)."""
-    x = cs.matrix()
-    return int(np.count_nonzero((x[:, _BIAS_LABEL] > 0) | (x[:, _HIST_PRESENT] > 0)))
 
 
 def _repeats_a_word(text: str) -> bool:

@@ -72,7 +72,7 @@ class Block:
     other column of these rows is empty, and a block is remembered for many prefixes.
     """
 
-    __slots__ = ("texts", "labels", "values")
+    __slots__ = ("texts", "labels", "values", "known")
 
     def __init__(self, cs: CandidateSet) -> None:
         x = cs.matrix()
@@ -80,6 +80,10 @@ class Block:
         self.labels: tuple[int, ...] = tuple(cs.labels)
         self.values = np.ascontiguousarray(x[:, PREFIX_COLUMNS])
         self.values.setflags(write=False)
+        #: rows that are known queries (labels) extending the prefix as typed
+        self.known = int(
+            np.count_nonzero((x[:, F["bias_label"]] > 0) & (x[:, F["corrected"]] == 0))
+        )
 
     def __len__(self) -> int:
         return len(self.texts)
