@@ -102,6 +102,9 @@ class Connection:
         self._latest = 0  # sequence number of the newest complete request
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[Any] | None = None
+        self._last_frame = 0.0  # loop time of the latest frame (or of the start)
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle = False  # the idle timer ended the read
         self._context = LocalContext()
         # the context's history as the ranker searches it (sorted once per change)
         self._history_of: tuple[HistoryEntry, ...] = ()
@@ -118,6 +121,22 @@ class Connection:
         an anonymous connection never touches anyone's history)."""
         return self.identity.user
 
+    def _idle_check(self) -> None:
+        """The idle timer: close a socket silent for `idle_timeout_s` (4408).
+
+        One timer per connection, moved on only when it fires: a frame just records its time,
+        where a timeout around every read would schedule and cancel a timer per frame.
+        """
+        loop = asyncio.get_running_loop()
+        due = self._last_frame + self.services.idle_timeout_s
+        if loop.time() < due or self.phase is not Phase.READING or self._reader is None:
+            # a frame came meanwhile, or one is being answered: look again when it would be due
+            self._idle_timer = loop.call_at(max(due, loop.time() + 0.001), self._idle_check)
+            return
+        if not self.draining:
+            self._idle = True
+            self._reader.cancel()  # only ever interrupts `receive()`; see `run`
+
     def drain(self) -> None:
         """Ask the connection to finish its in-flight reply and close with 1001.
 
@@ -131,23 +150,28 @@ class Connection:
 
     async def run(self) -> None:
         """Serve frames until the client leaves, a close, or a drain."""
-        self._reader = asyncio.current_task()
+        reader = self._reader = asyncio.current_task()
+        assert reader is not None
         self._refresh()  # the first read, while the user has not typed yet
+        loop = asyncio.get_running_loop()
+        self._last_frame = loop.time()
+        self._idle_timer = loop.call_at(
+            self._last_frame + self.services.idle_timeout_s, self._idle_check
+        )
         close: tuple[int, str] | None = None
         try:
             while not self.draining and close is None:
                 self.phase = Phase.READING
                 try:
-                    async with asyncio.timeout(self.services.idle_timeout_s):
-                        message = await self.channel.receive()
-                except TimeoutError:
-                    self.services.metrics.closes.labels("idle").inc()
-                    close = (CLOSE_IDLE, "idle timeout")
-                    break
+                    message = await self.channel.receive()
+                    self._last_frame = loop.time()
                 except asyncio.CancelledError:
-                    if not self.draining:
+                    if not (self.draining or self._idle):
                         raise
-                    self._reader.uncancel()  # our own cancel, from `drain`
+                    reader.uncancel()  # our own cancel, from `drain` or `_idle_check`
+                    if not self.draining:
+                        self.services.metrics.closes.labels("idle").inc()
+                        close = (CLOSE_IDLE, "idle timeout")
                     break
                 finally:
                     if self.phase is Phase.READING:
@@ -166,6 +190,8 @@ class Connection:
                 self.services.metrics.closes.labels("drain").inc()
         finally:
             self.phase = Phase.CLOSED
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
             await self._settle()
         if close is not None and not self._disconnected:
             try:
