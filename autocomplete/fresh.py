@@ -57,6 +57,8 @@ class FreshIndex:
             return []
         lo = bisect_left(self._texts, prefix)
         hi = bisect_left(self._texts, prefix + _HIGHEST, lo)
+        if hi <= lo:  # most keystrokes: nothing fresh extends them, and no array work either
+            return []
         c = self._counts[lo:hi]
         if len(c) > 4 * n:  # keep the n largest and every count tied with the n-th
             cut = np.partition(c, len(c) - n)[len(c) - n]

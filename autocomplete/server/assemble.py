@@ -80,6 +80,9 @@ def merge_fresh(
     A fresh item carries the score of the item before it (0.0 when first), so scores stay
     best-first; its count is not on the ranker's scale.
     """
+    fresh = list(fresh)
+    if not fresh:  # most keystrokes: nothing fresh extends the prefix
+        return list(items[:k])
     present = {_normal(c.text) for c in items}
     promoted: list[str] = []
     filler: list[str] = []
