@@ -55,17 +55,24 @@ class BlendRanker:
         order = order[:k]
         p = np.exp(s - s.max())
         p /= p.sum()
-        out = []
         x = cs.matrix()
-        for i in order.tolist():
-            r = x[i]
-            text = cs.texts[i]
-            src = "history" if r[_HIST] else ("generated" if r[_GEN] else "index")
-            fix = cs.corrected.get(text)
+        texts, corrected = cs.texts, cs.corrected
+        out = []
+        # one array read per column for the k rows, not three numpy scalars per row
+        for i, prob, hist, gen in zip(
+            order.tolist(),
+            p[order].tolist(),
+            x[order, _HIST].tolist(),
+            x[order, _GEN].tolist(),
+            strict=True,
+        ):
+            text = texts[i]
+            src = "history" if hist else ("generated" if gen else "index")
+            fix = corrected.get(text)
             if fix is None:
-                out.append(Completion(text, float(p[i]), src))
+                out.append(Completion(text, prob, src))
             else:
-                out.append(Completion(text, float(p[i]), src, len(fix), True))
+                out.append(Completion(text, prob, src, len(fix), True))
         # scores must fall with rank even where a correction was moved down
         for j in range(1, len(out)):
             if out[j].score > out[j - 1].score:
@@ -81,10 +88,12 @@ def _corrections_after_exact(order: np.ndarray, cs: CandidateSet) -> np.ndarray:
     prefix as typed: what the user actually typed wins over a guess at what they meant."""
     idx = order.tolist()
     x = cs.matrix()
-    exact = [i for i in idx if cs.texts[i] not in cs.corrected and (x[i, _LABEL] or x[i, _HIST])]
+    fixed = [cs.texts[i] in cs.corrected for i in idx]
+    known = ((x[order, _LABEL] != 0) | (x[order, _HIST] != 0)).tolist()
+    exact = [j for j, (f, kn) in enumerate(zip(fixed, known, strict=True)) if kn and not f]
     if not exact:
         return order
-    last_exact = max(idx.index(i) for i in exact)
-    head = [i for i in idx[: last_exact + 1] if cs.texts[i] not in cs.corrected]
-    moved = [i for i in idx[: last_exact + 1] if cs.texts[i] in cs.corrected]
+    last_exact = exact[-1]  # positions in rank order: the last is the lowest-ranked
+    head = [i for i, f in zip(idx[: last_exact + 1], fixed, strict=False) if not f]
+    moved = [i for i, f in zip(idx[: last_exact + 1], fixed, strict=False) if f]
     return np.array(head + moved + idx[last_exact + 1 :], dtype=order.dtype)

@@ -416,10 +416,11 @@ class CandidateGenerator:
         if prev_words:
             skip = max(len(prefix.split()) - 1, 0)
             known = prev_words.__contains__
-            for j, t in enumerate(cs.texts):
+            shares = []
+            for t in cs.texts:
                 new = t.split()[skip:]
-                if new:
-                    x[j, _PREV_WORD_SHARE] = sum(map(known, new)) / len(new)
+                shares.append(sum(map(known, new)) / len(new) if new else 0.0)
+            x[:, _PREV_WORD_SHARE] = shares  # the column is 0 until here
 
 
 def _repeats_a_word(text: str) -> bool:
