@@ -252,11 +252,7 @@ class Connection:
 
         if isinstance(request, CompleteRequest):
             m.request_of["complete"].inc()
-            self._latest += 1
-            if self._context.loaded_at is None:
-                self._start_complete(request)
-            else:  # nothing to wait for: answered here, with no task to create and schedule
-                await self._complete(request, self._latest, self.services.clock())
+            self._start_complete(request)
         elif isinstance(request, ForgetRequest):
             m.request_of["forget"].inc()
             self._context.forgotten(request.query)
@@ -273,8 +269,9 @@ class Connection:
         return None
 
     def _start_complete(self, request: CompleteRequest) -> None:
-        """Answer in a task of its own while the context's first read is on its way, so a
-        newer keystroke can be read meanwhile (and supersede this one)."""
+        """Answer in a task of its own, so the next frame is read meanwhile (a newer
+        keystroke supersedes this one while it waits for the context's first read)."""
+        self._latest += 1
         task = asyncio.create_task(self._complete(request, self._latest, self.services.clock()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
