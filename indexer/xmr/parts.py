@@ -138,7 +138,7 @@ def write_part(
     function of the inputs (counts, sizes; no timings), so a part's bytes are too."""
     arrays: dict[str, np.ndarray] = {
         "perm": tree.perm.astype(np.int32),
-        "depth": np.int64(tree.depth),
+        "depth": np.array(tree.depth, dtype=np.int64),
     }
     for level, c in enumerate(tree.cptr):
         arrays[f"cptr_{level}"] = c.astype(np.int64)
@@ -152,7 +152,8 @@ def write_part(
     arrays["stats"] = np.frombuffer(_json_bytes(stats), dtype=np.uint8)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
+        # numpy's stubs read a ** mapping as if it could hold the `allow_pickle` flag
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 
