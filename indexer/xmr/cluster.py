@@ -79,6 +79,29 @@ class ClusterParams:
         return asdict(self)
 
 
+#: Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536; setting it at all also fixes glibc's
+#: mmap threshold, so every large numpy array freed is unmapped and faulted in again: a branch
+#: task then spent as much time in the kernel as in Python (8M page faults per worker on a 4x
+#: scaling log; `bench/README.md`). Unset (None), glibc keeps its adaptive thresholds.
+WORKER_ENVIRON: dict[str, Any] = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None
+}
+
+
+def _local_cluster(factory: Any, params: ClusterParams) -> Any:
+    """A LocalCluster of one-thread workers bounded to `params.worker_memory`."""
+    import dask
+
+    with dask.config.set(WORKER_ENVIRON):
+        return factory(
+            n_workers=params.workers,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=params.memory_bytes,
+            dashboard_address="127.0.0.1:0",  # port 8787 may be taken; no fixed port
+        )
+
+
 def run_tasks(
     params: ClusterParams,
     fn: Callable[[T], R],
@@ -102,13 +125,7 @@ def run_tasks(
         cluster = None
         try:
             if params.scheduler is None:
-                cluster = LocalCluster(
-                    n_workers=params.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    memory_limit=params.memory_bytes,
-                    dashboard_address="127.0.0.1:0",  # port 8787 may be taken; no fixed port
-                )
+                cluster = _local_cluster(LocalCluster, params)
                 client = Client(cluster)
             else:
                 client = Client(params.scheduler, timeout=CONNECT_TIMEOUT_S)
