@@ -20,6 +20,7 @@ import resource
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from ..report import peak_rss_mb
 from .branches import Branch, assemble_tree, assemble_weights, example_weight, plan_branches
 from .build import learn_subtree, transitions, uses_prior
 from .cluster import ClusterParams, run_tasks
-from .examples import numbered_contexts
+from .examples import Item, numbered_contexts
 from .params import XMRParams
 from .parts import (
     PairWriter,
@@ -150,7 +151,7 @@ def build_xmr_partitioned(
     window = xp.featurizer.context_window
     label_set = set(texts)
 
-    def items() -> Any:
+    def items() -> Iterator[Item]:
         return numbered_contexts(((p, q) for p, q, _, _ in train_pairs), window)
 
     with report.phase("XR-Linear partitioning") as ph:
