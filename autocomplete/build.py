@@ -19,6 +19,7 @@ from indexer.freshfile import FreshFile
 from indexer.params import BuildParams
 from indexer.progress import Progress, ProgressLike
 from indexer.report import BuildReport, peak_rss_mb
+from indexer.xmr.cluster import ClusterParams
 
 from .candidates.schema import CandidateSet
 from .fit import FitParams, fit
@@ -34,15 +35,17 @@ def build_full(
     progress: ProgressLike = None,
     fit_params: FitParams | None = None,
     fresh: Sequence[FreshFile] = (),
+    cluster: ClusterParams | None = None,
 ) -> BuildReport:
     """build-index as the CLI runs it. With `--all` the dev part is also training data, so
     the fitted weights see their own targets as labels: fine for a demo, not for evaluation.
     `fresh`: exported fresh counts folded into the label counts (`indexer.build.build_index`).
+    `cluster`: train the XR-Linear branches as Dask tasks (`indexer.xmr.cluster`).
     `progress`: the indexer's phases (`indexer.progress`), then "blend fit"."""
     report = Progress.of(progress)
     t0 = time.perf_counter()
     data = load_split(logs, params.split, params.gap_s, report)
-    built = build_index(logs, out, params, report, data=data, fresh=fresh)
+    built = build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
     if not params.blend:
         return built
     files = fit_blend(IndexFiles(out), data, fit_params, report)

@@ -1,4 +1,4 @@
-"""How the single-process index build grows with the log: wall, memory, index size, labels.
+"""How the index build grows with the log, single-process or partitioned: wall, memory, size.
 
 The base (1x) is a fraction of the real log's users (`--base-fraction`, users kept by a stable
 hash of their id, every event of a kept user); each factor N is that base enlarged N times by
@@ -24,10 +24,16 @@ Measured per build:
 - peak RSS (tree, sampled): the sum of VmRSS over the build's process tree read from /proc
   every `--sample-s` seconds; approximate (a peak between samples is missed, and pages shared
   by forked workers are counted once per process).
+- driver MB: the peak RSS of the build process itself (VmHWM, read from /proc at every
+  sample; exact up to growth in its last `--sample-s`). worker MB (partitioned builds): the
+  largest peak RSS of any Dask worker process, as the workers report it at the end of each
+  task (`getrusage`, exact; the manifest's `stats.xmr.partition.worker_peak_rss_mb`).
 - index MB: the files of the index directory; labels: the manifest's `label_count`.
 
-The build is today's single-process build (training may fork `--xmr-workers` processes); the
-partitioned build (per trie branch, on Dask) does not exist yet.
+`--build single` (default) is `build-index` as it is (XR-Linear training may fork
+`--xmr-workers` processes); `--build partitioned` adds `--partitions N --dask-workers W
+--worker-memory SIZE`: one Dask task per top-level trie branch on a local cluster of W
+one-thread workers, each bounded to SIZE (`indexer.xmr.partition`).
 """
 
 from __future__ import annotations
@@ -78,8 +84,9 @@ def _counted(events: Iterable[QueryEvent], distinct: set[str]) -> Iterator[Query
         yield e
 
 
-def _tree_rss(root: int) -> int:
-    """The summed VmRSS (bytes) of `root` and its descendants, from /proc."""
+def _tree_rss(root: int, hwm: dict[int, int]) -> int:
+    """The summed VmRSS (bytes) of `root` and its descendants, from /proc; records each
+    process's VmHWM (its own peak RSS so far) in `hwm`."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -98,7 +105,9 @@ def _tree_rss(root: int) -> int:
         try:
             with open(f"/proc/{pid}/status", "rb") as fh:
                 for line in fh:
-                    if line.startswith(b"VmRSS:"):
+                    if line.startswith(b"VmHWM:"):
+                        hwm[pid] = max(hwm.get(pid, 0), int(line.split()[1]) * 1024)
+                    elif line.startswith(b"VmRSS:"):
                         total += int(line.split()[1]) * 1024
                         break
         except OSError:
@@ -113,11 +122,12 @@ def build(log: Path, out: Path, extra: Sequence[str], sample_s: float) -> dict[s
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT)
     tree_peak, done = 0, threading.Event()
+    hwm: dict[int, int] = {}
 
     def sample() -> None:
         nonlocal tree_peak
         while not done.wait(sample_s):
-            tree_peak = max(tree_peak, _tree_rss(proc.pid))
+            tree_peak = max(tree_peak, _tree_rss(proc.pid, hwm))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -133,6 +143,7 @@ def build(log: Path, out: Path, extra: Sequence[str], sample_s: float) -> dict[s
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss * 1024 / MB,  # Linux: KiB
         "tree_rss_sampled_mb": tree_peak / MB,
+        "driver_rss_mb": hwm.get(proc.pid, 0) / MB,
     }
 
 
@@ -143,13 +154,15 @@ def dir_mb(path: Path) -> float:
 def table(rows: list[dict[str, Any]], exps: dict[str, float | None]) -> str:
     head = (
         f"{'factor':>6}{'rows':>10}{'distinct':>10}{'labels':>9}{'wall s':>8}{'cpu s':>8}"
-        f"{'peak MB':>9}{'tree MB':>9}{'index MB':>10}"
+        f"{'peak MB':>9}{'driver MB':>10}{'worker MB':>10}{'tree MB':>9}{'index MB':>10}"
     )
     lines = [head]
     for r in rows:
+        worker = "-" if r["worker_rss_mb"] is None else f"{r['worker_rss_mb']:.0f}"
         lines.append(
             f"{r['factor']:>6}{r['rows']:>10,}{r['distinct']:>10,}{r['labels']:>9,}"
             f"{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}{r['peak_rss_mb']:>9.0f}"
+            f"{r['driver_rss_mb']:>10.0f}{worker:>10}"
             f"{r['tree_rss_sampled_mb']:>9.0f}{r['index_mb']:>10.1f}"
         )
     lines.append(
@@ -164,6 +177,7 @@ def exponents(rows: list[dict[str, Any]]) -> dict[str, float | None]:
     return {
         "wall": fit_exponent(sizes, [r["wall_s"] for r in rows]),
         "peak RSS": fit_exponent(sizes, [r["peak_rss_mb"] for r in rows]),
+        "tree RSS": fit_exponent(sizes, [r["tree_rss_sampled_mb"] for r in rows]),
         "labels": fit_exponent(sizes, [r["labels"] for r in rows]),
         "index size": fit_exponent(sizes, [r["index_mb"] for r in rows]),
     }
@@ -189,6 +203,10 @@ def main() -> None:
     ap.add_argument("--factors", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--model", choices=("xmr", "mpc"), default="xmr")
     ap.add_argument("--min-users", help="passed to build-index (default: its own)")
+    ap.add_argument("--build", choices=("single", "partitioned"), default="single")
+    ap.add_argument("--partitions", type=int, default=8, help="partitioned: branches")
+    ap.add_argument("--dask-workers", type=int, default=2, help="partitioned: local workers")
+    ap.add_argument("--worker-memory", default="4GiB", help="partitioned: limit per worker")
     ap.add_argument("--work", type=Path, default=ROOT / "bench/results/scale")
     ap.add_argument("--seed", type=int, default=0, help="user sample and enlargement seed")
     ap.add_argument("--sample-s", type=float, default=0.2, help="tree RSS sampling period")
@@ -203,6 +221,9 @@ def main() -> None:
     extra = ["--model", args.model]
     if args.min_users is not None:
         extra += ["--min-users", args.min_users]
+    if args.build == "partitioned":
+        extra += ["--partitions", str(args.partitions), "--dask-workers", str(args.dask_workers)]
+        extra += ["--worker-memory", args.worker_memory]
     args.work.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     exps: dict[str, float | None] = {}
@@ -211,11 +232,13 @@ def main() -> None:
         log = args.work / f"aol-f{args.base_fraction:g}-x{factor}.{kind}.tsv.gz"
         distinct: set[str] = set()
         n = write_log(_counted(enlarge(base, EnlargeParams(factor, seed=args.seed)), distinct), log)
-        index = args.work / f"index-x{factor}"
+        index = args.work / f"index-{args.build}-x{factor}"
         cost = build(log, index, extra, args.sample_s)
         manifest = json.loads((index / "manifest.json").read_text())
         row = {"factor": factor, "log": str(log), "rows": n, "distinct": len(distinct)}
+        part = manifest["stats"].get("xmr", {}).get("partition")
         row |= {"labels": manifest["label_count"], **cost, "index_mb": dir_mb(index)}
+        row |= {"build": args.build, "worker_rss_mb": part and part["worker_peak_rss_mb"]}
         rows.append(row)
         print(
             f"x{factor}: {n:,} rows, {row['labels']:,} labels, {cost['wall_s']:.0f} s, "

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autocomplete.model.artifact import IndexWriter
 from autocomplete.model.labels import ENDINGS, LABELS, TRANSITIONS, LabelTable
@@ -23,6 +23,9 @@ from .report import BuildReport, peak_rss_mb
 from .sessions import pairs
 from .tables import endings_table, transitions_table
 
+if TYPE_CHECKING:
+    from .xmr.cluster import ClusterParams
+
 
 def build_index(
     logs: Sequence[str | os.PathLike[str]],
@@ -31,6 +34,7 @@ def build_index(
     progress: ProgressLike = None,
     data: SplitSessions | None = None,
     fresh: Sequence[FreshFile] = (),
+    cluster: ClusterParams | None = None,
 ) -> BuildReport:
     """Build the index for `params.model` from the training part of `logs` into `out`.
 
@@ -49,6 +53,10 @@ def build_index(
     The manifest's `stats.periods` records the first and last event time of the training
     and dev parts (`indexer.periods`), so an evaluation can tell it is scoring queries the
     index was built from. `progress` reports each phase (`indexer.progress`).
+
+    `cluster`: None trains the XR-Linear model in this process (and its `--xmr-workers`
+    forks); otherwise one Dask task per top-level branch (`indexer.xmr.partition`), which
+    writes the same files in the same format. Ignored for an mpc index.
     """
     report = Progress.of(progress)
     t0 = time.perf_counter()
@@ -95,7 +103,13 @@ def build_index(
                 ph.advance()
             ph.finish(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
         extra: dict[str, Any] = {}
-        if params.model == "xmr":
+        if params.model == "xmr" and cluster is not None:
+            from .xmr.partition import build_xmr_partitioned
+
+            extra = build_xmr_partitioned(
+                w, labels, model_pairs, params.xmr, cluster, Path(out), report
+            )
+        elif params.model == "xmr":
             from .xmr.build import build_xmr  # heavy imports only when asked for
 
             extra = build_xmr(w, labels, model_pairs, params.xmr, report)

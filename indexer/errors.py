@@ -14,3 +14,8 @@ class LogFormatError(IndexerError):
 
 class FreshFormatError(IndexerError):
     """A fresh-counts file (`autocomplete export-fresh`) is missing or malformed."""
+
+
+class PartitionError(IndexerError):
+    """The partitioned build cannot go on: a setting it cannot honour (depth 0), an
+    unreachable scheduler, a failed branch task, or parts that do not fit together."""

@@ -9,6 +9,7 @@ from typing import Any
 from indexer.freshfile import read_fresh_file
 from indexer.kanon import KAnonParams
 from indexer.params import MODELS, BuildParams
+from indexer.xmr.cluster import ClusterParams
 from indexer.xmr.params import XMRParams
 
 from .args import add_command, add_log_arg, add_split_args, count_or_zero, positive_int
@@ -113,7 +114,75 @@ def add_parser(sub: Any) -> None:
         "otherwise)",
     )
     add_split_args(b)
+    add_cluster_args(b)
     b.set_defaults(func=run)
+
+
+def add_cluster_args(b: argparse.ArgumentParser) -> None:
+    """The partitioned build's flags (README "Scaling out"); with none of them, one process
+    (and its --xmr-workers forks) trains the model."""
+    g = b.add_argument_group(
+        "partitioned build (xmr)",
+        "Train each top-level trie branch as a task on Dask distributed; the index is the "
+        "same as the single-process build's. Given --partitions or --scheduler, the build "
+        "is partitioned; otherwise these flags are ignored.",
+    )
+    g.add_argument(
+        "--partitions",
+        type=positive_int,
+        metavar="N",
+        help="at most N branches, balanced by training examples (a first character is "
+        f"never split) (default: {ClusterParams.partitions} when --scheduler is given, "
+        "else the single-process build)",
+    )
+    g.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="a running Dask scheduler whose workers train the branches; they must import "
+        "this package and see --parts-dir (default: a local cluster for this build)",
+    )
+    g.add_argument(
+        "--dask-workers",
+        type=positive_int,
+        default=ClusterParams.workers,
+        metavar="N",
+        help="the local cluster's worker processes, one thread each; ignored with "
+        "--scheduler (default %(default)s)",
+    )
+    g.add_argument(
+        "--worker-memory",
+        default=ClusterParams.worker_memory,
+        metavar="SIZE",
+        help="the local cluster's memory limit per worker (4GiB, 500MB); Dask pauses a "
+        "worker at 80%% of it and restarts it at 95%%; ignored with --scheduler "
+        "(default %(default)s)",
+    )
+    g.add_argument(
+        "--parts-dir",
+        metavar="DIR",
+        help="branch inputs (Parquet) and results (.npz); every worker must see it "
+        "(default: OUT.parts beside the index, removed after the build)",
+    )
+    g.add_argument(
+        "--keep-parts",
+        action="store_true",
+        help="keep --parts-dir after the build: a re-run reuses every part whose inputs "
+        "did not change (default: off)",
+    )
+
+
+def cluster_of(args: argparse.Namespace) -> ClusterParams | None:
+    """The partitioned build's settings, or None for the single-process build."""
+    if args.partitions is None and args.scheduler is None:
+        return None
+    return ClusterParams(
+        partitions=args.partitions or ClusterParams.partitions,
+        scheduler=args.scheduler,
+        workers=args.dask_workers,
+        worker_memory=args.worker_memory,
+        work_dir=args.parts_dir,
+        keep_parts=args.keep_parts,
+    )
 
 
 def params_of(args: argparse.Namespace) -> BuildParams:
@@ -140,14 +209,22 @@ def run(args: argparse.Namespace) -> int:
     from .progress import sink_for
 
     params = params_of(args)
+    cluster = cluster_of(args)
     fresh = [read_fresh_file(path) for path in args.fresh]  # before the slow part
     progress = Progress(sink_for(sys.stderr, quiet=args.quiet))
-    report = build_full(args.log, args.out, params, progress, fresh=fresh)
+    report = build_full(args.log, args.out, params, progress, fresh=fresh, cluster=cluster)
     m = report.manifest
     print(
         f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
         f"in {report.seconds:.1f}s (peak RSS {report.peak_rss_mb:.0f} MB) -> {args.out}"
     )
+    part = m["stats"].get("xmr", {}).get("partition")
+    if part is not None:
+        print(
+            f"partitioned: {len(part['branches'])} branches on "
+            f"{part['scheduler'] or str(part['workers']) + ' local workers'}, "
+            f"largest worker peak RSS {part['worker_peak_rss_mb']:.0f} MB"
+        )
     folded = m["stats"].get("fresh")
     if folded is not None:
         print(

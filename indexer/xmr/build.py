@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,9 +24,9 @@ from autocomplete.model.xmr import XMRModel
 
 from ..progress import Progress, ProgressLike
 from ..report import peak_rss_mb
-from .examples import build_examples
+from .examples import Item, examples_from, numbered_contexts
 from .params import XMRParams
-from .train import TrainingSet, node_priors, train_levels
+from .train import TrainingSet, fold_priors, train_levels
 from .tree import build_tree
 
 
@@ -83,11 +83,50 @@ def train_xmr(
     "XR-Linear training" (one step per level).
     """
     report = Progress.of(progress)
+    feat = Featurizer.fit(xp.featurizer, texts)
+    items = numbered_contexts(((p, q) for p, q, _, _ in train_pairs), xp.featurizer.context_window)
+    workers = xp.workers or (os.cpu_count() or 1)
+    tree, weights, stats = learn_subtree(
+        feat, texts, items, xp, counts, workers=workers, progress=report
+    )
+    if uses_prior(xp, counts):
+        assert counts is not None
+        weights = fold_priors(weights, tree, counts, feat.bias_col)
+        stats["weights_nnz"] = [int(w.nnz) for w in weights]
+    return feat, tree, weights, stats
+
+
+def uses_prior(xp: XMRParams, counts: np.ndarray | None) -> bool:
+    """Whether the rankers train with the popularity offsets (`XMRParams.prior`)."""
+    return xp.prior and xp.loss == "softmax" and counts is not None
+
+
+def learn_subtree(
+    feat: Featurizer,
+    texts: Sequence[str],
+    items: Iterable[Item],
+    xp: XMRParams,
+    counts: np.ndarray | None,
+    *,
+    height: int | None = None,
+    label_offset: int = 0,
+    workers: int = 1,
+    progress: ProgressLike = None,
+) -> tuple[HybridTree, list[sp.csr_matrix], dict[str, Any]]:
+    """Examples, label embeddings, tree and rankers over the labels `texts` (sorted) from
+    the numbered pairs `items`; the weights without the popularity offsets folded in.
+
+    The whole build calls it once over every label; the partitioned build
+    (`indexer.xmr.partition`) once per top-level branch, with the whole tree's `height` and
+    the branch's first global label id as `label_offset`. Every example of a label starts
+    with the label's first character, so a branch's examples, embeddings, clusters and
+    rankers depend on its own labels and pairs alone: both ways learn the same numbers.
+    """
+    report = Progress.of(progress)
     stats: dict[str, Any] = {}
     t0 = time.perf_counter()
     with report.phase("XR-Linear features") as ph:
-        feat = Featurizer.fit(xp.featurizer, texts)
-        raw = build_examples(((p, q) for p, q, _, _ in train_pairs), texts, xp)
+        raw = examples_from(items, texts, xp)
         x = feat.transform_many(raw.contexts, raw.prefixes)
         ts = TrainingSet(
             x,
@@ -113,26 +152,27 @@ def train_xmr(
             max_leaf=xp.max_leaf,
             iters=xp.kmeans_iters,
             seed=xp.seed,
+            height=height,
+            label_offset=label_offset,
         )
         del emb
         stats["levels"] = [tree.level_size(level) for level in range(1, tree.height + 1)]
         ph.finish(f"height {tree.height}, level sizes {stats['levels']}")
     stats["tree_s"] = round(time.perf_counter() - t1, 2)
     t2 = time.perf_counter()
-    use_prior = xp.prior and xp.loss == "softmax" and counts is not None
-    workers = xp.workers or (os.cpu_count() or 1)
+    use_prior = uses_prior(xp, counts)
     weights = train_levels(
-        ts, tree, xp, counts=counts if use_prior else None, workers=workers, progress=report
+        ts,
+        tree,
+        xp,
+        counts=counts if use_prior else None,
+        workers=workers,
+        label_offset=label_offset,
+        progress=report,
     )
-    if use_prior:
-        assert counts is not None
-        for level, off in enumerate(node_priors(tree, counts)[1:]):
-            w = weights[level].tolil()
-            w[:, feat.bias_col] = (w[:, feat.bias_col].toarray().ravel() + off)[:, None]
-            weights[level] = w.tocsr()
     stats["train_s"] = round(time.perf_counter() - t2, 2)
     stats["weights_nnz"] = [int(w.nnz) for w in weights]
-    return feat, tree, weights, stats
+    return tree, weights, stats
 
 
 def build_xmr(

@@ -108,6 +108,7 @@ class _LevelJob:
     null: bool
     prior: np.ndarray | None
     max_rows: int
+    seed_key: np.ndarray  # per parent: the global tree position of its first label
 
 
 _Part = tuple[np.ndarray, np.ndarray, np.ndarray, int]  # node ids, feature ids, weights, rows
@@ -137,7 +138,7 @@ def _fit_parent(job: _LevelJob, par: int) -> _Part | None:
     rows, hit, has, mask = rows[keep], hit[keep], has[keep], mask[keep]
     rw = ts.weight[rows].astype(np.float64)
     if len(rows) > job.max_rows:
-        rng = np.random.default_rng([params.seed, job.level, par])
+        rng = np.random.default_rng([params.seed, job.level, int(job.seed_key[par])])
         pick = np.sort(rng.choice(len(rows), size=job.max_rows, replace=False))
         rw = rw[pick] * (len(rows) / job.max_rows)
         rows, hit, has, mask = rows[pick], hit[pick], has[pick], mask[pick]
@@ -209,6 +210,19 @@ def node_priors(tree: HybridTree, counts: np.ndarray) -> list[np.ndarray]:
     return [np.log(cs[s[1:]] - cs[s[:-1]]) for s in tree.spans()]
 
 
+def fold_priors(
+    weights: list[sp.csr_matrix], tree: HybridTree, counts: np.ndarray, bias_col: int
+) -> list[sp.csr_matrix]:
+    """The weights with the popularity offsets (`node_priors`) added to their bias column,
+    so they score exactly as the runtime does."""
+    out = []
+    for level, off in enumerate(node_priors(tree, counts)[1:]):
+        w = weights[level].tolil()
+        w[:, bias_col] = (w[:, bias_col].toarray().ravel() + off)[:, None]
+        out.append(w.tocsr())
+    return out
+
+
 def train_levels(
     ts: TrainingSet,
     tree: HybridTree,
@@ -217,6 +231,7 @@ def train_levels(
     counts: np.ndarray | None = None,
     max_rows: int = 60000,
     workers: int = 1,
+    label_offset: int = 0,
     progress: ProgressLike = None,
 ) -> list[sp.csr_matrix]:
     """Weights per level 1..height as node-major CSR (n_level x d) float32.
@@ -225,11 +240,15 @@ def train_levels(
     log(count below it): the weights learn departures from popularity (`node_priors`);
     the runtime adds the same offsets (they are folded into the saved biases).
     `workers` > 1 fits the nodes of a level in that many forked processes; every node's
-    fit is independent and seeded by (seed, level, node), so the result does not change.
+    fit is independent and seeded by (seed, level, global position of the node's first
+    label), so the result does not change.
+    label_offset: the global label id of the tree's first label when `tree` is one branch
+        of a larger tree (`indexer.xmr.partition`): its nodes then draw the very row samples
+        the whole tree's nodes draw.
     `progress`: the phase "XR-Linear training", one step per level.
     """
     with Progress.of(progress).phase("XR-Linear training", total=tree.height) as ph:
-        weights = _train_levels(ts, tree, params, counts, max_rows, workers, ph)
+        weights = _train_levels(ts, tree, params, counts, max_rows, workers, label_offset, ph)
         ph.finish(f"{tree.height} levels, {sum(int(w.nnz) for w in weights)} weights")
     return weights
 
@@ -241,6 +260,7 @@ def _train_levels(
     counts: np.ndarray | None,
     max_rows: int,
     workers: int,
+    label_offset: int,
     ph: Phase,
 ) -> list[sp.csr_matrix]:
     how = params.combine
@@ -249,6 +269,7 @@ def _train_levels(
     priors = node_priors(tree, counts) if (softmax and counts is not None) else None
     n_ex, dim = ts.x.shape
     anc = tree.ancestors()
+    span = tree.spans()
     valid = Validity(tree, anc)
     pos = np.empty(tree.n_labels, dtype=np.int64)
     pos[tree.perm] = np.arange(tree.n_labels)
@@ -290,6 +311,7 @@ def _train_levels(
             null,
             None if priors is None else priors[level],
             max_rows,
+            span[level - 1][:-1] + label_offset,
         )
         parts = _run_level(job, np.flatnonzero(np.diff(bounds)), workers)
         rows_w = [p[0] for p in parts]

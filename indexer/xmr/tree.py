@@ -39,6 +39,20 @@ def cluster_levels(n: int, branching: int, max_leaf: int) -> int:
     return 1 + math.ceil(math.log(n / max_leaf) / math.log(branching) - 1e-12)
 
 
+def trie_leaf_sizes(texts: list[str], depth: int) -> list[int]:
+    """Labels under each trie leaf (the groups sharing `text[:depth]`), in order."""
+    if not texts:
+        return []
+    ids = np.arange(len(texts), dtype=np.int64)
+    return [len(g) for g in _trie_groups(texts, ids, depth)] if depth else [len(texts)]
+
+
+def tree_height(leaf_sizes: list[int], depth: int, branching: int, max_leaf: int) -> int:
+    """The height of the tree whose trie leaves hold `leaf_sizes` labels: every label sits
+    at this level, so a branch built alone must be given its whole tree's height."""
+    return depth + max(cluster_levels(n, branching, max_leaf) for n in leaf_sizes)
+
+
 def build_tree(
     texts: list[str],
     emb: sp.csr_matrix,
@@ -48,14 +62,20 @@ def build_tree(
     max_leaf: int,
     iters: int = 8,
     seed: int = 0,
+    height: int | None = None,
+    label_offset: int = 0,
 ) -> HybridTree:
-    """The hybrid trie-tree over sorted `texts` with label embeddings `emb` (rows = labels)."""
+    """The hybrid trie-tree over sorted `texts` with label embeddings `emb` (rows = labels).
+
+    height: None, or the height of the whole tree this is a branch of (>= its own).
+    label_offset: the global label id of `texts[0]` when `texts` is a branch of a larger
+        label set: it seeds each trie leaf's k-means the way the whole tree's build does.
+    """
     n = len(texts)
     if n == 0:
         raise ValueError("cannot build a tree over no labels")
     if list(texts) != sorted(texts):
         raise ValueError("texts must be sorted (label ids are ranks in code-point order)")
-    rng = np.random.default_rng(seed)
     emb = sp.csr_matrix(emb)
     nodes: list[np.ndarray] = [np.arange(n, dtype=np.int64)]
     cptr: list[np.ndarray] = []
@@ -68,19 +88,26 @@ def build_tree(
             counts.append(len(groups))
         cptr.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
         nodes = children
-    height = depth + max(cluster_levels(len(ids), branching, max_leaf) for ids in nodes)
+    own = tree_height([len(ids) for ids in nodes], depth, branching, max_leaf)
+    if height is None:
+        height = own
+    elif height < own:
+        raise ValueError(f"height {height} is below the {own} these labels need")
+    rngs = [np.random.default_rng([seed, label_offset + int(ids[0])]) for ids in nodes]
     for level in range(depth, height - 1):
         remaining = height - level
         cap = max_leaf * branching ** (remaining - 2)
         children = []
         counts = []
-        for ids in nodes:
+        child_rngs = []
+        for ids, rng in zip(nodes, rngs, strict=True):
             k = math.ceil(len(ids) / cap)
             groups = [ids] if k <= 1 else split(emb, ids, k, iters, rng)
             children += groups
+            child_rngs += [rng] * len(groups)
             counts.append(len(groups))
         cptr.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-        nodes = children
+        nodes, rngs = children, child_rngs
     # last level: each leaf's labels, in label-id order
     cptr.append(np.concatenate([[0], np.cumsum([len(ids) for ids in nodes])]).astype(np.int64))
     perm = np.concatenate(nodes).astype(np.int32)
