@@ -12,6 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN useradd --system --no-create-home --uid 10001 --shell /usr/sbin/nologin qac
 
+# LightGBM (fitting the learned ranker when an index is built) needs the OpenMP runtime.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 # Dependencies first, exactly as locked: every file's hash is checked and nothing is compiled
 # from source, so the image holds the versions that were tested, whatever PyPI serves today.

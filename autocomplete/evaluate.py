@@ -74,7 +74,7 @@ def evaluate(
         t = clock()
         items = ranker.complete(ctx, ex.prefix, k)
         lat.append(clock() - t)
-        report.add(ex.prefix, ex.target, [c[0] for c in items], is_label(ex.target))
+        report.add(ex.prefix, ex.target, [c[0] for c in items], is_label(ex.target), not ex.context)
         n += 1
         if progress is not None and n % 1000 == 0:
             progress(1000)

@@ -10,16 +10,19 @@ index is built and stores the result in it (`autocomplete.model.weights.BlendWei
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
 from autocomplete.model.buckets import NAMES, bucket_index
+from autocomplete.model.learned import LearnedRanking
 from autocomplete.model.weights import BlendWeights
 from indexer.sessions import Example
 
 from .candidates.schema import FEATURES, NF, CandidateSet
+from .fit_trees import Lists, TreeParams, add_list, fit_learned
 from .ranking import Context
 
 Gather = Callable[[Context, str], CandidateSet]
@@ -29,7 +32,7 @@ Keystrokes = Iterable[tuple[Example, Context]]
 @dataclass(frozen=True)
 class FitParams:
     """every: use every n-th dev keystroke; l2: ridge strength per keystroke; max_iter: of
-    L-BFGS per bucket.
+    L-BFGS per bucket; trees: the learned ranker (`autocomplete.fit_trees`), or None.
 
     l2 was 1e-3 until measured: on dev keystrokes the fit does not see (n % 8 == 3), 1e-4,
     1e-5 and 0 each beat it in every bucket, in both modes (personal MRR@10 0.3629 -> 0.3646,
@@ -45,20 +48,28 @@ class FitParams:
     every: int = 8
     l2: float = 1e-5
     max_iter: int = 300
+    #: the learned ranker's trees over the linear blend; None fits the linear blend only
+    trees: TreeParams | None = TreeParams()
 
 
 @dataclass
-class _Data:
+class BucketData:
+    """One bucket's dev keystrokes: candidate matrices, the target's row in each, and (for
+    the learned ranker's trees) each keystroke's prefix length and whether it began the
+    session's first query."""
+
     xs: list[np.ndarray]
     targets: list[int]
+    lengths: list[int] = field(default_factory=list)
+    first: list[bool] = field(default_factory=list)
 
 
 def collect(
     keystrokes: Keystrokes, gather: Gather, every: int
-) -> tuple[list[_Data], dict[str, int]]:
+) -> tuple[list[BucketData], dict[str, Any]]:
     """Candidate matrices and target positions per bucket; also counts of target recall."""
-    data = [_Data([], []) for _ in NAMES]
-    stats = {"keystrokes": 0, "target_in_candidates": 0}
+    data = [BucketData([], []) for _ in NAMES]
+    stats: dict[str, Any] = {"keystrokes": 0, "target_in_candidates": 0}
     for n, (ex, ctx) in enumerate(keystrokes):
         if n % every:
             continue
@@ -69,12 +80,14 @@ def collect(
             continue
         stats["target_in_candidates"] += 1
         d = data[bucket_index(len(ex.prefix))]
-        d.xs.append(cs.matrix())
+        d.xs.append(cs.matrix().copy())
         d.targets.append(row)
+        d.lengths.append(len(ex.prefix))
+        d.first.append(not ctx.previous)
     return data, stats
 
 
-def fit_bucket(d: _Data, params: FitParams) -> np.ndarray:
+def fit_bucket(d: BucketData, params: FitParams) -> np.ndarray:
     """The weights of one bucket (zeros when it has no keystroke)."""
     w0 = np.zeros(NF)
     if not d.xs:
@@ -105,14 +118,24 @@ def fit_bucket(d: _Data, params: FitParams) -> np.ndarray:
 
 def fit_mode(
     keystrokes: Keystrokes, gather: Gather, params: FitParams
-) -> tuple[np.ndarray, dict[str, int]]:
-    """One weight matrix (bucket x feature) fitted on the given keystrokes."""
+) -> tuple[np.ndarray, dict[str, Any], list[BucketData]]:
+    """One weight matrix (bucket x feature) fitted on the given keystrokes; also the data."""
     data, stats = collect(keystrokes, gather, params.every)
     w = np.zeros((len(NAMES), NF))
     for i, b in enumerate(NAMES):
         w[i] = fit_bucket(data[i], params)
         stats[f"fit_{b}"] = len(data[i].xs)
-    return w, stats
+    return w, stats, data
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the dev split taught: the linear blend, the learned trees over it (None when
+    not asked for), and each mode's statistics."""
+
+    weights: BlendWeights
+    learned: LearnedRanking | None
+    stats: dict[str, dict[str, Any]]
 
 
 def fit(
@@ -121,14 +144,34 @@ def fit(
     gather: Gather,
     params: FitParams | None = None,
     fitted: Callable[[str], None] | None = None,
-) -> tuple[BlendWeights, dict[str, dict[str, int]]]:
+) -> Fitted:
     """Both modes: "personal" on keystrokes with the user's history, "anonymous" without.
-    `fitted` is called with each mode's name once its weights are done (for progress)."""
+    With `params.trees`, the learned ranker's trees are fitted on the same keystrokes over
+    each mode's linear blend. `fitted` is called with each mode's name once its model is
+    done (for progress)."""
     params = params or FitParams()
     done = fitted or (lambda _mode: None)
-    wp, sp = fit_mode(personal, gather, params)
-    done("personal")
-    wa, sa = fit_mode(anonymous, gather, params)
-    done("anonymous")
-    weights = BlendWeights(FEATURES, {"personal": wp, "anonymous": wa})
-    return weights, {"personal": sp, "anonymous": sa}
+    weights: dict[str, np.ndarray] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    lists: dict[str, Lists] = {}
+    for mode, stream in (("personal", personal), ("anonymous", anonymous)):
+        w, st, data = fit_mode(stream, gather, params)
+        weights[mode], stats[mode] = w, st
+        if params.trees is not None:
+            lists[mode] = lists_of(data, w)
+        done(mode)
+    learned = None
+    if params.trees is not None:
+        learned, tree_stats = fit_learned(lists, params.trees)
+        for mode, st in tree_stats.items():
+            stats[mode]["trees"] = st
+    return Fitted(BlendWeights(FEATURES, weights), learned, stats)
+
+
+def lists_of(data: list[BucketData], w: np.ndarray) -> Lists:
+    """Every bucket's keystrokes as the trees' ranking lists."""
+    lists = Lists.empty()
+    for d in data:
+        for x, target, n, first in zip(d.xs, d.targets, d.lengths, d.first, strict=True):
+            add_list(lists, x, target, w, n, first)
+    return lists

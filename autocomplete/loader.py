@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from autocomplete.model.artifact import IndexFiles
 from autocomplete.model.errors import IndexFormatError
 from autocomplete.model.labels import ENDINGS, TRANSITIONS, LabelIndex
+from autocomplete.model.learned import LearnedRanking
 from autocomplete.model.weights import BlendWeights
+from autocomplete.model.wordlm import LM_LABELS, WordLM
 
 from .blend import BlendRanker
 from .candidates.generator import CandidateGenerator
@@ -49,6 +51,7 @@ def generator_for(files: IndexFiles, labels: LabelIndex | None = None) -> Candid
         LabelIndex.load(files, ENDINGS),
         LabelIndex.load(files, TRANSITIONS),
         typo=TypoCorrector(labels),
+        lm=WordLM.load(files, len(labels)) if files.has(LM_LABELS) else None,
     )
 
 
@@ -66,6 +69,7 @@ def load_index(
     *,
     expect_fingerprint: str | None = None,
     blend: bool = True,
+    learned: bool = True,
 ) -> LoadedIndex:
     """Verify the index, mmap arrays, build the ranker. Raises `IndexFormatError`.
 
@@ -76,6 +80,8 @@ def load_index(
         once everything is mapped, so a file swapped in between is refused too.
     blend: an index with fitted blend weights serves the blended ranker; False serves the
         bare model (for benchmarks and ablations).
+    learned: an index with a learned ranking serves it on top of the blend; False serves
+        the linear blend alone (for benchmarks and ablations).
     """
     files = IndexFiles(path, expect_fingerprint=expect_fingerprint)
     labels = LabelIndex.load(files)
@@ -84,6 +90,7 @@ def load_index(
     ranker: Ranker = model if model is not None else mpc
     weights = BlendWeights.load(files) if blend else None
     if weights is not None:
-        ranker = BlendRanker(generator_for(files, labels), weights, model)
+        trees = LearnedRanking.load(files) if learned else None
+        ranker = BlendRanker(generator_for(files, labels), weights, model, trees)
     files.check_unchanged()
     return LoadedIndex(ranker, mpc, labels, files)

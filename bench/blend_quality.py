@@ -8,6 +8,8 @@ Rows (every test keystroke before the query is complete, or the first --limit of
                         generated completions + session features, weights fitted on dev
     blend (personal)    the same with each user's history replayed in time order
     [xmr rows]          when --xmr-index is given: the bare XR-Linear ranker, and the blend on it
+                        (the learned ranker when the index has trees; then also "linear" rows:
+                        the same blend without them)
 Ratios to MPC per prefix bucket, ranking latency p50/p99, build time.
 
     .venv/bin/python bench/blend_quality.py [--log ...] [--limit N] [--xmr-index DIR]
@@ -41,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
 COLS = ["overall", "1", "2", "3", "4-5", "6-10", "11+"]
 XMR_ROWS = ("MPC", "xmr (bare)", "xmr+blend (anonymous)", "xmr+blend (personal)")
+#: the same blend without the learned trees (rows added when the index has them)
+LINEAR_ROWS = ("xmr+blend linear (anonymous)", "xmr+blend linear (personal)")
 
 
 def build(log: str, out: Path, *extra: str) -> float:
@@ -83,27 +87,36 @@ def score(
     return rows
 
 
-def table(rows: dict[str, dict[str, Any]], baseline: str = "MPC") -> str:
-    """MRR@10 per bucket of every row, each followed by its ratio to the `baseline` row."""
-    base = rows[baseline]["quality"]["all"]
-    head = f"{'ranker':<22}" + "".join(f"{c:>9}" for c in COLS) + f"{'p50us':>8}{'p99us':>8}"
-    lines = [f"MRR@10 (all targets), ratio to {baseline} below each row", head]
+def table(rows: dict[str, dict[str, Any]], baseline: str = "MPC", group: str = "all") -> str:
+    """MRR@10 per bucket of every row, each followed by its ratio to the `baseline` row.
+    `group`: "all" keystrokes, or those of a session's "first" or "later" queries."""
+    if any(group not in r["quality"] for r in rows.values()):
+        return f"(no {group!r} figures: scored by code that did not split them)"
+    base = rows[baseline]["quality"][group]
+    head = f"{'ranker':<30}" + "".join(f"{c:>9}" for c in COLS) + f"{'p50us':>8}{'p99us':>8}"
+    what = {"all": "all targets", "first": "first query of a session", "later": "later queries"}
+    lines = [f"MRR@10 ({what[group]}), ratio to {baseline} below each row", head]
     for name, r in rows.items():
-        q = r["quality"]["all"]
+        q = r["quality"][group]
         lines.append(
-            f"{name:<22}"
+            f"{name:<30}"
             + "".join(f"{q[c]['mrr@10']:>9.4f}" for c in COLS)
             + f"{r['latency_us']['p50']:>8.0f}{r['latency_us']['p99']:>8.0f}"
         )
         lines.append(
-            f"{'':<22}" + "".join(f"{q[c]['mrr@10'] / base[c]['mrr@10']:>8.2f}x" for c in COLS)
+            f"{'':<30}" + "".join(f"{q[c]['mrr@10'] / base[c]['mrr@10']:>8.2f}x" for c in COLS)
         )
     return "\n".join(lines)
 
 
+def tables(rows: dict[str, dict[str, Any]]) -> str:
+    """`table` of all keystrokes, then of first and of later queries of a session."""
+    return "\n\n".join(table(rows, group=g) for g in ("all", "first", "later"))
+
+
 def change(before: dict[str, Any], after: dict[str, Any]) -> str:
     """after / before - 1 of MRR@10 per bucket, and both latencies, for every shared row."""
-    head = f"{'ranker':<22}" + "".join(f"{c:>9}" for c in COLS) + "   p50 / p99 us before -> after"
+    head = f"{'ranker':<30}" + "".join(f"{c:>9}" for c in COLS) + "   p50 / p99 us before -> after"
     lines = ["MRR@10 change, after vs before", head]
     for name in before:
         if name not in after:
@@ -111,7 +124,7 @@ def change(before: dict[str, Any], after: dict[str, Any]) -> str:
         b, a = before[name]["quality"]["all"], after[name]["quality"]["all"]
         lb, la = before[name]["latency_us"], after[name]["latency_us"]
         lines.append(
-            f"{name:<22}"
+            f"{name:<30}"
             + "".join(f"{a[c]['mrr@10'] / b[c]['mrr@10'] - 1:>+9.2%}" for c in COLS)
             + f"   {lb['p50']:.0f} / {lb['p99']:.0f} -> {la['p50']:.0f} / {la['p99']:.0f}"
         )
@@ -136,6 +149,15 @@ def xmr_worker(index: str, log: str, every: int, out: str) -> None:
         (xmr_blend, blend.ranker, None),
         (XMR_ROWS[3], blend.ranker, past),
     ]
+    try:  # code from before the learned ranker has neither the loader flag nor the file
+        linear = load_index(index, learned=False)  # type: ignore[call-arg]
+        if linear.files.has("learned"):
+            rankers += [
+                (LINEAR_ROWS[0], linear.ranker, None),
+                (LINEAR_ROWS[1], linear.ranker, past),
+            ]
+    except TypeError:
+        pass
     rows = score(rankers, test, lambda t: labels.id_of(t) >= 0)
     meta = {"index": blend.version, "code": str(Path(sys.modules["autocomplete"].__file__))}
     Path(out).write_text(json.dumps({"meta": meta, "rows": rows}))
@@ -182,7 +204,7 @@ def main() -> None:
         res = before_after(args)
         for side in ("before", "after"):
             print(f"{side}: {res[side]['meta']}")
-            print(table(res[side]["rows"]))
+            print(tables(res[side]["rows"]))
         print(change(res["before"]["rows"], res["after"]["rows"]))
         res["meta"] = {"every": args.every, "seconds": time.perf_counter() - t}
         Path(args.out).write_text(json.dumps(res, indent=1))
@@ -192,6 +214,7 @@ def main() -> None:
 
     from autocomplete.loader import load_index
     from autocomplete.model.labels import TRANSITIONS, LabelIndex
+    from autocomplete.model.learned import LearnedRanking
     from indexer.dataset import load_split
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,8 +247,11 @@ def main() -> None:
                 (XMR_ROWS[2], xi.ranker, None),
                 (XMR_ROWS[3], xi.ranker, past),
             ]
+            if LearnedRanking.load(xi.files) is not None:
+                xl = load_index(args.xmr_index, learned=False)
+                rankers += [(LINEAR_ROWS[0], xl.ranker, None), (LINEAR_ROWS[1], xl.ranker, past)]
         rows = score(rankers, test, is_label, args.limit)
-    print(table(rows))
+    print(tables(rows))
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 

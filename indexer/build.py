@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from autocomplete.model.artifact import IndexWriter
 from autocomplete.model.labels import ENDINGS, LABELS, TRANSITIONS, LabelTable
+from autocomplete.model.wordlm import WordLM
 
 from .dataset import SplitSessions, load_split
 from .errors import LogFormatError
 from .freshfile import FreshFile, fold_files
-from .kanon import bound_contributions, kanon_stats, shared_texts
+from .kanon import bound_contributions, kanon_stats, shared_lm_counts, shared_texts
 from .params import BuildParams
 from .periods import period
 from .progress import Progress, ProgressLike
@@ -93,7 +94,7 @@ def build_index(
         ph.finish(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
     w = IndexWriter(Path(out))
     try:
-        with report.phase("tables", total=3) as ph:
+        with report.phase("tables", total=4) as ph:
             endings = endings_table(query_counts, shown=shared.endings)
             transitions = transitions_table((p, q) for p, q, _, _ in model_pairs)
             for name, table in ((LABELS, labels), (ENDINGS, endings), (TRANSITIONS, transitions)):
@@ -101,7 +102,13 @@ def build_index(
                     w, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k, name=name
                 )
                 ph.advance()
-            ph.finish(f"{len(endings.texts)} endings, {len(transitions.texts)} transitions")
+            lm = WordLM.of_counts(*shared_lm_counts(train_pairs, params.kanon.min_users))
+            lm.save(w, labels.texts)
+            ph.advance()
+            ph.finish(
+                f"{len(endings.texts)} endings, {len(transitions.texts)} transitions, "
+                f"{len(lm.bigrams)} word bigrams"
+            )
         extra: dict[str, Any] = {}
         if params.model == "xmr" and cluster is not None:
             from .xmr.partition import build_xmr_partitioned

@@ -22,6 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from autocomplete.model.wordlm import count as lm_count
+from autocomplete.model.wordlm import tokens
+
 from .tables import transition_key, word_endings
 
 #: (q_prev, q_next, user, time), as `sessions.pairs` yields them
@@ -169,6 +172,28 @@ def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:
         return frozenset(k for k, n in c.items() if n >= min_users)
 
     return SharedTexts(min_users, shown(by_query), shown(by_ending), shown(by_pair), distinct)
+
+
+def shared_lm_counts(pairs: Sequence[Pair], min_users: int) -> tuple[Counter[str], Counter[str]]:
+    """The word model's word and bigram counts (`autocomplete.model.wordlm.count`) over the
+    bounded training queries, each word or bigram kept only when at least `min_users`
+    distinct users used it: the model speaks for word sequences many people type, never for
+    one person's query."""
+    words, bigrams = lm_count((q, 1) for _, q, _, _ in pairs)
+    if min_users <= 1:
+        return words, bigrams
+    query_users = {(q, user) for _, q, user, _ in pairs}
+    seen: set[tuple[str, str]] = set()
+    for q, user in query_users:
+        t = tokens(q)
+        seen.update((w, user) for w in t)
+        seen.update((f"{a} {b}", user) for a, b in zip(t, t[1:], strict=False))
+    users = users_per_key(seen)
+    keep = {k for k, n in users.items() if n >= min_users}
+    return (
+        Counter({w: n for w, n in words.items() if w in keep}),
+        Counter({b: n for b, n in bigrams.items() if b in keep}),
+    )
 
 
 def kanon_stats(

@@ -82,18 +82,30 @@ class _Acc:
 
 @dataclass
 class QualityReport:
-    """Accumulates per-keystroke outcomes; `to_dict()` gives {"all"|"seen": {bucket: row}}."""
+    """Accumulates per-keystroke outcomes; `to_dict()` gives {"all"|"seen": {bucket: row}},
+    and "first"|"later" too once a keystroke said which it was."""
 
     k: int = 10
     _acc: dict[tuple[str, str], _Acc] = field(default_factory=dict)
 
-    def add(self, prefix: str, target: str, suggestions: Sequence[str], seen: bool) -> float:
+    def add(
+        self,
+        prefix: str,
+        target: str,
+        suggestions: Sequence[str],
+        seen: bool,
+        first: bool | None = None,
+    ) -> float:
         """Score one keystroke; returns its reciprocal rank. An empty prefix (the box focused,
-        nothing typed yet) counts in "overall" only: it has no bucket."""
+        nothing typed yet) counts in "overall" only: it has no bucket. `first`: when given,
+        the keystroke also counts in "first" (the session's first query: nothing searched
+        before it, so no context to use) or "later"."""
         rr = reciprocal_rank(target, suggestions, self.k)
         bl = bleu4(suggestions[0], target) if suggestions else 0.0
         keys = ("overall", bucket_of(len(prefix))) if prefix else ("overall",)
-        groups = ("all", "seen") if seen else ("all",)
+        groups: tuple[str, ...] = ("all", "seen") if seen else ("all",)
+        if first is not None:
+            groups += ("first",) if first else ("later",)
         for g in groups:
             for key in keys:
                 self._acc.setdefault((g, key), _Acc()).add(rr, bl)
@@ -110,7 +122,8 @@ class QualityReport:
 
     def to_dict(self) -> dict[str, dict[str, dict[str, float | int]]]:
         out: dict[str, dict[str, dict[str, float | int]]] = {}
-        for g in ("all", "seen"):
+        split = any(g in ("first", "later") for g, _ in self._acc)
+        for g in ("all", "seen", "first", "later") if split else ("all", "seen"):
             rows = {}
             for b in ("overall", *NAMES):
                 if (g, b) in self._acc:

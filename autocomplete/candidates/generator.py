@@ -24,6 +24,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from autocomplete.model.labels import SEP, LabelIndex
+from autocomplete.model.wordlm import WordLM
 from autocomplete.ranking import Context, extending
 from autocomplete.typo.corrector import TypoCorrector
 from session_store.base import HistoryEntry
@@ -50,6 +51,7 @@ from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, Block, CandidateSet, F
     _HIST_LOGP,
     _HIST_AGE,
     _HIST_RANK,
+    _LM_TOTAL,
     _CORRECTED,
 ) = (
     F[name]
@@ -73,6 +75,7 @@ from .schema import LOG_FLOOR, UNKNOWN, XMR_COLUMNS, Block, CandidateSet, F
         "hist_logp",
         "hist_age",
         "hist_rank",
+        "lm_total",
         "corrected",
     )
 )
@@ -144,8 +147,10 @@ class CandidateGenerator:
         transitions: LabelIndex,
         params: CandidateParams | None = None,
         typo: TypoCorrector | None = None,
+        lm: WordLM | None = None,
     ) -> None:
         self.labels, self.endings, self.transitions = labels, endings, transitions
+        self.lm = lm  # None: an index from before the word model; its column stays 0
         self.p = params or CandidateParams()
         # the word route corrects against the query endings: a corrector made on the labels
         # alone is given ours
@@ -362,7 +367,8 @@ class CandidateGenerator:
 
     def _finish_prefix(self, cs: CandidateSet, prefix: str) -> None:
         """The features of the rows not finished yet that depend on the typed prefix alone:
-        label or not, the label's popularity, characters and words added."""
+        label or not, the label's popularity, characters and words added, how natural the
+        whole text reads (the word model)."""
         todo = [i for i, d in enumerate(cs.done) if not d]
         if not todo:
             return
@@ -387,6 +393,9 @@ class CandidateGenerator:
                 exact = x[lab_rows, _CORRECTED] == 0
                 x[lab_rows[exact], _LABEL_LOGP] = np.log(c[exact] / total)
         words = [texts[i] for i in todo]
+        if self.lm is not None:
+            of = self.lm.of_label
+            x[rows, _LM_TOTAL] = [of(j, t) for j, t in zip(ids.tolist(), words, strict=True)]
         lens = np.fromiter(map(len, words), dtype=np.float64, count=len(words))
         x[rows, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
         typed_words = len(prefix.split())

@@ -32,6 +32,7 @@ FEATURES: tuple[str, ...] = (
     "hist_logp",  # log share of the user's history extending the prefix that is this query
     "hist_age",  # log(1 + hours since the user last issued it); 0 when not in the history
     "hist_rank",  # log(1 + the user's queries extending the prefix issued after it)
+    "lm_total",  # log P(candidate) under the shared queries' word bigram model (`wordlm`)
     *XMR_FEATURES,  # the XR-Linear model's features of a label (0 without a model)
     "corrected",  # extends a spelling correction of the prefix, not the prefix
 )
@@ -58,6 +59,7 @@ PREFIX_COLUMNS = np.array(
             "gen_context",
             "extra_words",
             "extra_chars",
+            "lm_total",
             "corrected",
         )
     ]

@@ -90,8 +90,17 @@ def add_parser(sub: Any) -> None:
     b.add_argument(
         "--all",
         action="store_true",
-        help="train on every event, ignoring --split: for serving, not for evaluating "
+        help="train on every event, ignoring --split: the production build. The blend and "
+        "learned trees are still fitted out of sample (on an index of the training part, "
+        "scoring the dev part), then kept by the index of every event; not for evaluating "
         "(`evaluate` warns about such an index; default: off)",
+    )
+    b.add_argument(
+        "--ranker",
+        choices=("learned", "linear"),
+        default="learned",
+        help="learned: LambdaRank trees over the linear blend, both fitted on the dev part; "
+        "linear: the linear blend alone (default %(default)s; ignored with --no-blend)",
     )
     b.add_argument(
         "--no-blend",
@@ -204,6 +213,7 @@ def params_of(args: argparse.Namespace) -> BuildParams:
 
 def run(args: argparse.Namespace) -> int:
     from autocomplete.build import build_full
+    from autocomplete.fit import FitParams
     from indexer.progress import Progress
 
     from .progress import sink_for
@@ -212,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
     cluster = cluster_of(args)
     fresh = [read_fresh_file(path) for path in args.fresh]  # before the slow part
     progress = Progress(sink_for(sys.stderr, quiet=args.quiet))
-    report = build_full(args.log, args.out, params, progress, fresh=fresh, cluster=cluster)
+    fit_params = FitParams() if args.ranker == "learned" else FitParams(trees=None)
+    report = build_full(
+        args.log, args.out, params, progress, fit_params, fresh=fresh, cluster=cluster
+    )
     m = report.manifest
     print(
         f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "

@@ -5,7 +5,7 @@ import pytest
 
 from autocomplete.blend import BlendRanker
 from autocomplete.candidates.schema import FEATURES, F
-from autocomplete.fit import FitParams, _Data, fit_bucket
+from autocomplete.fit import BucketData, FitParams, fit_bucket
 from autocomplete.history import HistoryReplay, keystrokes_with_history
 from autocomplete.loader import load_index
 from autocomplete.model.buckets import NAMES
@@ -105,7 +105,7 @@ def test_listwise_fit_learns_which_feature_marks_the_chosen_candidate():
         x = rng.normal(size=(12, len(FEATURES)))
         xs.append(x)
         targets.append(int(np.argmax(2.0 * x[:, F["label_logp"]] - 1.0 * x[:, F["extra_chars"]])))
-    w = fit_bucket(_Data(xs, targets), FitParams(l2=1e-4))
+    w = fit_bucket(BucketData(xs, targets), FitParams(l2=1e-4))
     assert w[F["label_logp"]] > 1.0 and w[F["extra_chars"]] < -0.5
     others = np.delete(np.abs(w), [F["label_logp"], F["extra_chars"]])
     assert others.max() < 0.5 * w[F["label_logp"]]

@@ -92,7 +92,7 @@ def test_skipping_corrections_that_cannot_reach_the_top_k_changes_no_ranking(ran
         for ex, ctx in cases:
             got = ranker.complete(ctx, ex.prefix, k)
             full = ranker.gather(ctx, ex.prefix)
-            want = ranker.best(full, ex.prefix, bool(ctx.history), k)
+            want = ranker.best(full, ex.prefix, bool(ctx.history), k, first=not ctx.previous)
             assert [c.text for c in got] == [c.text for c in want], (ex.prefix, k)
             skipped += len(ranker.gather(ctx, ex.prefix, k)) < len(full)
     assert skipped > 0, "no keystroke had corrections to skip: the test shows nothing"

@@ -11,6 +11,7 @@ from indexer.kanon import (
     KAnonParams,
     Pair,
     bound_contributions,
+    shared_lm_counts,
     shared_texts,
     users_per_key,
 )
@@ -87,6 +88,19 @@ def test_endings_and_transitions_need_k_distinct_users_too() -> None:
     assert transition_key("news", "weather") in shared.transitions
     assert transition_key("jane doe lawyer", "weather") not in shared.transitions
     assert shared.distinct == {"queries": 4, "endings": 2, "transitions": 2}
+
+
+def test_the_word_model_keeps_only_words_and_bigrams_k_users_typed() -> None:
+    pairs = [
+        ev("u1", "jane doe lawyer"),
+        ev("u1", "jane doe lawyer", T0 + DAY),
+        ev("u2", "divorce lawyer"),
+        ev("u3", "divorce lawyer"),
+    ]
+    words, bigrams = shared_lm_counts(pairs, 2)
+    assert "jane" not in words and "doe lawyer" not in bigrams  # one user, however often
+    assert words["lawyer"] == 4 and bigrams["divorce lawyer"] == 2
+    assert "jane doe" in shared_lm_counts(pairs, 1)[1]
 
 
 def test_hiding_a_transition_keeps_the_query_and_forgets_what_came_before() -> None:

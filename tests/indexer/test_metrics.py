@@ -66,3 +66,15 @@ def test_merge_equals_adding_everything_to_one_report():
         rep.add("abc d", "abc de", ["abc dx", "abc de"], False)
     a.merge(b)
     assert a.to_dict() == both.to_dict()
+
+
+def test_first_queries_of_a_session_are_reported_apart_when_the_caller_says_which():
+    r = QualityReport()
+    r.add("g", "google", ["google"], seen=True, first=True)  # rr 1
+    r.add("g", "gmail", ["google", "gmail"], seen=True, first=False)  # rr 1/2
+    r.add("g", "gap", ["google"], seen=False, first=False)  # rr 0
+    d = r.to_dict()
+    assert d["first"]["1"]["mrr@10"] == pytest.approx(1.0) and d["first"]["overall"]["n"] == 1
+    assert d["later"]["1"]["mrr@10"] == pytest.approx(0.25) and d["later"]["overall"]["n"] == 2
+    assert d["all"]["overall"]["n"] == 3
+    assert set(QualityReport().to_dict()) == {"all", "seen"}  # no split asked for, none shown
