@@ -1,7 +1,9 @@
 """What personal history adds to ranking latency: the same keystrokes with and without a
 200-query history (each test user's real last 200 queries), interleaved call by call so
 machine noise hits both alike. The history is handed over as the server does
-(`PrefixHistory`, sorted once per change of the history, not per keystroke).
+(`PrefixHistory`, sorted once per change of the history, not per keystroke). When the index
+has a learned ranker, the linear blend alone (`load_index(learned=False)`) is timed too, in
+the same interleaving: "linear_*" figures.
 
     .venv/bin/python bench/personal_latency.py --index DIR [--log ...] [--keystrokes 20000]
 """
@@ -37,6 +39,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench/results/personal_latency.json"))
     args = ap.parse_args()
     r = load_index(args.index).ranker
+    linear = load_index(args.index, learned=False).ranker
+    both = linear is not r and getattr(r, "_trees", None)
     data = load_split([args.log])
     stream = keystrokes_with_history(data.train + data.dev, data.test)
     cases = [
@@ -45,16 +49,18 @@ def main() -> None:
     ]
     sizes = np.array([len(ctx.history) for _, ctx in cases])
     clock = time.perf_counter
-    with_h, without = [], []
+    times: dict[str, list[float]] = {k: [] for k in ("with", "without", "lin_with", "lin_wo")}
     for ex, ctx in cases:
         anonymous = Context(ctx.previous, (), ctx.now)
-        t = clock()
-        r.complete(anonymous, ex.prefix, 10)
-        t1 = clock()
-        r.complete(ctx, ex.prefix, 10)
-        t2 = clock()
-        without.append(t1 - t)
-        with_h.append(t2 - t1)
+        for name, ranker, c in (
+            ("without", r, anonymous),
+            ("with", r, ctx),
+            *((("lin_wo", linear, anonymous), ("lin_with", linear, ctx)) if both else ()),
+        ):
+            t = clock()
+            ranker.complete(c, ex.prefix, 10)
+            times[name].append(clock() - t)
+    with_h, without = times["with"], times["without"]
     out = {
         "keystrokes": len(cases),
         "history_size_mean": float(sizes.mean()),
@@ -63,6 +69,9 @@ def main() -> None:
         "with_us": latency_summary(with_h),
         "added_us": latency_summary(np.array(with_h) - np.array(without)),
     }
+    if both:
+        out["linear_without_us"] = latency_summary(times["lin_wo"])
+        out["linear_with_us"] = latency_summary(times["lin_with"])
     print(json.dumps(out, indent=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))

@@ -16,7 +16,7 @@ splits ("<=": left when x <= threshold); no missing values occur in candidate fe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,11 @@ from .errors import IndexFormatError
 MAX_LEAVES = 64
 _ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 _ONE = np.uint64(1)
+#: for a byte of ruled-out leaves, the lowest leaf still open (8 when none is: never read,
+#: a tree always has an exit leaf)
+_FIRST_OPEN = np.array(
+    [next((b for b in range(8) if not (m >> b) & 1), 8) for m in range(256)], dtype=np.intp
+)
 
 
 @dataclass(frozen=True)
@@ -44,21 +49,40 @@ class TreeEnsemble:
     node_start: np.ndarray
     leaf_start: np.ndarray
     leaf_value: np.ndarray
+    #: the byte-wide path's arrays (see `__post_init__`); None when a tree has > 8 leaves
+    _ruled_out: np.ndarray | None = field(init=False, repr=False, compare=False, default=None)
+    _threshold_col: np.ndarray = field(init=False, repr=False, compare=False)
+    _leaf_start_col: np.ndarray = field(init=False, repr=False, compare=False)
 
     @property
     def trees(self) -> int:
         return len(self.node_start)
 
+    def __post_init__(self) -> None:
+        # Trees of at most 8 leaves (the default fit has 7) take a byte-wide path: the leaves
+        # a failed test rules out as uint8, and the exit leaf read from a 256-entry table of
+        # "lowest leaf not ruled out" instead of five bit-twiddling array operations.
+        object.__setattr__(self, "_threshold_col", self.threshold[:, None])
+        object.__setattr__(self, "_leaf_start_col", self.leaf_start[:, None])
+        leaves = np.diff(np.append(self.leaf_start, len(self.leaf_value)))
+        if len(leaves) and int(leaves.max()) <= 8:
+            ruled_out = (~self.mask & np.uint64(0xFF)).astype(np.uint8)
+            object.__setattr__(self, "_ruled_out", ruled_out[:, None])
+
     def score(self, x: np.ndarray) -> np.ndarray:
         """The ensemble's sum over trees for each row of `x` (rows x len(features))."""
         if not len(x) or not self.trees:
             return np.zeros(len(x))
-        failed = x.T[self.feature] > self.threshold[:, None]  # split nodes x rows
+        failed = x.T[self.feature] > self._threshold_col  # split nodes x rows
+        if self._ruled_out is not None:
+            out = np.bitwise_or.reduceat(failed * self._ruled_out, self.node_start, axis=0)
+            leaf = _FIRST_OPEN[out] + self._leaf_start_col
+            return self.leaf_value[leaf].sum(axis=0)  # type: ignore[no-any-return]
         bits = np.where(failed, self.mask[:, None], _ALL)
         live = np.bitwise_and.reduceat(bits, self.node_start, axis=0)  # trees x rows
         lowest = live & (~live + _ONE)
         leaf = np.log2(lowest.astype(np.float64)).astype(np.intp)  # exact: powers of two
-        leaf += self.leaf_start[:, None]
+        leaf += self._leaf_start_col
         return self.leaf_value[leaf].sum(axis=0)  # type: ignore[no-any-return]
 
     @classmethod

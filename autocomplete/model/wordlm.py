@@ -71,6 +71,7 @@ class WordLM:
         self.label_scores = label_scores
         total = float(word_counts.sum())
         self._denom = total + 0.1 * max(len(words), 1)
+        self._words: dict[str, float] = {}
         self.score = lru_cache(maxsize=MEMO)(self._score)
 
     @classmethod
@@ -88,13 +89,24 @@ class WordLM:
         i = trie.get(key)
         return 0.0 if i is None else float(counts[i])
 
+    def _word(self, word: str) -> float:
+        """A word's count, remembered: a few thousand words make up most candidates."""
+        c = self._words.get(word)
+        if c is None:
+            if len(self._words) >= MEMO:
+                self._words.clear()
+            c = self._words[word] = self._count(self.words, self.word_counts, word)
+        return c
+
     def _score(self, query: str) -> float:
         t = tokens(query)
         s = 0.0
-        c_prev = self._count(self.words, self.word_counts, t[0])
+        get, counts, word = self.bigrams.get, self.bigram_counts, self._word
+        c_prev = word(t[0])
         for a, b in zip(t, t[1:], strict=False):
-            c_b = self._count(self.words, self.word_counts, b)
-            c_ab = self._count(self.bigrams, self.bigram_counts, f"{a} {b}")
+            c_b = word(b)
+            i = get(f"{a} {b}")
+            c_ab = 0.0 if i is None else float(counts[i])
             s += math.log((c_ab + MU * (c_b + 0.1) / self._denom) / (c_prev + MU))
             c_prev = c_b
         return s

@@ -10,14 +10,14 @@ from autocomplete.model.trees import TreeEnsemble
 NAMES = ["a", "b", "c", "d"]
 
 
-@pytest.fixture(scope="module")
-def booster():
+@pytest.fixture(scope="module", params=[13, 7], ids=["wide", "byte-wide"])
+def booster(request):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4000, 4))
     x[:, 3] = rng.integers(0, 3, 4000)  # a few distinct values: ties at thresholds
     y = (x[:, 0] > 0.3) * 2.0 + np.sin(x[:, 1]) + 0.5 * x[:, 3] + rng.normal(0, 0.1, 4000)
     data = lgb.Dataset(x, y, feature_name=NAMES)
-    params = {"num_leaves": 13, "learning_rate": 0.2, "verbose": -1, "num_threads": 1}
+    params = {"num_leaves": request.param, "learning_rate": 0.2, "verbose": -1, "num_threads": 1}
     return lgb.train(params, data, num_boost_round=25)
 
 
