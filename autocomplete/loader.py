@@ -91,6 +91,11 @@ def load_index(
     weights = BlendWeights.load(files) if blend else None
     if weights is not None:
         trees = LearnedRanking.load(files) if learned else None
+        if trees is not None and not files.has(LM_LABELS):
+            raise IndexFormatError(
+                f"{files.path}: the learned ranking reads the word model's scores, and the "
+                f"index has no {LM_LABELS}; rebuild it"
+            )
         ranker = BlendRanker(generator_for(files, labels), weights, model, trees)
     files.check_unchanged()
     return LoadedIndex(ranker, mpc, labels, files)

@@ -90,3 +90,15 @@ def test_a_corrupt_learned_file_is_refused_by_its_checksum(xmr_index_dir, tmp_pa
     path.write_text(json.dumps(raw))
     with pytest.raises(IndexFormatError):
         load_index(copy)
+
+
+def test_trees_without_the_word_model_they_read_are_refused_at_load(xmr_index_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "idx"
+    shutil.copytree(xmr_index_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("lm_")}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="word model"):
+        load_index(copy)
