@@ -18,14 +18,13 @@ Pure functions over the `(q_prev, q_next, user, time)` pairs of `sessions.pairs`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .tables import transition_key, word_endings
-
-#: (q_prev, q_next, user, time), as `sessions.pairs` yields them
-Pair = tuple[str, str, str, float]
+from .counts import Pair, TrainCounts
+from .counts import users_per_key as users_per_key  # re-exported: callers count with it
+from .tables import transition_key
 
 _DAY_S = 86400
 
@@ -93,27 +92,30 @@ def bound_contributions(pairs: Iterable[Pair], params: KAnonParams) -> list[Pair
     Pairs must come in time order within a user, as `sessions.pairs` yields them. A dropped
     pair drops its query event whole: it adds to no table, and not to the model's examples.
     """
+    pairs = list(pairs)
     if not params.bounded:
-        return list(pairs)
+        return pairs
+    return [pair for pair, kept in zip(pairs, counted_mask(pairs, params), strict=True) if kept]
+
+
+def counted_mask(pairs: Iterable[Pair], params: KAnonParams) -> Iterator[bool]:
+    """For each pair, whether it counts (`bound_contributions`); the streaming build keeps
+    each pair's place in the log beside it, so it needs the decision, not the subset."""
     per_day, per_query = params.max_queries_per_day, params.max_repeats_per_day
     days: dict[tuple[str, int], dict[str, int]] = {}
-    out: list[Pair] = []
-    for pair in pairs:
-        _, q, user, t = pair
+    for _, q, user, t in pairs:
+        if not params.bounded:
+            yield True
+            continue
         day = days.setdefault((user, int(t // _DAY_S)), {})
         n = day.get(q, 0)
         if n == 0 and per_day and len(day) >= per_day:
-            continue
-        if per_query and n >= per_query:
-            continue
-        day[q] = n + 1
-        out.append(pair)
-    return out
-
-
-def users_per_key(keyed: Iterable[tuple[str, str]]) -> Counter[str]:
-    """How many distinct users each key has, from (key, user) items."""
-    return Counter(key for key, _ in set(keyed))
+            yield False
+        elif per_query and n >= per_query:
+            yield False
+        else:
+            day[q] = n + 1
+            yield True
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,10 @@ class SharedTexts:
             return counts
         return {q: n for q, n in counts.items() if q in self.queries}
 
+    def shows_transition(self, prev: str, q: str) -> bool:
+        """Whether q_prev -> q_next is shown (a pair whose q_prev is hidden otherwise)."""
+        return self.transitions is None or transition_key(prev, q) in self.transitions
+
     def hide_transitions(self, pairs: Sequence[Pair]) -> list[Pair]:
         """The pairs with q_prev blanked where (q_prev, q_next) is not shown: the query still
         counts, as a session's first query does, but nothing learns what came before it.
@@ -157,10 +163,13 @@ class SharedTexts:
 def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:
     """Which queries, endings and transitions of `pairs` at least `min_users` distinct users
     issued. Pairs are the bounded ones (`bound_contributions`)."""
-    query_users = {(q, user) for _, q, user, _ in pairs}
-    by_query = users_per_key(query_users)
-    by_ending = users_per_key((e, user) for q, user in query_users for e in word_endings(q))
-    by_pair = users_per_key((transition_key(p, q), user) for p, q, user, _ in pairs if p and p != q)
+    return shared_of(TrainCounts.of(len(pairs), pairs), min_users)
+
+
+def shared_of(counts: TrainCounts, min_users: int) -> SharedTexts:
+    """`shared_texts` from the counts of the bounded pairs (`indexer.counts`)."""
+    by_query, by_ending = counts.query_users, counts.ending_users
+    by_pair = counts.transition_users
     distinct = {"queries": len(by_query), "endings": len(by_ending), "transitions": len(by_pair)}
     if min_users <= 1:
         return SharedTexts(min_users, None, None, None, distinct)
@@ -171,10 +180,18 @@ def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:
     return SharedTexts(min_users, shown(by_query), shown(by_ending), shown(by_pair), distinct)
 
 
+def kanon_summary(counts: TrainCounts, shared: SharedTexts) -> str:
+    """The build's k-anonymity line: queries counted of logged, and how many are shared."""
+    return (
+        f"{counts.counted} of {counts.logged} training queries counted; "
+        f"{'every query' if shared.queries is None else len(shared.queries)} shared "
+        f"(>= {shared.min_users} users each)"
+    )
+
+
 def kanon_stats(
     shared: SharedTexts,
-    logged: int,
-    counted: Sequence[Pair],
+    counts: TrainCounts,
     labels: Set[str],
     *,
     endings: int,
@@ -183,18 +200,20 @@ def kanon_stats(
     """For the manifest: the queries logged and counted (after the bounds), per table the
     distinct texts kept and dropped, and the share of counted queries that are labels."""
     d = shared.distinct
-    from_log = {q for _, q, _, _ in counted}
+    from_log = counts.queries.keys()
     return {
         "min_users": shared.min_users,
-        "logged_queries": logged,
-        "counted_queries": len(counted),
+        "logged_queries": counts.logged,
+        "counted_queries": counts.counted,
         "labels_kept": len(labels),
         "labels_dropped": d["queries"] - len(labels & from_log),
         "endings_kept": endings,
         "endings_dropped": d["endings"] - endings,
         "transitions_kept": transitions,
         "transitions_dropped": d["transitions"] - transitions,
-        "train_label_coverage": (sum(q in labels for _, q, _, _ in counted) / len(counted))
-        if counted
+        "train_label_coverage": (
+            sum(n for q, n in counts.queries.items() if q in labels) / counts.counted
+        )
+        if counts.counted
         else None,
     }

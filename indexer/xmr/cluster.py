@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import PartitionError
@@ -74,6 +75,11 @@ class ClusterParams:
             raise ValueError(
                 f"worker_memory must be a size like 4GiB or 500MB, got {self.worker_memory!r}"
             ) from None
+
+    def work_path(self, out: Path) -> Path:
+        """Where a build of the index `out` keeps its intermediate files: `work_dir`, else
+        `<out>.parts` beside the index."""
+        return Path(self.work_dir) if self.work_dir else out.with_name(f"{out.name}.parts")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
