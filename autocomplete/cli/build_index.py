@@ -245,6 +245,14 @@ def run(args: argparse.Namespace) -> int:
             f"{part['scheduler'] or str(part['workers']) + ' local workers'}, "
             f"largest worker peak RSS {part['worker_peak_rss_mb']:.0f} MB"
         )
+        trims = [t for t in part.get("worker_malloc_trim_threshold", []) if t is not None]
+        if trims:
+            print(
+                f"warning: Dask workers ran with MALLOC_TRIM_THRESHOLD_={', '.join(trims)}, "
+                "which can double a branch's CPU time; unset it in the workers' Dask config "
+                "(README, 'Building an index past one machine')",
+                file=sys.stderr,
+            )
     streamed = m["stats"].get("stream")
     if streamed is not None:
         print(

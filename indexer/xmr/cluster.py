@@ -89,9 +89,11 @@ class ClusterParams:
 #: mmap threshold, so every large numpy array freed is unmapped and faulted in again: a branch
 #: task then spent as much time in the kernel as in Python (8M page faults per worker on a 4x
 #: scaling log; `bench/README.md`). Unset (None), glibc keeps its adaptive thresholds.
-WORKER_ENVIRON: dict[str, Any] = {
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None
-}
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+#: Workers of a cluster this build does not start get Dask's default unless their operator
+#: unsets it in the nanny's Dask config (README "Building an index past one machine"); the
+#: build reports what each worker had (`stats.xmr.partition.worker_malloc_trim_threshold`).
+WORKER_ENVIRON: dict[str, Any] = {f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}
 
 
 def _local_cluster(factory: Any, params: ClusterParams) -> Any:

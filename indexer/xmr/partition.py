@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import shutil
 import time
@@ -39,7 +40,7 @@ from ..progress import Progress, ProgressLike
 from ..report import peak_rss_mb
 from .branches import Branch, assemble_tree, assemble_weights, char_weights, plan_branches
 from .build import learn_subtree, transitions, uses_prior
-from .cluster import ClusterParams, run_tasks
+from .cluster import MALLOC_TRIM, ClusterParams, run_tasks
 from .examples import Item, numbered_contexts
 from .params import XMRParams
 from .parts import (
@@ -80,6 +81,8 @@ class BranchDone:
     seconds: float
     peak_rss_mb: float
     reused: bool
+    #: the worker's MALLOC_TRIM_THRESHOLD_, None when unset (`cluster.WORKER_ENVIRON`)
+    malloc_trim_threshold: str | None = None
 
 
 def train_branch(task: BranchTask) -> BranchDone:
@@ -109,7 +112,8 @@ def train_branch(task: BranchTask) -> BranchDone:
         reused = True
     _, _, learned = read_part(out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return BranchDone(str(out), learned, time.perf_counter() - t0, peak, reused)
+    trim = os.environ.get(MALLOC_TRIM)
+    return BranchDone(str(out), learned, time.perf_counter() - t0, peak, reused, trim)
 
 
 def _digest(*parts: object) -> str:
@@ -278,6 +282,9 @@ def train_partitioned(
             "partition_s": round(partition_s, 2),
             "tasks_s": round(tasks_s, 2),
             "worker_peak_rss_mb": round(max(d.peak_rss_mb for d in done), 1),
+            "worker_malloc_trim_threshold": sorted(
+                {d.malloc_trim_threshold for d in done}, key=lambda v: (v is not None, str(v))
+            ),
         },
     }
     return {"xmr": stats}
