@@ -2,15 +2,17 @@
 
 `build-index --partitions N` (or `--scheduler`) runs this instead of `autocomplete.build`'s
 `build_full`: the index comes from a driver that holds one bucket of users at a time
-(`indexer.stream.build`), and the blend is fitted exactly as `build_full` fits it, on the
-dev sessions with the training sessions of dev's users as their history: the only part of
-the log this driver keeps in memory (`StreamedBuild.blend_data`; dev is a week of the log).
-The fit reads only dev users' histories, so this is the whole training part as far as the
-fit can tell, with one limit: the history store it replays into (`session_store.memory`)
-evicts a user past `StoreConfig.max_users` (100,000) users or `user_ttl_s` (90 days) after
-their last query, counted over every user it holds; a training part with more users than
-that, or longer than that, may see other evictions here than in `build_full` (and so other
-blend weights). The shared log (1,000 users, two months of training) is far inside both.
+(`indexer.stream.build`), and the blend is fitted as `build_full` fits it, on the dev
+sessions with each dev user's training history. The driver keeps the dev sessions (a week
+of the log) and, per dev user, their history as the store holds it after their training
+sessions (`history.seed_sessions`: at most `StoreConfig.user_history_size` queries a user),
+not the sessions themselves: the fit reads no other user's history, so for the fit this is
+the whole training part. Two limits, both of the store the fit replays into
+(`session_store.memory`, one for every user): it evicts users past `StoreConfig.max_users`
+(100,000) and histories `user_ttl_s` (90 days) old, and which it evicts depends on every
+user it holds; a log with more users in training, or longer than that up to the end of
+dev, may get other blend weights here than from `build_full`. The shared log (1,000 users,
+68 days) is far inside both.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from indexer.xmr.cluster import ClusterParams
 
 from .build import fit_blend
 from .fit import FitParams
+from .history import seed_sessions
 
 
 def build_full_streamed(
@@ -47,7 +50,8 @@ def build_full_streamed(
     of the log the driver holds (`indexer.stream.params.StreamParams`)."""
     report = Progress.of(progress)
     t0 = time.perf_counter()
-    built = build_index_streamed(logs, out, params, cluster, stream, report, fresh)
+    history = seed_sessions if params.blend else None
+    built = build_index_streamed(logs, out, params, cluster, stream, report, fresh, history)
     if not params.blend:
         return built.report
     files = fit_blend(IndexFiles(out), built.blend_data, fit_params, report)

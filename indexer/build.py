@@ -16,7 +16,7 @@ from .counts import TrainCounts
 from .dataset import SplitSessions, load_split
 from .errors import LogFormatError
 from .freshfile import FreshFile
-from .kanon import SharedTexts, bound_contributions, kanon_summary, shared_of
+from .kanon import SharedCounts, bound_contributions, kanon_summary, shared_counts
 from .params import BuildParams
 from .periods import period
 from .progress import Progress, ProgressLike
@@ -73,11 +73,12 @@ def build_index(
         train_pairs = bound_contributions(logged_pairs, params.kanon)
         counts = TrainCounts.of(len(logged_pairs), train_pairs)
         del logged_pairs
-        shared = shared_of(counts, params.kanon.min_users)
-        ph.finish(kanon_summary(counts, shared))
+        shared = shared_counts(counts, params.kanon.min_users)
+        del counts
+        ph.finish(kanon_summary(shared))
 
-    def model(w: IndexWriter, labels: LabelTable, shared: SharedTexts) -> dict[str, Any]:
-        model_pairs = shared.hide_transitions(train_pairs)
+    def model(w: IndexWriter, labels: LabelTable, shared: SharedCounts) -> dict[str, Any]:
+        model_pairs = shared.texts.hide_transitions(train_pairs)
         if params.model == "xmr" and cluster is not None:
             from .xmr.partition import build_xmr_partitioned
 
@@ -96,5 +97,5 @@ def build_index(
         {"train": period(train), "dev": period(data.dev)},
         Counter(q for _, q, _, _ in pairs(data.dev)),
     )
-    manifest = publish(out, params, counts, shared, facts, model, fresh, report)
+    manifest = publish(out, params, shared, facts, model, fresh, report)
     return BuildReport(manifest, time.perf_counter() - t0, peak_rss_mb())

@@ -2,21 +2,19 @@
 
 Every table the build serves to strangers (labels, endings, transitions, the XR-Linear
 model's label transitions) and every k-anonymity decision is a function of a few counts over
-the bounded training pairs: how often each query and each previous->next transition counts,
-and how many distinct users issued each query, ending and transition. None of them needs the
-pairs themselves, and all of them add up across *disjoint sets of users*: a user's pairs are
-all counted in one `TrainCounts`, so the distinct users of a key in the whole log are the sum
-of its distinct users in each part. That is what lets the streaming build
-(`indexer.stream`) count a log bucket by bucket of users and merge, and get the very numbers
-the in-memory build gets from the whole list (both go through `TrainCounts.of`).
-
-Memory grows with the distinct texts (queries, endings, transitions), not with the log.
+the bounded training pairs: how often each query, word ending and previous->next transition
+counts, and how many distinct users issued each. None of them needs the pairs themselves,
+and all of them add up across *disjoint sets of users*: a user's pairs are all counted in
+one `TrainCounts`, so the distinct users of a key in the whole log are the sum of its
+distinct users in each part. That is what lets the streaming build (`indexer.stream`) count
+a log bucket by bucket of users and add the buckets' counts up on disk, key by key
+(`stream.shards`), and get the very numbers the in-memory build gets from the whole list.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +39,8 @@ class TrainCounts:
 
     logged: pairs before the per-user bounds; counted: after them.
     queries: how often each query counts (after the bounds).
+    endings: how often each word ending (`tables.word_endings`) counts: the sum of the
+        counts of the queries that end with it.
     transitions: how often each `transition_key(q_prev, q_next)` counts, for pairs with a
         q_prev (a session's first query has none).
     query_users / ending_users / transition_users: distinct users per query, per word ending
@@ -50,6 +50,7 @@ class TrainCounts:
     logged: int = 0
     counted: int = 0
     queries: Counter[str] = field(default_factory=Counter)
+    endings: Counter[str] = field(default_factory=Counter)
     transitions: Counter[str] = field(default_factory=Counter)
     query_users: Counter[str] = field(default_factory=Counter)
     ending_users: Counter[str] = field(default_factory=Counter)
@@ -60,10 +61,16 @@ class TrainCounts:
         """The counts of the bounded `pairs`; `logged`: how many there were before the bounds."""
         query_users = {(q, user) for _, q, user, _ in pairs}
         keyed = [(transition_key(p, q), user) for p, q, user, _ in pairs if p and p != q]
+        queries = Counter(q for _, q, _, _ in pairs)
+        endings: Counter[str] = Counter()
+        for q, n in queries.items():
+            for e in word_endings(q):
+                endings[e] += n
         return cls(
             logged=logged,
             counted=len(pairs),
-            queries=Counter(q for _, q, _, _ in pairs),
+            queries=queries,
+            endings=endings,
             transitions=Counter(k for k, _ in keyed),
             query_users=users_per_key(query_users),
             ending_users=users_per_key(
@@ -72,29 +79,14 @@ class TrainCounts:
             transition_users=users_per_key(keyed),
         )
 
-    def merge(self, other: TrainCounts) -> None:
-        """Add `other`'s counts, in place. Right only when no user has pairs in both: the
-        distinct-user counts are summed, not re-deduplicated."""
-        self.logged += other.logged
-        self.counted += other.counted
-        self.queries.update(other.queries)
-        self.transitions.update(other.transitions)
-        self.query_users.update(other.query_users)
-        self.ending_users.update(other.ending_users)
-        self.transition_users.update(other.transition_users)
 
-
-def label_transitions(
-    transitions: Mapping[str, int], texts: Sequence[str], shown: Container[str] | None = None
-) -> sp.csr_matrix:
-    """counts[prev label, next label] from transition counts, as
-    `indexer.xmr.build.transitions` computes them from the pairs (float32, canonical CSR).
-    `shown`: only these transition keys count (the others had their q_prev hidden)."""
+def label_transitions(transitions: Mapping[str, int], texts: Sequence[str]) -> sp.csr_matrix:
+    """counts[prev label, next label] from the shown transitions' counts, as
+    `indexer.xmr.build.transitions` computes them from the pairs with hidden transitions
+    blanked (float32, canonical CSR)."""
     label_id = {t: i for i, t in enumerate(texts)}
     rows, cols, vals = [], [], []
     for key in transitions:
-        if shown is not None and key not in shown:
-            continue
         prev, q = key.split(SEP, 1)
         a, b = label_id.get(prev), label_id.get(q)
         if a is not None and b is not None:

@@ -128,9 +128,9 @@ class SharedTexts:
     """
 
     min_users: int
-    queries: frozenset[str] | None
-    endings: frozenset[str] | None
-    transitions: frozenset[str] | None
+    queries: Set[str] | None
+    endings: Set[str] | None
+    transitions: Set[str] | None
     distinct: Mapping[str, int]
 
     def shows_query(self, q: str) -> bool:
@@ -160,51 +160,101 @@ class SharedTexts:
         ]
 
 
+@dataclass(frozen=True)
+class SharedCounts:
+    """What a build shows strangers (`texts`) and the counts of just that: all the tables,
+    the model's label transitions and the manifest's statistics need of the log.
+
+    logged / counted: training pairs before and after the per-user bounds.
+    queries / endings / transitions: the bounded counts of the shown keys (every key at
+        K = 1); `texts` holds the same keys.
+    """
+
+    texts: SharedTexts
+    logged: int
+    counted: int
+    queries: Mapping[str, int]
+    endings: Mapping[str, int]
+    transitions: Mapping[str, int]
+
+    @classmethod
+    def of(
+        cls,
+        min_users: int,
+        logged: int,
+        counted: int,
+        shown: Mapping[str, Mapping[str, int]],
+        distinct: Mapping[str, int],
+    ) -> SharedCounts:
+        """From the shown keys' counts per table ("queries", "endings", "transitions") and
+        how many distinct keys each table had."""
+        q, e, t = shown["queries"], shown["endings"], shown["transitions"]
+        every = min_users <= 1
+        texts = SharedTexts(
+            min_users,
+            None if every else q.keys(),
+            None if every else e.keys(),
+            None if every else t.keys(),
+            dict(distinct),
+        )
+        return cls(texts, logged, counted, q, e, t)
+
+
+def shared_counts(counts: TrainCounts, min_users: int) -> SharedCounts:
+    """The keys of `counts` at least `min_users` distinct users issued, with their counts."""
+
+    def shown(c: Counter[str], users: Counter[str]) -> dict[str, int]:
+        return {k: c[k] for k, n in users.items() if n >= min_users}
+
+    return SharedCounts.of(
+        min_users,
+        counts.logged,
+        counts.counted,
+        {
+            "queries": shown(counts.queries, counts.query_users),
+            "endings": shown(counts.endings, counts.ending_users),
+            "transitions": shown(counts.transitions, counts.transition_users),
+        },
+        {
+            "queries": len(counts.query_users),
+            "endings": len(counts.ending_users),
+            "transitions": len(counts.transition_users),
+        },
+    )
+
+
 def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:
     """Which queries, endings and transitions of `pairs` at least `min_users` distinct users
     issued. Pairs are the bounded ones (`bound_contributions`)."""
-    return shared_of(TrainCounts.of(len(pairs), pairs), min_users)
+    return shared_counts(TrainCounts.of(len(pairs), pairs), min_users).texts
 
 
-def shared_of(counts: TrainCounts, min_users: int) -> SharedTexts:
-    """`shared_texts` from the counts of the bounded pairs (`indexer.counts`)."""
-    by_query, by_ending = counts.query_users, counts.ending_users
-    by_pair = counts.transition_users
-    distinct = {"queries": len(by_query), "endings": len(by_ending), "transitions": len(by_pair)}
-    if min_users <= 1:
-        return SharedTexts(min_users, None, None, None, distinct)
-
-    def shown(c: Counter[str]) -> frozenset[str]:
-        return frozenset(k for k, n in c.items() if n >= min_users)
-
-    return SharedTexts(min_users, shown(by_query), shown(by_ending), shown(by_pair), distinct)
-
-
-def kanon_summary(counts: TrainCounts, shared: SharedTexts) -> str:
+def kanon_summary(shared: SharedCounts) -> str:
     """The build's k-anonymity line: queries counted of logged, and how many are shared."""
+    texts = shared.texts
     return (
-        f"{counts.counted} of {counts.logged} training queries counted; "
-        f"{'every query' if shared.queries is None else len(shared.queries)} shared "
-        f"(>= {shared.min_users} users each)"
+        f"{shared.counted} of {shared.logged} training queries counted; "
+        f"{'every query' if texts.queries is None else len(texts.queries)} shared "
+        f"(>= {texts.min_users} users each)"
     )
 
 
 def kanon_stats(
-    shared: SharedTexts,
-    counts: TrainCounts,
+    shared: SharedCounts,
     labels: Set[str],
     *,
     endings: int,
     transitions: int,
 ) -> dict[str, Any]:
     """For the manifest: the queries logged and counted (after the bounds), per table the
-    distinct texts kept and dropped, and the share of counted queries that are labels."""
-    d = shared.distinct
-    from_log = counts.queries.keys()
+    distinct texts kept and dropped, and the share of counted queries that are labels.
+    (A label is a shown query, or at K = 1 a fresh one the log never held.)"""
+    d = shared.texts.distinct
+    from_log = shared.queries.keys()
     return {
-        "min_users": shared.min_users,
-        "logged_queries": counts.logged,
-        "counted_queries": counts.counted,
+        "min_users": shared.texts.min_users,
+        "logged_queries": shared.logged,
+        "counted_queries": shared.counted,
         "labels_kept": len(labels),
         "labels_dropped": d["queries"] - len(labels & from_log),
         "endings_kept": endings,
@@ -212,8 +262,8 @@ def kanon_stats(
         "transitions_kept": transitions,
         "transitions_dropped": d["transitions"] - transitions,
         "train_label_coverage": (
-            sum(n for q, n in counts.queries.items() if q in labels) / counts.counted
+            sum(n for q, n in shared.queries.items() if q in labels) / shared.counted
         )
-        if counts.counted
+        if shared.counted
         else None,
     }

@@ -2,8 +2,8 @@
 
 Both builds end here. The in-memory build (`indexer.build.build_index`) counts the whole
 list of training pairs; the streaming build (`indexer.stream.build`) counts a log bucket by
-bucket of users and merges. Either way the index is a function of the same `TrainCounts`,
-the same `SharedTexts` and what the model step writes, so the two builds' tables cannot drift
+bucket of users and adds the counts up on disk. Either way the index is a function of the
+same `SharedCounts` and what the model step writes, so the two builds' tables cannot drift
 apart: there is one place that turns counts into tables.
 """
 
@@ -19,17 +19,15 @@ from typing import Any
 from autocomplete.model.artifact import IndexWriter
 from autocomplete.model.labels import ENDINGS, LABELS, TRANSITIONS, LabelTable
 
-from .counts import TrainCounts
 from .errors import LogFormatError
 from .freshfile import FreshFile, fold_files
-from .kanon import SharedTexts, kanon_stats
+from .kanon import SharedCounts, kanon_stats
 from .params import BuildParams
 from .progress import Progress, ProgressLike
 from .querylog import ReadStats
-from .tables import endings_table
 
 #: writes the model's files (nothing for mpc) and returns the manifest's stats for it
-ModelStep = Callable[[IndexWriter, LabelTable, SharedTexts], Mapping[str, Any]]
+ModelStep = Callable[[IndexWriter, LabelTable, SharedCounts], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -48,38 +46,24 @@ class LogFacts:
     dev_queries: Counter[str]
 
 
-def label_table(
-    counts: TrainCounts, shared: SharedTexts, min_count: int, extra: Mapping[str, int]
-) -> LabelTable:
+def label_table(shared: SharedCounts, min_count: int, extra: Mapping[str, int]) -> LabelTable:
     """The labels: shown training queries counted as the bounds allow, plus `extra` (fresh
     counts) on shown queries, at least `min_count` in all."""
-    shown: Counter[str] = Counter(
-        {q: n for q, n in counts.queries.items() if shared.shows_query(q)}
-    )
-    shown.update(shared.shown_counts(extra))
-    return LabelTable.from_queries((), min_count, shown)
-
-
-def transitions_of(counts: TrainCounts, shared: SharedTexts) -> LabelTable:
-    """The shown previous->next transitions, counted (`tables.transitions_table` over the
-    pairs with hidden transitions blanked)."""
-    kept = counts.transitions
-    if shared.transitions is not None:
-        kept = Counter({k: n for k, n in kept.items() if k in shared.transitions})
-    return LabelTable.from_queries((), 1, kept)
+    counts: Counter[str] = Counter(shared.queries)
+    counts.update(shared.texts.shown_counts(extra))
+    return LabelTable.from_queries((), min_count, counts)
 
 
 def publish(
     out: str | os.PathLike[str],
     params: BuildParams,
-    counts: TrainCounts,
-    shared: SharedTexts,
+    shared: SharedCounts,
     facts: LogFacts,
     model: ModelStep,
     fresh: Sequence[FreshFile] = (),
     progress: ProgressLike = None,
 ) -> dict[str, Any]:
-    """Write the index for `counts` into `out` and return its manifest.
+    """Write the index of what `shared` counts into `out` and return its manifest.
 
     progress: the phases "labels", "tables" (3 steps), whatever `model` reports, "writing".
     Raises `LogFormatError` when no query makes a label; nothing is left at `out` then.
@@ -87,18 +71,20 @@ def publish(
     report = Progress.of(progress)
     with report.phase("labels") as ph:
         extra_counts = fold_files(fresh)
-        labels = label_table(counts, shared, params.min_count, extra_counts)
+        labels = label_table(shared, params.min_count, extra_counts)
         if not labels.texts:
             raise LogFormatError(
                 f"no query occurs >= {params.min_count} times from >= {params.kanon.min_users} "
                 "users in training; lower --min-count or --min-users"
             )
-        ph.finish(f"{len(labels.texts)} labels from {counts.counted} training queries")
+        ph.finish(f"{len(labels.texts)} labels from {shared.counted} training queries")
     w = IndexWriter(Path(out))
     try:
         with report.phase("tables", total=3) as ph:
-            endings = endings_table(counts.queries, shown=shared.endings)
-            transitions = transitions_of(counts, shared)
+            # the shown keys' counts are the tables: `tables.endings_table` and
+            # `tables.transitions_table` over the pairs, restricted to what is shown
+            endings = LabelTable.from_queries((), 1, shared.endings)
+            transitions = LabelTable.from_queries((), 1, shared.transitions)
             for name, table in ((LABELS, labels), (ENDINGS, endings), (TRANSITIONS, transitions)):
                 table.save(
                     w, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k, name=name
@@ -111,7 +97,7 @@ def publish(
         stats: dict[str, Any] = {
             "reader": {k: v for k, v in vars(facts.reader).items() if k != "malformed_examples"},
             "train_sessions": facts.train_sessions,
-            "train_queries": counts.counted,
+            "train_queries": shared.counted,
             "dev_queries": dev_n,
             "dev_label_coverage": (
                 sum(n for q, n in facts.dev_queries.items() if q in label_set) / dev_n
@@ -121,7 +107,6 @@ def publish(
             "periods": dict(facts.periods),
             "kanon": kanon_stats(
                 shared,
-                counts,
                 label_set,
                 endings=len(endings.texts),
                 transitions=len(transitions.texts),
@@ -132,7 +117,7 @@ def publish(
             stats["fresh"] = {
                 "files": [f.summary() for f in fresh],
                 "queries": len(extra_counts),
-                "new_labels": sum(q in label_set and q not in counts.queries for q in extra_counts),
+                "new_labels": sum(q in label_set and q not in shared.queries for q in extra_counts),
                 "added_count": int(sum(extra_counts.values())),
             }
         with report.phase("writing") as ph:

@@ -8,6 +8,7 @@ k-anonymity, which is everything the driver itself decides.
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from indexer.build import build_index
 from indexer.counts import TrainCounts, label_transitions
 from indexer.dataset import load_split
 from indexer.errors import LogFormatError
-from indexer.kanon import KAnonParams, bound_contributions
+from indexer.kanon import KAnonParams, bound_contributions, shared_counts
 from indexer.params import BuildParams
 from indexer.querylog import read_events
 from indexer.sessions import TimeSplit, pairs, sessionize, split_events
@@ -27,6 +28,7 @@ from indexer.stream.events import PARTS, read_bucket, write_buckets
 from indexer.stream.pairs import merged_pairs, pairs_path, write_pairs
 from indexer.stream.params import StreamParams
 from indexer.stream.sessions import bucket_sessions, numbered_pairs
+from indexer.stream.shards import ShardWriter, shared_from_shards
 from indexer.xmr.build import transitions
 from indexer.xmr.cluster import ClusterParams
 
@@ -113,26 +115,34 @@ def test_pairs_merged_from_buckets_come_back_in_the_logs_order(
     assert list(merged_pairs(paths, 64)) == want
 
 
-def test_counts_merged_over_disjoint_users_are_the_counts_of_all_pairs(sample_log: Path) -> None:
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_counts_summed_on_disk_over_disjoint_users_are_the_shared_counts_of_all_pairs(
+    tmp_path: Path, sample_log: Path, k: int
+) -> None:
     train = load_split([sample_log]).train
-    kanon = KAnonParams()
-    bounded = bound_contributions(pairs(train), kanon)
-    whole = TrainCounts.of(len(list(pairs(train))), bounded)
-    merged = TrainCounts()
-    for half in (0, 1):
-        mine = [s for s in train if hash(s.user) % 2 == half]
-        merged.merge(
-            TrainCounts.of(len(list(pairs(mine))), bound_contributions(pairs(mine), kanon))
-        )
-    assert merged == whole
-    assert whole.counted < whole.logged
+    kanon = KAnonParams(min_users=k)
+    logged = list(pairs(train))
+    want = shared_counts(TrainCounts.of(len(logged), bound_contributions(logged, kanon)), k)
+    writer = ShardWriter(tmp_path, 3)
+    for third in range(3):
+        mine = list(pairs(s for s in train if zlib.crc32(s.user.encode()) % 3 == third))
+        writer.add(TrainCounts.of(len(mine), bound_contributions(mine, kanon)))
+    writer.close()
+    got = shared_from_shards(tmp_path, 3, k, writer.logged, writer.counted)
+    assert got == want
+    assert not any(tmp_path.iterdir())
+    assert want.counted < want.logged and 0 < len(want.queries) <= want.texts.distinct["queries"]
 
 
-def test_label_transitions_from_counts_are_the_matrix_from_pairs(sample_log: Path) -> None:
+@pytest.mark.parametrize("k,every", [(1, 3), (2, 1)])
+def test_label_transitions_from_counts_are_the_matrix_from_pairs(
+    sample_log: Path, k: int, every: int
+) -> None:
     raw = list(pairs(load_split([sample_log]).train))
-    counts = TrainCounts.of(len(raw), raw)
-    texts = sorted({q for _, q, _, _ in raw})[::3]
-    got, want = label_transitions(counts.transitions, texts), transitions(raw, texts)
+    shared = shared_counts(TrainCounts.of(len(raw), raw), k)
+    texts = sorted({q for _, q, _, _ in raw})[::every]
+    got = label_transitions(shared.transitions, texts)
+    want = transitions(shared.texts.hide_transitions(raw), texts)
     assert got.nnz > 0
     for a, b in ((got.data, want.data), (got.indices, want.indices), (got.indptr, want.indptr)):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
@@ -150,7 +160,9 @@ def test_the_streamed_index_of_an_awkward_log_is_the_in_memory_index(
     log = write_log(tmp_path / "log.tsv", AWKWARD)
     params = BuildParams(model="mpc", kanon=kanon, use_all=use_all)
     build_index([log], tmp_path / "memory", params)
-    built = build_index_streamed([log], tmp_path / "stream", params, stream=StreamParams(3, 4))
+    built = build_index_streamed(
+        [log], tmp_path / "stream", params, stream=StreamParams(3, 4), history=list
+    )
     assert _files(tmp_path / "stream") == _files(tmp_path / "memory")
     ours = IndexFiles(tmp_path / "stream").manifest["stats"]
     theirs = IndexFiles(tmp_path / "memory").manifest["stats"]
