@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from autocomplete.model.artifact import IndexWriter
 from autocomplete.model.labels import LabelTable
 
@@ -140,6 +142,9 @@ def build_index_streamed(
                 tmp, sp_.buckets, params.kanon.min_users, shards.logged, shards.counted
             )
             ph.finish(kanon_summary(shared))
+        # Arrow's allocator keeps what the passes freed for itself; the blend fit to come
+        # allocates through Python and numpy, which cannot reuse it
+        pa.default_memory_pool().release_unused()
         files = [pairs_path(tmp, b) for b in range(sp_.buckets)]
         stream_stats = {
             **sp_.to_json(),
