@@ -68,6 +68,35 @@ def keystrokes_with_history(
             replay.record(s.user, q, t)
 
 
+def seed_sessions(past: Sequence[Session], config: StoreConfig | None = None) -> list[Session]:
+    """Sessions that seed the very histories `past` seeds in `keystrokes_with_history`,
+    in at most `user_history_size` distinct queries a user: one per user, each query of
+    the user's history as the store holds it after `past`, repeated its count times at its
+    last-used time, least recently used first (ties in the store's order).
+
+    So a build can keep each dev user's history instead of all their training sessions
+    (`autocomplete.streamed`). Exact where the store's order of a user's queries is their
+    last-used order, which holds when no two of the user's sessions overlap in time (a log
+    sorted by user and time, as AOL's are); and, as `keystrokes_with_history` replays every
+    user into one store, where that store evicts nobody (at most `max_users` users, no
+    history older than `user_ttl_s` by the last evaluated query).
+    """
+    replay = HistoryReplay(config)
+    users: dict[str, None] = {}
+    for s in sorted(past, key=lambda s: s.times[0]):
+        users[s.user] = None
+        for q, t in zip(s.queries, s.times, strict=True):
+            replay.record(s.user, q, t)
+    out = []
+    for user in users:
+        entries = sorted(replay.snapshot(user), key=lambda e: e.last_used)
+        if entries:
+            queries = tuple(e.query for e in entries for _ in range(e.count))
+            times = tuple(e.last_used for e in entries for _ in range(e.count))
+            out.append(Session(user, queries, times))
+    return out
+
+
 def keystrokes(evaluated: Sequence[Session]) -> Iterator[tuple[Example, Context]]:
     """Every keystroke example of `evaluated` with its context as an anonymous visitor has
     it: the session's previous queries and the time, no history."""

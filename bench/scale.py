@@ -32,8 +32,9 @@ Measured per build:
 
 `--build single` (default) is `build-index` as it is (XR-Linear training may fork
 `--xmr-workers` processes); `--build partitioned` adds `--partitions N --dask-workers W
---worker-memory SIZE`: one Dask task per top-level trie branch on a local cluster of W
-one-thread workers, each bounded to SIZE (`indexer.xmr.partition`).
+--worker-memory SIZE --buckets B`: one Dask task per top-level trie branch on a local cluster
+of W one-thread workers, each bounded to SIZE (`indexer.xmr.partition`), and a driver that
+streams the log through B buckets of users (`indexer.stream`).
 """
 
 from __future__ import annotations
@@ -207,6 +208,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=8, help="partitioned: branches")
     ap.add_argument("--dask-workers", type=int, default=2, help="partitioned: local workers")
     ap.add_argument("--worker-memory", default="4GiB", help="partitioned: limit per worker")
+    ap.add_argument("--buckets", type=int, help="partitioned: the driver's buckets of users")
     ap.add_argument("--work", type=Path, default=ROOT / "bench/results/scale")
     ap.add_argument("--seed", type=int, default=0, help="user sample and enlargement seed")
     ap.add_argument("--sample-s", type=float, default=0.2, help="tree RSS sampling period")
@@ -224,6 +226,8 @@ def main() -> None:
     if args.build == "partitioned":
         extra += ["--partitions", str(args.partitions), "--dask-workers", str(args.dask_workers)]
         extra += ["--worker-memory", args.worker_memory]
+        if args.buckets is not None:
+            extra += ["--buckets", str(args.buckets)]
     args.work.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     exps: dict[str, float | None] = {}

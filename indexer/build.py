@@ -10,19 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autocomplete.model.artifact import IndexWriter
-from autocomplete.model.labels import ENDINGS, LABELS, TRANSITIONS, LabelTable
-from autocomplete.model.wordlm import WordLM
+from autocomplete.model.labels import LabelTable
 
+from .counts import TrainCounts
 from .dataset import SplitSessions, load_split
 from .errors import LogFormatError
-from .freshfile import FreshFile, fold_files
-from .kanon import bound_contributions, kanon_stats, shared_lm_counts, shared_texts
+from .freshfile import FreshFile
+from .kanon import SharedCounts, bound_contributions, kanon_summary, shared_counts
 from .params import BuildParams
 from .periods import period
 from .progress import Progress, ProgressLike
+from .publish import LogFacts, publish
 from .report import BuildReport, peak_rss_mb
 from .sessions import pairs
-from .tables import endings_table, transitions_table
 
 if TYPE_CHECKING:
     from .xmr.cluster import ClusterParams
@@ -71,92 +71,31 @@ def build_index(
     with report.phase("k-anonymity") as ph:
         logged_pairs = list(pairs(train))
         train_pairs = bound_contributions(logged_pairs, params.kanon)
-        shared = shared_texts(train_pairs, params.kanon.min_users)
-        ph.finish(
-            f"{len(train_pairs)} of {len(logged_pairs)} training queries counted; "
-            f"{'every query' if shared.queries is None else len(shared.queries)} shared "
-            f"(>= {params.kanon.min_users} users each)"
-        )
-    with report.phase("labels") as ph:
-        query_counts = Counter(q for _, q, _, _ in train_pairs)
-        extra_counts = fold_files(fresh)
-        labels = LabelTable.from_queries(
-            (q for _, q, _, _ in train_pairs if shared.shows_query(q)),
-            params.min_count,
-            shared.shown_counts(extra_counts),
-        )
-        if not labels.texts:
-            raise LogFormatError(
-                f"no query occurs >= {params.min_count} times from >= {params.kanon.min_users} "
-                "users in training; lower --min-count or --min-users"
-            )
-        model_pairs = shared.hide_transitions(train_pairs)
-        ph.finish(f"{len(labels.texts)} labels from {len(train_pairs)} training queries")
-    w = IndexWriter(Path(out))
-    try:
-        with report.phase("tables", total=4) as ph:
-            endings = endings_table(query_counts, shown=shared.endings)
-            transitions = transitions_table((p, q) for p, q, _, _ in model_pairs)
-            for name, table in ((LABELS, labels), (ENDINGS, endings), (TRANSITIONS, transitions)):
-                table.save(
-                    w, heavy_threshold=params.heavy_threshold, heavy_k=params.heavy_k, name=name
-                )
-                ph.advance()
-            lm = WordLM.of_counts(*shared_lm_counts(train_pairs, params.kanon.min_users))
-            lm.save(w, labels.texts)
-            ph.advance()
-            ph.finish(
-                f"{len(endings.texts)} endings, {len(transitions.texts)} transitions, "
-                f"{len(lm.bigrams)} word bigrams"
-            )
-        extra: dict[str, Any] = {}
+        counts = TrainCounts.of(len(logged_pairs), train_pairs)
+        del logged_pairs
+        shared = shared_counts(counts, params.kanon.min_users)
+        del counts
+        ph.finish(kanon_summary(shared))
+
+    def model(w: IndexWriter, labels: LabelTable, shared: SharedCounts) -> dict[str, Any]:
+        model_pairs = shared.texts.hide_transitions(train_pairs)
         if params.model == "xmr" and cluster is not None:
             from .xmr.partition import build_xmr_partitioned
 
-            extra = build_xmr_partitioned(
+            return build_xmr_partitioned(
                 w, labels, model_pairs, params.xmr, cluster, Path(out), report
             )
-        elif params.model == "xmr":
+        if params.model == "xmr":
             from .xmr.build import build_xmr  # heavy imports only when asked for
 
-            extra = build_xmr(w, labels, model_pairs, params.xmr, report)
-        label_set = set(labels.texts)
-        dev_q = [q for _, q, _, _ in pairs(data.dev)]
-        stats: dict[str, Any] = {
-            "reader": {k: v for k, v in vars(data.stats).items() if k != "malformed_examples"},
-            "train_sessions": len(train),
-            "train_queries": len(train_pairs),
-            "dev_queries": len(dev_q),
-            "dev_label_coverage": (sum(q in label_set for q in dev_q) / len(dev_q))
-            if dev_q
-            else None,
-            "periods": {"train": period(train), "dev": period(data.dev)},
-            "kanon": kanon_stats(
-                shared,
-                len(logged_pairs),
-                train_pairs,
-                label_set,
-                endings=len(endings.texts),
-                transitions=len(transitions.texts),
-            ),
-            **extra,
-        }
-        if fresh:
-            stats["fresh"] = {
-                "files": [f.summary() for f in fresh],
-                "queries": len(extra_counts),
-                "new_labels": sum(q in label_set and q not in query_counts for q in extra_counts),
-                "added_count": int(sum(extra_counts.values())),
-            }
-        with report.phase("writing") as ph:
-            manifest = w.commit(
-                model=params.model,
-                label_count=len(labels.texts),
-                build_params=params.to_json(),
-                stats=stats,
-            )
-            ph.finish(f"{len(manifest['files'])} files with their checksums -> {out}")
-    except BaseException:
-        w.abort()
-        raise
+            return build_xmr(w, labels, model_pairs, params.xmr, report)
+        return {}
+
+    facts = LogFacts(
+        data.stats,
+        len(train),
+        {"train": period(train), "dev": period(data.dev)},
+        Counter(q for _, q, _, _ in pairs(data.dev)),
+    )
+    manifest = publish(out, params, shared, facts, model, fresh, report)
     return BuildReport(manifest, time.perf_counter() - t0, peak_rss_mb())

@@ -18,19 +18,17 @@ Pure functions over the `(q_prev, q_next, user, time)` pairs of `sessions.pairs`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from autocomplete.model.wordlm import count as lm_count
-from autocomplete.model.wordlm import tokens
-
-from .tables import transition_key, word_endings
-
-#: (q_prev, q_next, user, time), as `sessions.pairs` yields them
-Pair = tuple[str, str, str, float]
+from .counts import Pair, TrainCounts
+from .counts import users_per_key as users_per_key  # re-exported: callers count with it
+from .tables import transition_key
 
 _DAY_S = 86400
+#: the keyed counts every build adds up and shows only at K distinct users
+TABLES = ("queries", "endings", "transitions", "words", "bigrams")
 
 
 @dataclass(frozen=True)
@@ -96,27 +94,30 @@ def bound_contributions(pairs: Iterable[Pair], params: KAnonParams) -> list[Pair
     Pairs must come in time order within a user, as `sessions.pairs` yields them. A dropped
     pair drops its query event whole: it adds to no table, and not to the model's examples.
     """
+    pairs = list(pairs)
     if not params.bounded:
-        return list(pairs)
+        return pairs
+    return [pair for pair, kept in zip(pairs, counted_mask(pairs, params), strict=True) if kept]
+
+
+def counted_mask(pairs: Iterable[Pair], params: KAnonParams) -> Iterator[bool]:
+    """For each pair, whether it counts (`bound_contributions`); the streaming build keeps
+    each pair's place in the log beside it, so it needs the decision, not the subset."""
     per_day, per_query = params.max_queries_per_day, params.max_repeats_per_day
     days: dict[tuple[str, int], dict[str, int]] = {}
-    out: list[Pair] = []
-    for pair in pairs:
-        _, q, user, t = pair
+    for _, q, user, t in pairs:
+        if not params.bounded:
+            yield True
+            continue
         day = days.setdefault((user, int(t // _DAY_S)), {})
         n = day.get(q, 0)
         if n == 0 and per_day and len(day) >= per_day:
-            continue
-        if per_query and n >= per_query:
-            continue
-        day[q] = n + 1
-        out.append(pair)
-    return out
-
-
-def users_per_key(keyed: Iterable[tuple[str, str]]) -> Counter[str]:
-    """How many distinct users each key has, from (key, user) items."""
-    return Counter(key for key, _ in set(keyed))
+            yield False
+        elif per_query and n >= per_query:
+            yield False
+        else:
+            day[q] = n + 1
+            yield True
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,9 @@ class SharedTexts:
     """
 
     min_users: int
-    queries: frozenset[str] | None
-    endings: frozenset[str] | None
-    transitions: frozenset[str] | None
+    queries: Set[str] | None
+    endings: Set[str] | None
+    transitions: Set[str] | None
     distinct: Mapping[str, int]
 
     def shows_query(self, q: str) -> bool:
@@ -143,6 +144,10 @@ class SharedTexts:
         if self.queries is None:
             return counts
         return {q: n for q, n in counts.items() if q in self.queries}
+
+    def shows_transition(self, prev: str, q: str) -> bool:
+        """Whether q_prev -> q_next is shown (a pair whose q_prev is hidden otherwise)."""
+        return self.transitions is None or transition_key(prev, q) in self.transitions
 
     def hide_transitions(self, pairs: Sequence[Pair]) -> list[Pair]:
         """The pairs with q_prev blanked where (q_prev, q_next) is not shown: the query still
@@ -157,69 +162,117 @@ class SharedTexts:
         ]
 
 
+@dataclass(frozen=True)
+class SharedCounts:
+    """What a build shows strangers (`texts`) and the counts of just that: all the tables,
+    the model's label transitions and the manifest's statistics need of the log.
+
+    logged / counted: training pairs before and after the per-user bounds.
+    queries / endings / transitions: the bounded counts of the shown keys (every key at
+        K = 1); `texts` holds the same keys.
+    words / bigrams: the word model's shown words and word pairs with their counts.
+    """
+
+    texts: SharedTexts
+    logged: int
+    counted: int
+    queries: Mapping[str, int]
+    endings: Mapping[str, int]
+    transitions: Mapping[str, int]
+    words: Mapping[str, int]
+    bigrams: Mapping[str, int]
+
+    @classmethod
+    def of(
+        cls,
+        min_users: int,
+        logged: int,
+        counted: int,
+        shown: Mapping[str, Mapping[str, int]],
+        distinct: Mapping[str, int],
+    ) -> SharedCounts:
+        """From the shown keys' counts per table (`TABLES`) and how many distinct keys each
+        table had."""
+        q, e, t = shown["queries"], shown["endings"], shown["transitions"]
+        every = min_users <= 1
+        texts = SharedTexts(
+            min_users,
+            None if every else q.keys(),
+            None if every else e.keys(),
+            None if every else t.keys(),
+            dict(distinct),
+        )
+        return cls(texts, logged, counted, q, e, t, shown["words"], shown["bigrams"])
+
+
+def shared_counts(counts: TrainCounts, min_users: int) -> SharedCounts:
+    """The keys of `counts` at least `min_users` distinct users issued, with their counts."""
+
+    def shown(c: Counter[str], users: Counter[str]) -> dict[str, int]:
+        return {k: c[k] for k, n in users.items() if n >= min_users}
+
+    return SharedCounts.of(
+        min_users,
+        counts.logged,
+        counts.counted,
+        {
+            "queries": shown(counts.queries, counts.query_users),
+            "endings": shown(counts.endings, counts.ending_users),
+            "transitions": shown(counts.transitions, counts.transition_users),
+            "words": shown(counts.words, counts.word_users),
+            "bigrams": shown(counts.bigrams, counts.bigram_users),
+        },
+        {
+            "queries": len(counts.query_users),
+            "endings": len(counts.ending_users),
+            "transitions": len(counts.transition_users),
+            "words": len(counts.word_users),
+            "bigrams": len(counts.bigram_users),
+        },
+    )
+
+
 def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:
     """Which queries, endings and transitions of `pairs` at least `min_users` distinct users
     issued. Pairs are the bounded ones (`bound_contributions`)."""
-    query_users = {(q, user) for _, q, user, _ in pairs}
-    by_query = users_per_key(query_users)
-    by_ending = users_per_key((e, user) for q, user in query_users for e in word_endings(q))
-    by_pair = users_per_key((transition_key(p, q), user) for p, q, user, _ in pairs if p and p != q)
-    distinct = {"queries": len(by_query), "endings": len(by_ending), "transitions": len(by_pair)}
-    if min_users <= 1:
-        return SharedTexts(min_users, None, None, None, distinct)
-
-    def shown(c: Counter[str]) -> frozenset[str]:
-        return frozenset(k for k, n in c.items() if n >= min_users)
-
-    return SharedTexts(min_users, shown(by_query), shown(by_ending), shown(by_pair), distinct)
+    return shared_counts(TrainCounts.of(len(pairs), pairs), min_users).texts
 
 
-def shared_lm_counts(pairs: Sequence[Pair], min_users: int) -> tuple[Counter[str], Counter[str]]:
-    """The word model's word and bigram counts (`autocomplete.model.wordlm.count`) over the
-    bounded training queries, each word or bigram kept only when at least `min_users`
-    distinct users used it: the model speaks for word sequences many people type, never for
-    one person's query."""
-    words, bigrams = lm_count((q, 1) for _, q, _, _ in pairs)
-    if min_users <= 1:
-        return words, bigrams
-    query_users = {(q, user) for _, q, user, _ in pairs}
-    seen: set[tuple[str, str]] = set()
-    for q, user in query_users:
-        t = tokens(q)
-        seen.update((w, user) for w in t)
-        seen.update((f"{a} {b}", user) for a, b in zip(t, t[1:], strict=False))
-    users = users_per_key(seen)
-    keep = {k for k, n in users.items() if n >= min_users}
+def kanon_summary(shared: SharedCounts) -> str:
+    """The build's k-anonymity line: queries counted of logged, and how many are shared."""
+    texts = shared.texts
     return (
-        Counter({w: n for w, n in words.items() if w in keep}),
-        Counter({b: n for b, n in bigrams.items() if b in keep}),
+        f"{shared.counted} of {shared.logged} training queries counted; "
+        f"{'every query' if texts.queries is None else len(texts.queries)} shared "
+        f"(>= {texts.min_users} users each)"
     )
 
 
 def kanon_stats(
-    shared: SharedTexts,
-    logged: int,
-    counted: Sequence[Pair],
+    shared: SharedCounts,
     labels: Set[str],
     *,
     endings: int,
     transitions: int,
 ) -> dict[str, Any]:
     """For the manifest: the queries logged and counted (after the bounds), per table the
-    distinct texts kept and dropped, and the share of counted queries that are labels."""
-    d = shared.distinct
-    from_log = {q for _, q, _, _ in counted}
+    distinct texts kept and dropped, and the share of counted queries that are labels.
+    (A label is a shown query, or at K = 1 a fresh one the log never held.)"""
+    d = shared.texts.distinct
+    from_log = shared.queries.keys()
     return {
-        "min_users": shared.min_users,
-        "logged_queries": logged,
-        "counted_queries": len(counted),
+        "min_users": shared.texts.min_users,
+        "logged_queries": shared.logged,
+        "counted_queries": shared.counted,
         "labels_kept": len(labels),
         "labels_dropped": d["queries"] - len(labels & from_log),
         "endings_kept": endings,
         "endings_dropped": d["endings"] - endings,
         "transitions_kept": transitions,
         "transitions_dropped": d["transitions"] - transitions,
-        "train_label_coverage": (sum(q in labels for _, q, _, _ in counted) / len(counted))
-        if counted
+        "train_label_coverage": (
+            sum(n for q, n in shared.queries.items() if q in labels) / shared.counted
+        )
+        if shared.counted
         else None,
     }

@@ -9,6 +9,7 @@ from typing import Any
 from indexer.freshfile import read_fresh_file
 from indexer.kanon import KAnonParams
 from indexer.params import MODELS, BuildParams
+from indexer.stream.params import StreamParams
 from indexer.xmr.cluster import ClusterParams
 from indexer.xmr.params import XMRParams
 
@@ -134,7 +135,8 @@ def add_cluster_args(b: argparse.ArgumentParser) -> None:
         "partitioned build (xmr)",
         "Train each top-level trie branch as a task on Dask distributed; the index is the "
         "same as the single-process build's. Given --partitions or --scheduler, the build "
-        "is partitioned; otherwise these flags are ignored.",
+        "is partitioned and its driver streams the log (buckets of users on disk, one in "
+        "memory at a time); otherwise these flags are ignored.",
     )
     g.add_argument(
         "--partitions",
@@ -173,6 +175,14 @@ def add_cluster_args(b: argparse.ArgumentParser) -> None:
         "(default: OUT.parts beside the index, removed after the build)",
     )
     g.add_argument(
+        "--buckets",
+        type=positive_int,
+        default=StreamParams.buckets,
+        metavar="N",
+        help="the driver spreads the log over N buckets of users on disk and holds one at a "
+        "time (about 1/N of the log); the index does not depend on it (default %(default)s)",
+    )
+    g.add_argument(
         "--keep-parts",
         action="store_true",
         help="keep --parts-dir after the build: a re-run reuses every part whose inputs "
@@ -192,6 +202,10 @@ def cluster_of(args: argparse.Namespace) -> ClusterParams | None:
         work_dir=args.parts_dir,
         keep_parts=args.keep_parts,
     )
+
+
+def stream_of(args: argparse.Namespace) -> StreamParams:
+    return StreamParams(buckets=args.buckets)
 
 
 def params_of(args: argparse.Namespace) -> BuildParams:
@@ -214,6 +228,7 @@ def params_of(args: argparse.Namespace) -> BuildParams:
 def run(args: argparse.Namespace) -> int:
     from autocomplete.build import build_full
     from autocomplete.fit import FitParams
+    from autocomplete.streamed import build_full_streamed
     from indexer.progress import Progress
 
     from .progress import sink_for
@@ -223,9 +238,12 @@ def run(args: argparse.Namespace) -> int:
     fresh = [read_fresh_file(path) for path in args.fresh]  # before the slow part
     progress = Progress(sink_for(sys.stderr, quiet=args.quiet))
     fit_params = FitParams() if args.ranker == "learned" else FitParams(trees=None)
-    report = build_full(
-        args.log, args.out, params, progress, fit_params, fresh=fresh, cluster=cluster
-    )
+    if cluster is None:
+        report = build_full(args.log, args.out, params, progress, fit_params, fresh=fresh)
+    else:
+        report = build_full_streamed(
+            args.log, args.out, params, cluster, stream_of(args), progress, fit_params, fresh
+        )
     m = report.manifest
     print(
         f"built {m['model']} index {m['index_version']} with {m['label_count']} labels "
@@ -237,6 +255,21 @@ def run(args: argparse.Namespace) -> int:
             f"partitioned: {len(part['branches'])} branches on "
             f"{part['scheduler'] or str(part['workers']) + ' local workers'}, "
             f"largest worker peak RSS {part['worker_peak_rss_mb']:.0f} MB"
+        )
+        trims = [t for t in part.get("worker_malloc_trim_threshold", []) if t is not None]
+        if trims:
+            print(
+                f"warning: Dask workers ran with MALLOC_TRIM_THRESHOLD_={', '.join(trims)}, "
+                "which can double a branch's CPU time; unset it in the workers' Dask config "
+                "(README, 'Building an index past one machine')",
+                file=sys.stderr,
+            )
+    streamed = m["stats"].get("stream")
+    if streamed is not None:
+        print(
+            f"streamed: {streamed['buckets']} buckets of users, the largest "
+            f"{streamed['largest_bucket_events']} events; driver peak RSS before the blend fit "
+            f"{streamed['driver_peak_rss_mb']:.0f} MB"
         )
     folded = m["stats"].get("fresh")
     if folded is not None:

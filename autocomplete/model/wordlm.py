@@ -10,10 +10,10 @@ bigram's probability smoothed toward the unigram one (Dirichlet prior, `MU`):
     p(b) = (c(b) + 0.1) / (N + 0.1 V)
 
 Counts come from the bounded training queries, each word and bigram kept only when at least
-K distinct users used it (`indexer.kanon.shared_lm_counts`), as every shared table is. The
-index stores the word and bigram counts in marisa tries with count arrays by key id, and
-every label's score precomputed (`LM_LABELS`): a label candidate costs one array read;
-other texts are scored on demand.
+K distinct users used it (`indexer.counts.TrainCounts`, `indexer.kanon.shared_counts`), as
+every shared table is. The index stores the word and bigram counts in marisa tries with
+count arrays by key id, and every label's score precomputed (`LM_LABELS`): a label candidate
+costs one array read; other texts are scored on demand.
 """
 
 from __future__ import annotations

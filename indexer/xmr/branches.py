@@ -11,7 +11,8 @@ its arrays, offset and concatenated in branch order, are exactly the whole tree'
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,20 @@ def example_weight(q: str, max_prefix_len: int) -> int:
         return 0
     n = len(q) - 1
     return min(n, max_prefix_len) + (n > max_prefix_len)
+
+
+def char_weights(
+    query_counts: Mapping[str, int], labels: Iterable[str], max_prefix_len: int
+) -> Counter[str]:
+    """The examples (before duplicates merge) that the pairs whose q_next is a label make,
+    by the label's first character: what `plan_branches` balances. `query_counts`: how many
+    pairs have each q_next."""
+    out: Counter[str] = Counter()
+    for q in labels:
+        n = query_counts.get(q, 0)
+        if n and len(q) >= 2:
+            out[q[0]] += n * example_weight(q, max_prefix_len)
+    return out
 
 
 def plan_branches(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import PartitionError
@@ -75,6 +76,11 @@ class ClusterParams:
                 f"worker_memory must be a size like 4GiB or 500MB, got {self.worker_memory!r}"
             ) from None
 
+    def work_path(self, out: Path) -> Path:
+        """Where a build of the index `out` keeps its intermediate files: `work_dir`, else
+        `<out>.parts` beside the index."""
+        return Path(self.work_dir) if self.work_dir else out.with_name(f"{out.name}.parts")
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -83,9 +89,11 @@ class ClusterParams:
 #: mmap threshold, so every large numpy array freed is unmapped and faulted in again: a branch
 #: task then spent as much time in the kernel as in Python (8M page faults per worker on a 4x
 #: scaling log; `bench/README.md`). Unset (None), glibc keeps its adaptive thresholds.
-WORKER_ENVIRON: dict[str, Any] = {
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None
-}
+MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+#: Workers of a cluster this build does not start get Dask's default unless their operator
+#: unsets it in the nanny's Dask config (README "Building an index past one machine"); the
+#: build reports what each worker had (`stats.xmr.partition.worker_malloc_trim_threshold`).
+WORKER_ENVIRON: dict[str, Any] = {f"distributed.nanny.pre-spawn-environ.{MALLOC_TRIM}": None}
 
 
 def _local_cluster(factory: Any, params: ClusterParams) -> Any:

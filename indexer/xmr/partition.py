@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from autocomplete.model.artifact import IndexFiles, IndexWriter
 from autocomplete.model.featurizer import Featurizer
@@ -36,9 +38,9 @@ from autocomplete.model.xmr import XMRModel
 from ..errors import PartitionError
 from ..progress import Progress, ProgressLike
 from ..report import peak_rss_mb
-from .branches import Branch, assemble_tree, assemble_weights, example_weight, plan_branches
+from .branches import Branch, assemble_tree, assemble_weights, char_weights, plan_branches
 from .build import learn_subtree, transitions, uses_prior
-from .cluster import ClusterParams, run_tasks
+from .cluster import MALLOC_TRIM, ClusterParams, run_tasks
 from .examples import Item, numbered_contexts
 from .params import XMRParams
 from .parts import (
@@ -79,6 +81,8 @@ class BranchDone:
     seconds: float
     peak_rss_mb: float
     reused: bool
+    #: the worker's MALLOC_TRIM_THRESHOLD_, None when unset (`cluster.WORKER_ENVIRON`)
+    malloc_trim_threshold: str | None = None
 
 
 def train_branch(task: BranchTask) -> BranchDone:
@@ -108,7 +112,8 @@ def train_branch(task: BranchTask) -> BranchDone:
         reused = True
     _, _, learned = read_part(out)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return BranchDone(str(out), learned, time.perf_counter() - t0, peak, reused)
+    trim = os.environ.get(MALLOC_TRIM)
+    return BranchDone(str(out), learned, time.perf_counter() - t0, peak, reused, trim)
 
 
 def _digest(*parts: object) -> str:
@@ -122,6 +127,22 @@ def _digest(*parts: object) -> str:
             h.update(json.dumps(p, sort_keys=True, default=str).encode())
         h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PairSource:
+    """The training pairs as the partitioned build reads them, without holding a list.
+
+    items: the numbered items (position in the whole pair stream, session context, q_next;
+        `examples.numbered_contexts`) in stream order, read once.
+    query_counts: how many pairs have each q_next (balances the branches).
+    label_transitions: counts[prev label, next label] (`build.transitions`), given the
+        sorted label texts.
+    """
+
+    items: Iterable[Item]
+    query_counts: Mapping[str, int]
+    label_transitions: Callable[[Sequence[str]], sp.csr_matrix]
 
 
 def build_xmr_partitioned(
@@ -140,36 +161,48 @@ def build_xmr_partitioned(
     task), "XR-Linear assembly". Raises `PartitionError` for depth 0 (no trie level to
     split on) and for failed tasks.
     """
+    window = xp.featurizer.context_window
+    source = PairSource(
+        numbered_contexts(((p, q) for p, q, _, _ in train_pairs), window),
+        Counter(q for _, q, _, _ in train_pairs),
+        lambda texts: transitions(train_pairs, texts),
+    )
+    return train_partitioned(w, labels, source, xp, cp, out, progress)
+
+
+def train_partitioned(
+    w: IndexWriter,
+    labels: LabelTable,
+    source: PairSource,
+    xp: XMRParams,
+    cp: ClusterParams,
+    out: Path,
+    progress: ProgressLike = None,
+) -> dict[str, Any]:
+    """`build_xmr_partitioned` from a `PairSource`: the streaming build
+    (`indexer.stream.build`) feeds it pairs merged from disk, in the same order."""
     if xp.depth < 1:
         raise PartitionError("the partitioned build splits on the first trie level: depth >= 1")
     report = Progress.of(progress)
     t0 = time.perf_counter()
     texts = labels.texts
     counts = np.asarray(labels.counts, dtype=np.int64)
-    work = Path(cp.work_dir) if cp.work_dir else out.with_name(f"{out.name}.parts")
+    work = cp.work_path(out)
     work.mkdir(parents=True, exist_ok=True)
-    window = xp.featurizer.context_window
     label_set = set(texts)
-
-    def items() -> Iterator[Item]:
-        return numbered_contexts(((p, q) for p, q, _, _ in train_pairs), window)
-
     with report.phase("XR-Linear partitioning") as ph:
         feat = Featurizer.fit(xp.featurizer, texts)
         fw = IndexWriter(work / FEATURIZER_DIR)
         feat.save(fw)
         fw.commit(model="featurizer", label_count=len(texts), build_params=xp.to_json())
-        per_char: Counter[str] = Counter()
-        for _, _, q in items():
-            if q in label_set:
-                per_char[q[0]] += example_weight(q, xp.max_prefix_len)
+        per_char = char_weights(source.query_counts, texts, xp.max_prefix_len)
         branches = plan_branches(texts, per_char, cp.partitions)
         height = tree_height(
             trie_leaf_sizes(list(texts), xp.depth), xp.depth, xp.branching, xp.max_leaf
         )
         write_labels(work, branches, texts, counts)
         writer = PairWriter(work, branches, label_set)
-        writer.add(items())
+        writer.add(source.items)
         rows = writer.close()
         del label_set
         fdigest = IndexFiles(work / FEATURIZER_DIR).version
@@ -218,7 +251,7 @@ def build_xmr_partitioned(
             weights = fold_priors(weights, tree, counts, feat.bias_col)
         null = xp.loss == "softmax" and xp.null_class
         XMRModel.from_trained(feat, tree, weights, xp.combine, null).save(w)
-        SessionTables(transitions(train_pairs, texts), feat.label_words(texts)).save(w)
+        SessionTables(source.label_transitions(texts), feat.label_words(texts)).save(w)
         ph.finish(
             f"{len(done)} parts -> height {tree.height}, {sum(int(m.nnz) for m in weights)} weights"
         )
@@ -249,6 +282,9 @@ def build_xmr_partitioned(
             "partition_s": round(partition_s, 2),
             "tasks_s": round(tasks_s, 2),
             "worker_peak_rss_mb": round(max(d.peak_rss_mb for d in done), 1),
+            "worker_malloc_trim_threshold": sorted(
+                {d.malloc_trim_threshold for d in done}, key=lambda v: (v is not None, str(v))
+            ),
         },
     }
     return {"xmr": stats}

@@ -71,7 +71,9 @@ def read_labels(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 class PairWriter:
-    """Routes numbered pairs to their branch's Parquet file, `chunk` rows at a time."""
+    """Routes numbered pairs to their branch's Parquet file, holding at most `chunk` rows
+    in all: when that many are held, every branch writes what it holds as a row group (per
+    branch, they would be `chunk` times the branches, on a small log every pair at once)."""
 
     def __init__(
         self, work: Path, branches: Sequence[Branch], labels: set[str], chunk: int = CHUNK_ROWS
@@ -80,6 +82,7 @@ class PairWriter:
         self.labels = labels
         self.chunk = chunk
         self.rows = [0] * len(branches)
+        self._held = 0
         self._buf: list[list[Item]] = [[] for _ in branches]
         self._writers = [pq.ParquetWriter(pairs_path(work, b), PAIRS) for b in branches]
 
@@ -91,10 +94,12 @@ class PairWriter:
             i = branch_of(self.branches, q)
             if i is None:
                 raise PartitionError(f"label {q!r} falls in no branch")
-            buf = self._buf[i]
-            buf.append(item)
-            if len(buf) >= self.chunk:
-                self._flush(i)
+            self._buf[i].append(item)
+            self._held += 1
+            if self._held >= self.chunk:
+                for b in range(len(self._buf)):
+                    self._flush(b)
+                self._held = 0
 
     def _flush(self, i: int) -> None:
         buf = self._buf[i]

@@ -7,11 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autocomplete.model.labels import transition_key
+from indexer.counts import TrainCounts
 from indexer.kanon import (
     KAnonParams,
     Pair,
     bound_contributions,
-    shared_lm_counts,
+    shared_counts,
     shared_texts,
     users_per_key,
 )
@@ -97,10 +98,10 @@ def test_the_word_model_keeps_only_words_and_bigrams_k_users_typed() -> None:
         ev("u2", "divorce lawyer"),
         ev("u3", "divorce lawyer"),
     ]
-    words, bigrams = shared_lm_counts(pairs, 2)
-    assert "jane" not in words and "doe lawyer" not in bigrams  # one user, however often
-    assert words["lawyer"] == 4 and bigrams["divorce lawyer"] == 2
-    assert "jane doe" in shared_lm_counts(pairs, 1)[1]
+    shared = shared_counts(TrainCounts.of(len(pairs), pairs), 2)
+    assert "jane" not in shared.words and "doe lawyer" not in shared.bigrams  # one user
+    assert shared.words["lawyer"] == 4 and shared.bigrams["divorce lawyer"] == 2
+    assert "jane doe" in shared_counts(TrainCounts.of(len(pairs), pairs), 1).bigrams
 
 
 def test_hiding_a_transition_keeps_the_query_and_forgets_what_came_before() -> None:

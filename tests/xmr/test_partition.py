@@ -1,4 +1,5 @@
-"""The partitioned build on a real Dask cluster: the single-process index, file for file.
+"""The partitioned build on a real Dask cluster: the single-process index, file for file,
+from the in-memory driver and from the streaming one (`indexer.stream`).
 
 Tolerance: none. Every random draw is keyed by what it draws for (a trie leaf's first label,
 a pair's position, a node's first tree position), and a branch's examples, clusters and
@@ -26,6 +27,8 @@ from indexer.errors import PartitionError
 from indexer.kanon import KAnonParams
 from indexer.params import BuildParams
 from indexer.sessions import examples
+from indexer.stream.build import build_index_streamed
+from indexer.stream.params import StreamParams
 from indexer.xmr.cluster import ClusterParams
 from tests.conftest import SMALL
 
@@ -73,6 +76,16 @@ def single(
     return out
 
 
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory: pytest.TempPathFactory, sample_log: Path, scheduler: str) -> Path:
+    """The partitioned build with the streaming driver (`indexer.stream`): the log read into
+    buckets of users, the pairs merged back from disk, the branches on the same cluster."""
+    out = tmp_path_factory.mktemp("streamed") / "xmr"
+    cp = ClusterParams(partitions=3, scheduler=scheduler)
+    build_index_streamed([sample_log], out, PARAMS, cp, StreamParams(buckets=4, chunk_rows=999))
+    return out
+
+
 def _files(path: Path) -> dict[str, str]:
     return {k: v["sha256"] for k, v in IndexFiles(path).manifest["files"].items()}
 
@@ -84,6 +97,27 @@ def test_the_partitioned_index_is_the_single_process_index_file_for_file(
     part = IndexFiles(partitioned).manifest["stats"]["xmr"]["partition"]
     assert len(part["branches"]) == 3
     assert all(b["examples"] > 0 and not b["reused"] for b in part["branches"])
+
+
+def test_the_streamed_partitioned_index_is_the_single_process_index_file_for_file(
+    single: Path, streamed: Path
+) -> None:
+    assert _files(streamed) == _files(single)
+    stats = IndexFiles(streamed).manifest["stats"]
+    assert stats["stream"]["buckets"] == 4 and len(stats["xmr"]["partition"]["branches"]) == 3
+    assert not streamed.with_name("xmr.parts").exists()
+
+
+def test_at_the_default_k_and_bounds_the_streamed_index_is_the_single_process_index(
+    tmp_path: Path, sample_log: Path, sample_split: SplitSessions, scheduler: str
+) -> None:
+    """K = 2 with per-user bounds: hidden transitions blank q_prev in the merged pairs as
+    `SharedTexts.hide_transitions` does in the list, so contexts and examples agree too."""
+    params = replace(PARAMS, kanon=KAnonParams())
+    build_index([sample_log], tmp_path / "single", params, data=sample_split)
+    cp = ClusterParams(partitions=2, scheduler=scheduler)
+    build_index_streamed([sample_log], tmp_path / "streamed", params, cp, StreamParams(3))
+    assert _files(tmp_path / "streamed") == _files(tmp_path / "single")
 
 
 def test_the_partitioned_index_loads_and_ranks_as_the_single_process_one(
