@@ -63,13 +63,13 @@ def test_phases_report_their_counts_totals_and_elapsed_time(
     assert re.search(r"reading log: done in \d+\.\ds: \d+ events from \d+ rows", err)
     assert re.search(r"sessions: done in .*: train \d+, dev \d+, test \d+ sessions", err)
     assert re.search(r"labels: done in .*: \d+ labels from \d+ training queries", err)
-    assert re.search(r"tables: started \(3 steps\)", err)
+    assert re.search(r"tables: started \(4 steps\)", err)
     levels = re.findall(
         r"XR-Linear training: (\d+)/(\d+)(?:, ~\d+s left)?: level \1: \d+ nodes", err
     )
     assert levels and [int(n) for n, _ in levels] == list(range(1, len(levels) + 1))
     assert {total for _, total in levels} == {str(len(levels))}
-    assert re.search(r"blend fit: 2/2: anonymous weights fitted", err)
+    assert re.search(r"blend fit: 2/2: anonymous model fitted", err)
 
 
 def test_quiet_prints_no_progress(tmp_path: Path, sample_log: Path) -> None:

@@ -146,8 +146,11 @@ def test_fresh_counts_add_to_shared_labels_but_make_none_at_k2(tmp_path: Path) -
 def test_k1_without_bounds_reproduces_the_index_of_every_training_query(
     tmp_path: Path, sample_log: Path
 ) -> None:
-    """The build before k-anonymity, re-enacted from its parts: labels, endings and
-    transitions of every training pair, the xmr model trained on all of them. Same files."""
+    """The build before k-anonymity, re-enacted from its parts: labels, endings,
+    transitions and the word model of every training pair, the xmr model trained on all of
+    them. Same files."""
+    from autocomplete.model.wordlm import WordLM
+    from autocomplete.model.wordlm import count as lm_count
     from indexer.xmr.build import build_xmr
 
     params = BuildParams(model="xmr", xmr=SMALL, kanon=KAnonParams.off())
@@ -161,6 +164,7 @@ def test_k1_without_bounds_reproduces_the_index_of_every_training_query(
     labels.save(w, **heavy)
     endings_table(Counter(q for _, q, _, _ in raw)).save(w, name=ENDINGS, **heavy)
     transitions_table((p, q) for p, q, _, _ in raw).save(w, name=TRANSITIONS, **heavy)
+    WordLM.of_counts(*lm_count(Counter(q for _, q, _, _ in raw).items())).save(w, labels.texts)
     build_xmr(w, labels, raw, params.xmr, lambda _m: None)
     w.commit(model="xmr", label_count=len(labels.texts), build_params={})
 

@@ -88,7 +88,13 @@ def test_endings_and_transitions_need_k_distinct_users_too() -> None:
     assert "doe lawyer" not in shared.endings  # one user's
     assert transition_key("news", "weather") in shared.transitions
     assert transition_key("jane doe lawyer", "weather") not in shared.transitions
-    assert shared.distinct == {"queries": 4, "endings": 2, "transitions": 2}
+    assert shared.distinct == {
+        "queries": 4,
+        "endings": 2,
+        "transitions": 2,
+        "words": 8,  # 6 words, the start and the end
+        "bigrams": 10,
+    }
 
 
 def test_the_word_model_keeps_only_words_and_bigrams_k_users_typed() -> None:
