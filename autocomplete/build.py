@@ -32,6 +32,9 @@ from .history import keystrokes, keystrokes_with_history
 from .loader import generator_for, load_model
 from .ranking import Context
 
+#: what the manifest's fit statistics say of an `--all` index's models
+OUT_OF_SAMPLE = {"fitted_on": "train-only index, dev keystrokes (out of sample)"}
+
 
 def build_full(
     logs: Sequence[str | os.PathLike[str]],
@@ -79,7 +82,7 @@ def build_full(
         fitted = fit_on(IndexFiles(fit_index), data, fit_params, report)
     build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
     files = IndexFiles(out)
-    save_fitted(files, fitted, {"fitted_on": "train-only index, dev keystrokes (out of sample)"})
+    save_fitted(files, fitted, OUT_OF_SAMPLE)
     return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
 
 

@@ -34,7 +34,7 @@ from indexer.stream.build import build_index_streamed
 from indexer.stream.params import StreamParams
 from indexer.xmr.cluster import ClusterParams
 
-from .build import fit_blend, fit_on, save_fitted
+from .build import OUT_OF_SAMPLE, fit_blend, fit_on, save_fitted
 from .fit import FitParams
 from .history import seed_sessions
 
@@ -72,9 +72,7 @@ def build_full_streamed(
             fitted = fit_on(IndexFiles(fit_index), built.blend_data, fit_params, report)
         build_index_streamed(logs, out, params, cluster, stream, report, fresh, None)
         files = IndexFiles(out)
-        save_fitted(
-            files, fitted, {"fitted_on": "train-only index, dev keystrokes (out of sample)"}
-        )
+        save_fitted(files, fitted, OUT_OF_SAMPLE)
         return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
     built = build_index_streamed(logs, out, params, cluster, stream, report, fresh, history)
     if not params.blend:

@@ -55,3 +55,21 @@ def test_the_linear_ranker_can_be_chosen_and_then_no_trees_are_stored(tmp_path, 
     files = IndexFiles(out)
     assert files.has("blend") and not files.has("learned")
     assert json.loads((out / "blend.json").read_text())["version"] == 1
+
+
+def test_the_streaming_driver_builds_the_same_out_of_sample_all_index(
+    tmp_path, sample_log, all_index_dir
+):
+    from autocomplete.streamed import build_full_streamed
+    from indexer.stream.params import StreamParams
+
+    out = tmp_path / "streamed"
+    params = BuildParams(model="mpc", kanon=KAnonParams.off(), use_all=True)
+    build_full_streamed(
+        [sample_log], out, params, None, StreamParams(buckets=3), fit_params=FitParams(every=8)
+    )
+    ours, theirs = IndexFiles(out).manifest, IndexFiles(all_index_dir).manifest
+    assert {k: v["sha256"] for k, v in ours["files"].items()} == {
+        k: v["sha256"] for k, v in theirs["files"].items()
+    }
+    assert [p.name for p in tmp_path.iterdir()] == ["streamed"]
