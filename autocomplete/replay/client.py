@@ -98,7 +98,9 @@ class SessionReplay:
                 seen = self.is_seen(q.query)
                 for ex in q.keystrokes:
                     suggestions = await self._complete(ex.prefix)
-                    self.outcome.score(ex.prefix, ex.target, suggestions or (), seen)
+                    self.outcome.score(
+                        ex.prefix, ex.target, suggestions or (), seen, not ex.context
+                    )
                 await self._submit(q.query)
                 if self.progress is not None and q.keystrokes:
                     self.progress(len(q.keystrokes))

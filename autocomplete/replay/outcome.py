@@ -64,8 +64,17 @@ class SessionOutcome:
     def __post_init__(self) -> None:
         self.quality = QualityReport(self.k)
 
-    def score(self, prefix: str, target: str, suggestions: Sequence[str], seen: bool) -> None:
-        rr = self.quality.add(prefix, target, suggestions, seen)
+    def score(
+        self,
+        prefix: str,
+        target: str,
+        suggestions: Sequence[str],
+        seen: bool,
+        first: bool | None = None,
+    ) -> None:
+        """Score one keystroke's reply; `first`: it belongs to the session's first query
+        (reported apart, as `evaluate` reports it)."""
+        rr = self.quality.add(prefix, target, suggestions, seen, first)
         self.keystrokes += 1
         self.queries[-1].rr.append(rr)
 
