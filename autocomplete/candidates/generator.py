@@ -394,8 +394,7 @@ class CandidateGenerator:
                 x[lab_rows[exact], _LABEL_LOGP] = np.log(c[exact] / total)
         words = [texts[i] for i in todo]
         if self.lm is not None:
-            of = self.lm.of_label
-            x[rows, _LM_TOTAL] = [of(j, t) for j, t in zip(ids.tolist(), words, strict=True)]
+            x[rows, _LM_TOTAL] = self.lm.of_candidates(ids, words)
         lens = np.fromiter(map(len, words), dtype=np.float64, count=len(words))
         x[rows, _EXTRA_CHARS] = np.log1p(np.maximum(lens - len(prefix), 0.0))
         typed_words = len(prefix.split())

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import marisa_trie
@@ -134,8 +134,15 @@ class WordLM:
             scores,
         )
 
-    def of_label(self, label: int, text: str) -> float:
-        """The score of a candidate: precomputed for a label (id >= 0), else computed."""
-        if label >= 0 and self.label_scores is not None:
-            return float(self.label_scores[label])
-        return self.score(text)  # type: ignore[no-any-return]
+    def of_candidates(self, labels: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """The scores of candidates by label id (-1: not a label) and text: the stored
+        score of every label in one array read, the others computed (and memoised)."""
+        out = np.empty(len(texts))
+        is_label = labels >= 0
+        if self.label_scores is not None:
+            out[is_label] = self.label_scores[labels[is_label]]
+        else:
+            is_label[:] = False
+        for i in np.flatnonzero(~is_label).tolist():
+            out[i] = self.score(texts[i])
+        return out

@@ -1,5 +1,6 @@
 """The word bigram model: natural word order scores higher, stored scores equal computed ones."""
 
+import numpy as np
 import pytest
 
 from autocomplete.model.artifact import IndexFiles, IndexWriter
@@ -33,9 +34,9 @@ def test_stored_label_scores_equal_computed_ones_and_other_texts_are_computed(tm
     lm.save(w, labels)
     w.commit(model="mpc", label_count=len(labels), build_params={}, stats={})
     loaded = WordLM.load(IndexFiles(tmp_path / "idx"), len(labels))
-    for i, q in enumerate(labels):
-        assert loaded.of_label(i, q) == pytest.approx(lm.score(q))
-    assert loaded.of_label(-1, "york new") == pytest.approx(lm.score("york new"))
+    got = loaded.of_candidates(np.array([*range(len(labels)), -1]), [*labels, "york new"])
+    want = [lm.score(q) for q in [*labels, "york new"]]
+    assert got.tolist() == pytest.approx(want)
 
 
 def test_scores_for_another_label_count_are_refused(tmp_path, lm):
