@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,22 +68,46 @@ def build_full(
         build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
         files = fit_blend(IndexFiles(out), data, fit_params, report)
         return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
+    require_dev(data)  # before the two builds, not after the first
+    train_only = replace(params, use_all=False)
+
+    def build_train_only(fit_index: Path) -> SplitSessions:
+        build_index(logs, fit_index, train_only, report, data=data, fresh=fresh, cluster=cluster)
+        return data
+
+    fitted = fit_out_of_sample(out, build_train_only, fit_params, report)
+    build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
+    files = IndexFiles(out)
+    save_fitted(files, fitted, OUT_OF_SAMPLE)
+    return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
+
+
+def require_dev(data: SplitSessions) -> None:
+    """`--all` fits out of sample on the dev part: a log without one is refused, never
+    fitted in sample."""
     if not data.dev:
         raise LogFormatError(
             "--all fits the blend out of sample on the dev part, and the log has no events "
             "in it; check --split, or build with --no-blend"
         )
+
+
+def fit_out_of_sample(
+    out: str | os.PathLike[str],
+    build_train_only: Callable[[Path], SplitSessions],
+    fit_params: FitParams | None = None,
+    progress: ProgressLike = None,
+) -> Fitted:
+    """The models an `--all` index keeps: `build_train_only(path)` builds an index of the
+    training part at `path` (a temporary directory beside `out`, removed after) and returns
+    the split sessions the fit reads; the fit scores their dev keystrokes over it."""
     parent = Path(out).resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fit-", dir=parent) as tmp:
         fit_index = Path(tmp) / "train-only"
-        train_only = replace(params, use_all=False)
-        build_index(logs, fit_index, train_only, report, data=data, fresh=fresh, cluster=cluster)
-        fitted = fit_on(IndexFiles(fit_index), data, fit_params, report)
-    build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
-    files = IndexFiles(out)
-    save_fitted(files, fitted, OUT_OF_SAMPLE)
-    return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
+        data = build_train_only(fit_index)
+        require_dev(data)
+        return fit_on(IndexFiles(fit_index), data, fit_params, progress)
 
 
 def fit_blend(

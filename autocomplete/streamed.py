@@ -18,14 +18,13 @@ dev, may get other blend weights here than from `build_full`. The shared log (1,
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from autocomplete.model.artifact import IndexFiles
-from indexer.errors import LogFormatError
+from indexer.dataset import SplitSessions
 from indexer.freshfile import FreshFile
 from indexer.params import BuildParams
 from indexer.progress import Progress, ProgressLike
@@ -34,7 +33,7 @@ from indexer.stream.build import build_index_streamed
 from indexer.stream.params import StreamParams
 from indexer.xmr.cluster import ClusterParams
 
-from .build import OUT_OF_SAMPLE, fit_blend, fit_on, save_fitted
+from .build import OUT_OF_SAMPLE, fit_blend, fit_out_of_sample, save_fitted
 from .fit import FitParams
 from .history import seed_sessions
 
@@ -56,20 +55,15 @@ def build_full_streamed(
     t0 = time.perf_counter()
     history = seed_sessions if params.blend else None
     if params.blend and params.use_all:  # fitted out of sample, as `build_full` does
-        parent = Path(out).resolve().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".fit-", dir=parent) as tmp:
-            train_only = replace(params, use_all=False)
-            fit_index = Path(tmp) / "train-only"
+        train_only = replace(params, use_all=False)
+
+        def build_train_only(fit_index: Path) -> SplitSessions:
             built = build_index_streamed(
                 logs, fit_index, train_only, cluster, stream, report, fresh, history
             )
-            if not built.blend_data.dev:
-                raise LogFormatError(
-                    "--all fits the blend out of sample on the dev part, and the log has no "
-                    "events in it; check --split, or build with --no-blend"
-                )
-            fitted = fit_on(IndexFiles(fit_index), built.blend_data, fit_params, report)
+            return built.blend_data
+
+        fitted = fit_out_of_sample(out, build_train_only, fit_params, report)
         build_index_streamed(logs, out, params, cluster, stream, report, fresh, None)
         files = IndexFiles(out)
         save_fitted(files, fitted, OUT_OF_SAMPLE)
