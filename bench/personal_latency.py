@@ -38,9 +38,10 @@ def main() -> None:
     ap.add_argument("--keystrokes", type=int, default=20_000)
     ap.add_argument("--out", default=str(ROOT / "bench/results/personal_latency.json"))
     args = ap.parse_args()
-    r = load_index(args.index).ranker
+    idx = load_index(args.index)
+    r = idx.ranker
+    both = idx.files.has("learned")  # else the linear blend is what `r` already serves
     linear = load_index(args.index, learned=False).ranker
-    both = linear is not r and getattr(r, "_trees", None)
     data = load_split([args.log])
     stream = keystrokes_with_history(data.train + data.dev, data.test)
     cases = [
