@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from autocomplete.model.buckets import NAMES, bucket_index
 from autocomplete.model.learned import LearnedRanking
@@ -148,8 +149,24 @@ def fit(
     """Both modes: "personal" on keystrokes with the user's history, "anonymous" without.
     With `params.trees`, the learned ranker's trees are fitted on the same keystrokes over
     each mode's linear blend. `fitted` is called with each mode's name once its model is
-    done (for progress)."""
+    done (for progress).
+
+    BLAS runs on one thread meanwhile: the loss is two matrix-vector products over ~10^4-10^5
+    candidate rows per L-BFGS step, and OpenBLAS threading them made the weights' fit 2.6x
+    slower on 2 cores and the default build ~25% slower (bench/README.md "Build time").
+    LightGBM's own threads (`TreeParams.threads`) are not BLAS and keep their count."""
     params = params or FitParams()
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(personal, anonymous, gather, params, fitted)
+
+
+def _fit(
+    personal: Keystrokes,
+    anonymous: Keystrokes,
+    gather: Gather,
+    params: FitParams,
+    fitted: Callable[[str], None] | None,
+) -> Fitted:
     done = fitted or (lambda _mode: None)
     weights: dict[str, np.ndarray] = {}
     stats: dict[str, dict[str, Any]] = {}

@@ -1,9 +1,10 @@
 """What personal history adds to ranking latency: the same keystrokes with and without a
 200-query history (each test user's real last 200 queries), interleaved call by call so
-machine noise hits both alike. The history is handed over as the server does
-(`PrefixHistory`, sorted once per change of the history, not per keystroke). When the index
-has a learned ranker, the linear blend alone (`load_index(learned=False)`) is timed too, in
-the same interleaving: "linear_*" figures.
+machine noise hits both alike, the order rotating from one keystroke to the next so each
+configuration is the first to rank a prefix (and fill its memos) equally often. The history
+is handed over as the server does (`PrefixHistory`, sorted once per change of the history,
+not per keystroke). When the index has a learned ranker, the linear blend alone
+(`load_index(learned=False)`) is timed too, in the same interleaving: "linear_*" figures.
 
     .venv/bin/python bench/personal_latency.py --index DIR [--log ...] [--keystrokes 20000]
 """
@@ -51,13 +52,17 @@ def main() -> None:
     sizes = np.array([len(ctx.history) for _, ctx in cases])
     clock = time.perf_counter
     times: dict[str, list[float]] = {k: [] for k in ("with", "without", "lin_with", "lin_wo")}
-    for ex, ctx in cases:
+    for j, (ex, ctx) in enumerate(cases):
         anonymous = Context(ctx.previous, (), ctx.now)
-        for name, ranker, c in (
+        calls = [
             ("without", r, anonymous),
             ("with", r, ctx),
             *((("lin_wo", linear, anonymous), ("lin_with", linear, ctx)) if both else ()),
-        ):
+        ]
+        # the first call of a keystroke fills the prefix's memos the others then read: each
+        # configuration goes first equally often, so none is timed warm or cold throughout
+        turn = j % len(calls)
+        for name, ranker, c in calls[turn:] + calls[:turn]:
             t = clock()
             ranker.complete(c, ex.prefix, 10)
             times[name].append(clock() - t)

@@ -114,6 +114,36 @@ def test_listwise_fit_learns_which_feature_marks_the_chosen_candidate():
     assert others.max() < 0.5 * w[F["label_logp"]]
 
 
+def test_the_fit_runs_blas_on_one_thread_and_gives_the_process_its_threads_back(
+    blend_index_dir, sample_split
+):
+    # OpenBLAS threading the loss's matrix-vector products made the fit 2.6x slower on 2 cores
+    from itertools import islice
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from autocomplete.fit import fit
+    from autocomplete.history import keystrokes
+
+    ranker = load_index(blend_index_dir).ranker
+    seen: list[set[int]] = []
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    def gather(context, prefix):
+        seen.append(blas_threads())
+        return ranker.gather(context, prefix)
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        dev = list(islice(keystrokes(sample_split.dev), 40))
+        fitted = fit(iter(dev), iter(dev), gather, FitParams(every=1, trees=None))
+        assert blas_threads() == {2}
+    assert seen and all(s == {1} for s in seen)
+    assert fitted.stats["anonymous"]["keystrokes"] == 40
+
+
 def test_the_history_replay_keeps_the_most_recent_distinct_queries():
     from session_store.base import StoreConfig
 
