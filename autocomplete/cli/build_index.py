@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from indexer.errors import PartitionError
 from indexer.freshfile import read_fresh_file
 from indexer.kanon import KAnonParams
 from indexer.params import MODELS, BuildParams
+from indexer.report import BuildReport
 from indexer.stream.params import StreamParams
-from indexer.xmr.cluster import ClusterParams
+from indexer.xmr.cluster import MISSING_SCALE, SCALE_MODULES, ClusterParams
 from indexer.xmr.params import XMRParams
 
 from .args import add_command, add_log_arg, add_split_args, count_or_zero, positive_int
@@ -225,10 +228,23 @@ def params_of(args: argparse.Namespace) -> BuildParams:
     )
 
 
+def streamed_builder() -> Callable[..., BuildReport]:
+    """`autocomplete.streamed.build_full_streamed`, imported only when a partitioned build is
+    asked for: it needs the `scale` extra (pyarrow, Dask), which the default build, the
+    Docker image and the server do without. Missing, it is a one-line error saying what to
+    install."""
+    try:
+        from autocomplete.streamed import build_full_streamed
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] in SCALE_MODULES:
+            raise PartitionError(MISSING_SCALE) from None
+        raise
+    return build_full_streamed
+
+
 def run(args: argparse.Namespace) -> int:
     from autocomplete.build import build_full
     from autocomplete.fit import FitParams
-    from autocomplete.streamed import build_full_streamed
     from indexer.progress import Progress
 
     from .progress import sink_for
@@ -241,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
     if cluster is None:
         report = build_full(args.log, args.out, params, progress, fit_params, fresh=fresh)
     else:
-        report = build_full_streamed(
+        report = streamed_builder()(
             args.log, args.out, params, cluster, stream_of(args), progress, fit_params, fresh
         )
     m = report.manifest

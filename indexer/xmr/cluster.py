@@ -20,7 +20,12 @@ from ..progress import Progress, ProgressLike
 T = TypeVar("T")
 R = TypeVar("R")
 
-_MISSING = "the partitioned build needs Dask distributed: pip install 'session-qac[scale]'"
+#: what to do when the partitioned build's libraries (Dask distributed, pyarrow) are missing
+MISSING_SCALE = (
+    "the partitioned build needs Dask distributed and pyarrow: pip install 'session-qac[scale]'"
+)
+#: the top-level modules of the `scale` extra
+SCALE_MODULES = frozenset({"dask", "distributed", "pyarrow"})
 #: seconds to wait for a remote scheduler before giving up
 CONNECT_TIMEOUT_S = 30
 
@@ -68,7 +73,7 @@ class ClusterParams:
         try:
             from dask.utils import parse_bytes
         except ImportError:
-            raise PartitionError(_MISSING) from None
+            raise PartitionError(MISSING_SCALE) from None
         try:
             return int(parse_bytes(self.worker_memory))
         except ValueError:
@@ -128,7 +133,7 @@ def run_tasks(
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise PartitionError(_MISSING) from None
+        raise PartitionError(MISSING_SCALE) from None
     with Progress.of(progress).phase(phase, total=len(tasks)) as ph:
         cluster = None
         try:

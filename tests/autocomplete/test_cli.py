@@ -41,6 +41,44 @@ def assert_usage_error(p: subprocess.CompletedProcess[str], needle: str) -> None
     assert_one_line_error(p, needle, 2)
 
 
+#: the CLI in a process where the `scale` extra (Dask, pyarrow) cannot be imported, as in the
+#: Docker image and a plain `pip install session-qac`
+WITHOUT_SCALE = """
+import sys
+class NoScale:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("dask", "distributed", "pyarrow"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoScale())
+from autocomplete.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_without_scale(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_SCALE, *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_without_the_scale_extra_builds_work_and_partitions_say_what_to_install(
+    tmp_path, sample_log
+):
+    out = tmp_path / "idx"
+    p = run_without_scale(
+        "build-index", "--log", str(sample_log), "--out", str(out), "--model", "mpc", "--quiet"
+    )
+    assert p.returncode == 0, p.stderr
+    assert (out / "manifest.json").is_file()
+    c = run_without_scale("complete", "--index", str(out), "go")
+    assert c.returncode == 0 and "google" in c.stdout
+    p = run_without_scale(
+        "build-index", "--log", str(sample_log), "--out", str(tmp_path / "p"), "--partitions", "2"
+    )
+    assert_runtime_failure(p, "pip install 'session-qac[scale]'")
+    assert not (tmp_path / "p").exists()
+
+
 def test_build_evaluate_and_complete_on_the_sample(tmp_path, sample_log):
     out = tmp_path / "idx"
     p = run("build-index", "--log", str(sample_log), "--out", str(out), "--model", "mpc", "--quiet")
