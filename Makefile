@@ -39,7 +39,7 @@ demo: index
 
 test: install
 	bash scripts/system_deps.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check indexer autocomplete session_store tests bench

@@ -45,8 +45,13 @@ for (const name of ["status", "results", "select", "submit", "ack", "forget", "e
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests, closed after them. Playwright's sync API drives its
+    own event loop from a greenlet; kept for the whole session, it broke the asyncio tests of
+    files that ran after a browser file on the same pytest-xdist worker ("Cannot run the
+    event loop while another loop is running", "Runner is closed"): 74 failures and 40 errors
+    in one `make test`, none once the browser closes with its package."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
