@@ -53,7 +53,7 @@ $(BIN)/uv: $(BIN)/python
 # The build backend (pyproject's [build-system]) is locked too: the image builds the project
 # with --no-build-isolation, so nothing it installs goes unhashed.
 lock: $(BIN)/uv
-	printf 'setuptools>=68\nwheel\n' | $(BIN)/uv pip compile pyproject.toml - \
+	printf 'setuptools>=77\nwheel\n' | $(BIN)/uv pip compile pyproject.toml - \
 	  --generate-hashes --python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
 	  --default-index https://pypi.org/simple --custom-compile-command "make lock" \
 	  --quiet $(LOCK_ARGS) -o requirements.lock
