@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .counts import Pair, TrainCounts
-from .counts import users_per_key as users_per_key  # re-exported: callers count with it
 from .tables import transition_key
 
 _DAY_S = 86400
@@ -103,12 +102,12 @@ def bound_contributions(pairs: Iterable[Pair], params: KAnonParams) -> list[Pair
 def counted_mask(pairs: Iterable[Pair], params: KAnonParams) -> Iterator[bool]:
     """For each pair, whether it counts (`bound_contributions`); the streaming build keeps
     each pair's place in the log beside it, so it needs the decision, not the subset."""
+    if not params.bounded:
+        yield from (True for _ in pairs)
+        return
     per_day, per_query = params.max_queries_per_day, params.max_repeats_per_day
     days: dict[tuple[str, int], dict[str, int]] = {}
     for _, q, user, t in pairs:
-        if not params.bounded:
-            yield True
-            continue
         day = days.setdefault((user, int(t // _DAY_S)), {})
         n = day.get(q, 0)
         if n == 0 and per_day and len(day) >= per_day:
@@ -145,21 +144,19 @@ class SharedTexts:
             return counts
         return {q: n for q, n in counts.items() if q in self.queries}
 
-    def shows_transition(self, prev: str, q: str) -> bool:
-        """Whether q_prev -> q_next is shown (a pair whose q_prev is hidden otherwise)."""
-        return self.transitions is None or transition_key(prev, q) in self.transitions
+    def shown_prev(self, prev: str, q: str) -> str:
+        """`prev` where q_prev -> q_next is shown (or there is no q_prev), else "": the query
+        still counts, as a session's first query does, but nothing learns what came before."""
+        if not prev or self.transitions is None or transition_key(prev, q) in self.transitions:
+            return prev
+        return ""
 
     def hide_transitions(self, pairs: Sequence[Pair]) -> list[Pair]:
-        """The pairs with q_prev blanked where (q_prev, q_next) is not shown: the query still
-        counts, as a session's first query does, but nothing learns what came before it.
+        """The pairs with q_prev blanked where (q_prev, q_next) is not shown (`shown_prev`).
         With K = 1, the pairs unchanged."""
         if self.transitions is None:
             return list(pairs)
-        shown = self.transitions
-        return [
-            pair if not pair[0] or transition_key(pair[0], pair[1]) in shown else ("", *pair[1:])
-            for pair in pairs
-        ]
+        return [(self.shown_prev(p, q), q, user, t) for p, q, user, t in pairs]
 
 
 @dataclass(frozen=True)

@@ -242,10 +242,7 @@ def _train_xmr(
     from ..xmr.partition import PairSource, train_partitioned
 
     texts = shared.texts
-    pairs = (
-        (prev if not prev or texts.shows_transition(prev, q) else "", q)
-        for prev, q in merged_pairs(files, sp_.chunk_rows)
-    )
+    pairs = ((texts.shown_prev(prev, q), q) for prev, q in merged_pairs(files, sp_.chunk_rows))
     source = PairSource(
         numbered_contexts(pairs, params.xmr.featurizer.context_window),
         shared.queries,

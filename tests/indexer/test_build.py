@@ -20,9 +20,10 @@ from autocomplete.model.labels import (
     transition_key,
 )
 from indexer.build import build_index
+from indexer.counts import users_per_key
 from indexer.dataset import load_split
 from indexer.freshfile import FreshFile, format_fresh, read_fresh_file
-from indexer.kanon import KAnonParams, users_per_key
+from indexer.kanon import KAnonParams
 from indexer.params import BuildParams
 from indexer.sessions import pairs
 from indexer.tables import endings_table, transitions_table, word_endings

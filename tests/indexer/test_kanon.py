@@ -7,14 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autocomplete.model.labels import transition_key
-from indexer.counts import TrainCounts
+from indexer.counts import TrainCounts, users_per_key
 from indexer.kanon import (
     KAnonParams,
     Pair,
     bound_contributions,
     shared_counts,
     shared_texts,
-    users_per_key,
 )
 from indexer.params import BuildParams
 
