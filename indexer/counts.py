@@ -28,6 +28,8 @@ from .tables import word_endings
 
 #: (q_prev, q_next, user, time), as `sessions.pairs` yields them
 Pair = tuple[str, str, str, float]
+#: the keyed counts every build adds up and shows only at K distinct users
+TABLES = ("queries", "endings", "transitions", "words", "bigrams")
 
 
 def users_per_key(keyed: Iterable[tuple[str, str]]) -> Counter[str]:
@@ -64,6 +66,16 @@ class TrainCounts:
     bigrams: Counter[str] = field(default_factory=Counter)
     word_users: Counter[str] = field(default_factory=Counter)
     bigram_users: Counter[str] = field(default_factory=Counter)
+
+    def table(self, name: str) -> tuple[Counter[str], Counter[str]]:
+        """One of `TABLES`: how often each key counts, and its distinct users."""
+        return {
+            "queries": (self.queries, self.query_users),
+            "endings": (self.endings, self.ending_users),
+            "transitions": (self.transitions, self.transition_users),
+            "words": (self.words, self.word_users),
+            "bigrams": (self.bigrams, self.bigram_users),
+        }[name]
 
     @classmethod
     def of(cls, logged: int, pairs: Sequence[Pair]) -> TrainCounts:

@@ -17,17 +17,14 @@ Pure functions over the `(q_prev, q_next, user, time)` pairs of `sessions.pairs`
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .counts import Pair, TrainCounts
+from .counts import TABLES, Pair, TrainCounts
 from .tables import transition_key
 
 _DAY_S = 86400
-#: the keyed counts every build adds up and shows only at K distinct users
-TABLES = ("queries", "endings", "transitions", "words", "bigrams")
 
 
 @dataclass(frozen=True)
@@ -204,29 +201,13 @@ class SharedCounts:
 
 def shared_counts(counts: TrainCounts, min_users: int) -> SharedCounts:
     """The keys of `counts` at least `min_users` distinct users issued, with their counts."""
-
-    def shown(c: Counter[str], users: Counter[str]) -> dict[str, int]:
-        return {k: c[k] for k, n in users.items() if n >= min_users}
-
-    return SharedCounts.of(
-        min_users,
-        counts.logged,
-        counts.counted,
-        {
-            "queries": shown(counts.queries, counts.query_users),
-            "endings": shown(counts.endings, counts.ending_users),
-            "transitions": shown(counts.transitions, counts.transition_users),
-            "words": shown(counts.words, counts.word_users),
-            "bigrams": shown(counts.bigrams, counts.bigram_users),
-        },
-        {
-            "queries": len(counts.query_users),
-            "endings": len(counts.ending_users),
-            "transitions": len(counts.transition_users),
-            "words": len(counts.word_users),
-            "bigrams": len(counts.bigram_users),
-        },
-    )
+    shown: dict[str, dict[str, int]] = {}
+    distinct: dict[str, int] = {}
+    for name in TABLES:
+        count, users = counts.table(name)
+        shown[name] = {k: count[k] for k, n in users.items() if n >= min_users}
+        distinct[name] = len(users)
+    return SharedCounts.of(min_users, counts.logged, counts.counted, shown, distinct)
 
 
 def shared_texts(pairs: Sequence[Pair], min_users: int) -> SharedTexts:

@@ -13,17 +13,16 @@ the keys at least K users issued come back into memory, with their counts
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..counts import TrainCounts
-from ..kanon import TABLES, SharedCounts
+from ..counts import TABLES, TrainCounts
+from ..kanon import SharedCounts
 
-#: the tables, and where `TrainCounts` keeps each one's counts and distinct users
+#: one shard file's rows: a key, how often it counts, how many distinct users issued it
 KEYS = pa.schema([("key", pa.string()), ("count", pa.int64()), ("users", pa.int64())])
 
 
@@ -33,18 +32,6 @@ def shard_path(work: Path, table: str, shard: int) -> Path:
 
 def shard_of(key: str, shards: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % shards
-
-
-def _columns(counts: TrainCounts, table: str) -> tuple[Mapping[str, int], Mapping[str, int]]:
-    if table == "queries":
-        return counts.queries, counts.query_users
-    if table == "endings":
-        return counts.endings, counts.ending_users
-    if table == "words":
-        return counts.words, counts.word_users
-    if table == "bigrams":
-        return counts.bigrams, counts.bigram_users
-    return counts.transitions, counts.transition_users
 
 
 class ShardWriter:
@@ -65,7 +52,7 @@ class ShardWriter:
         self.logged += counts.logged
         self.counted += counts.counted
         for table in TABLES:
-            count, users = _columns(counts, table)
+            count, users = counts.table(table)
             cols: list[tuple[list[str], list[int], list[int]]] = [
                 ([], [], []) for _ in range(self.shards)
             ]
