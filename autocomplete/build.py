@@ -75,10 +75,10 @@ def build_full(
         build_index(logs, fit_index, train_only, report, data=data, fresh=fresh, cluster=cluster)
         return data
 
-    fitted = fit_out_of_sample(out, build_train_only, fit_params, report)
-    build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
-    files = IndexFiles(out)
-    save_fitted(files, fitted, OUT_OF_SAMPLE)
+    def build_served() -> None:
+        build_index(logs, out, params, report, data=data, fresh=fresh, cluster=cluster)
+
+    files = build_all(out, build_train_only, build_served, fit_params, report)
     return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
 
 
@@ -92,22 +92,30 @@ def require_dev(data: SplitSessions) -> None:
         )
 
 
-def fit_out_of_sample(
+def build_all(
     out: str | os.PathLike[str],
     build_train_only: Callable[[Path], SplitSessions],
+    build_served: Callable[[], None],
     fit_params: FitParams | None = None,
     progress: ProgressLike = None,
-) -> Fitted:
-    """The models an `--all` index keeps: `build_train_only(path)` builds an index of the
-    training part at `path` (a temporary directory beside `out`, removed after) and returns
-    the split sessions the fit reads; the fit scores their dev keystrokes over it."""
+) -> IndexFiles:
+    """An `--all` index, as both build drivers make it: the models fitted out of sample,
+    then the served index of every event at `out` (`build_served()`), keeping them.
+
+    `build_train_only(path)` builds an index of the training part at `path` (a temporary
+    directory beside `out`, removed after) and returns the split sessions the fit reads;
+    the fit scores their dev keystrokes over it."""
     parent = Path(out).resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fit-", dir=parent) as tmp:
         fit_index = Path(tmp) / "train-only"
         data = build_train_only(fit_index)
         require_dev(data)
-        return fit_on(IndexFiles(fit_index), data, fit_params, progress)
+        fitted = fit_on(IndexFiles(fit_index), data, fit_params, progress)
+    build_served()
+    files = IndexFiles(out)
+    save_fitted(files, fitted, OUT_OF_SAMPLE)
+    return files
 
 
 def fit_blend(

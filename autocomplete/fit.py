@@ -154,8 +154,7 @@ def fit(
     BLAS runs on one thread meanwhile: the loss is two matrix-vector products over ~10^4-10^5
     candidate rows per L-BFGS step, and OpenBLAS threading them made the weights' fit 2.6x
     slower on 2 cores and the default build 159 s instead of 122 s (bench/README.md "Build
-    time").
-    LightGBM's own threads (`TreeParams.threads`) are not BLAS and keep their count."""
+    time"). LightGBM's own threads (`TreeParams.threads`) are not BLAS and keep their count."""
     params = params or FitParams()
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit(personal, anonymous, gather, params, fitted)

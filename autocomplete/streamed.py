@@ -33,7 +33,7 @@ from indexer.stream.build import build_index_streamed
 from indexer.stream.params import StreamParams
 from indexer.xmr.cluster import ClusterParams
 
-from .build import OUT_OF_SAMPLE, fit_blend, fit_out_of_sample, save_fitted
+from .build import build_all, fit_blend
 from .fit import FitParams
 from .history import seed_sessions
 
@@ -63,10 +63,10 @@ def build_full_streamed(
             )
             return built.blend_data
 
-        fitted = fit_out_of_sample(out, build_train_only, fit_params, report)
-        build_index_streamed(logs, out, params, cluster, stream, report, fresh, None)
-        files = IndexFiles(out)
-        save_fitted(files, fitted, OUT_OF_SAMPLE)
+        def build_served() -> None:
+            build_index_streamed(logs, out, params, cluster, stream, report, fresh, None)
+
+        files = build_all(out, build_train_only, build_served, fit_params, report)
         return BuildReport(files.manifest, time.perf_counter() - t0, peak_rss_mb())
     built = build_index_streamed(logs, out, params, cluster, stream, report, fresh, history)
     if not params.blend:
