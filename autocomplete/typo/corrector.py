@@ -102,7 +102,7 @@ class TypoCorrector:
         self._merge = lru_cache(maxsize=size)(self._merge)  # type: ignore[method-assign]
         self._phrase = lru_cache(maxsize=size)(self._phrase)  # type: ignore[method-assign]
         self._phrase_tables = [labels] if endings is None else [labels, endings]
-        self.label_spellings = lru_cache(maxsize=size)(self.label_spellings)  # type: ignore[method-assign]
+        self.label_fixes = lru_cache(maxsize=size)(self.label_fixes)  # type: ignore[method-assign]
         if endings is not None:
             self.label_alphabet  # noqa: B018  # make the vocabulary now, not on a keystroke
 
@@ -136,11 +136,12 @@ class TypoCorrector:
         """Variants of `s` some key extends, the first edit at lo..hi: (rows, lengths, edits).
         A second edit (from two_edit_len) only when no one-edit variant is extended."""
         rows, lens = variants(s, alphabet, lo, hi)
-        reach = table.reach(rows, lens)
-        live = reach >= lens
+        head = s[:lo]  # every variant, of one edit or two, starts with it
+        live = table.extended(rows, lens, head)
         if live.any() or len(s) < self.p.two_edit_len:
             return rows[live], lens[live], np.ones(int(live.sum()), dtype=np.int64)
         # second edit at the new fall-off of the variants that got furthest past their edit
+        reach = table.reach(rows, lens, head)
         where = edit_plan(len(s), lo, hi, len(alphabet))[2]
         progress = np.where(reach > where, reach, -1)
         top = np.argsort(-progress, kind="stable")[: self.p.beam]
@@ -152,7 +153,7 @@ class TypoCorrector:
             return rows[:0], lens[:0], np.zeros(0, dtype=np.int64)
         r2 = np.concatenate([r for r, _ in more])
         l2 = np.concatenate([ln for _, ln in more])
-        live2 = table.reach(r2, l2) >= l2
+        live2 = table.extended(r2, l2, head)
         return r2[live2], l2[live2], np.full(int(live2.sum()), 2, dtype=np.int64)
 
     def _best(
@@ -323,25 +324,31 @@ class TypoCorrector:
         Only while the word where the prefix falls off looks wrong: "philly j" falls off
         the labels too, but "j" begins many words and the user is typing something new.
         """
+        return [Spelling(*fix) for fix in self.label_fixes(prefix)]
+
+    def label_fixes(self, prefix: str) -> tuple[tuple[str, int, float], ...]:
+        """`label_spellings` as remembered per prefix: (prefix, edits, gain) in plain tuples,
+        which the garbage collector stops walking (a worker remembers tens of thousands of
+        answers, most of them empty, and a full pass walks every object it still tracks)."""
         s = prefix.encode()
         if len(prefix) < self.min_len or len(s) != len(prefix) or len(s) > MAX_BYTES:
-            return []
+            return ()
         lo, hi = self.labels.range(prefix)
         if hi > lo:
-            return []
+            return ()
         m = self.falloff(prefix)
         if len(s) - m > self.p.max_past_falloff:
-            return []
+            return ()
         start, end = prefix.rfind(" ", 0, m) + 1, prefix.find(" ", m)
         word = prefix[start : len(prefix) if end < 0 else end]
         if self._typed(word, end >= 0) > self.p.max_count:
-            return []
+            return ()
         t = self.label_keys
         rows, lens, edits = self._search(s, t, self.label_alphabet, max(m - self.p.back, 1), m)
         if not len(lens):
-            return []
+            return ()
         best = self._best(rows, lens, edits, t.prefix_counts(rows, lens), 0, 0.0, s)
-        return [Spelling(v, e, g) for v, e, g in best]
+        return tuple(best)
 
     # -- both ------------------------------------------------------------------------------
 
@@ -349,7 +356,7 @@ class TypoCorrector:
         """Up to `max_spellings` corrected prefixes, the strongest evidence first."""
         if len(prefix) < self.min_len:
             return []
-        found = list(self.label_spellings(prefix)) + self.word_spellings(prefix)
+        found = self.label_spellings(prefix) + self.word_spellings(prefix)
         best: list[Spelling] = []
         for sp in sorted(found, key=lambda sp: (-sp.gain, sp.edits)):
             # "amazo" already reaches all that "amazon" does

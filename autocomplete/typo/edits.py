@@ -20,6 +20,7 @@ from autocomplete.model.labels import SORTKEY_BYTES, LabelIndex
 #: key width in bytes (UTF-8, NUL-padded): the labels' sort keys
 W = SORTKEY_BYTES
 _SPACE = 0x20
+_COLUMNS = np.arange(W)
 
 
 @lru_cache(maxsize=4096)
@@ -79,16 +80,45 @@ class KeyTable:
     def _needles(self, rows: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(rows).view(self.keys.dtype).ravel()
 
-    def reach(self, rows: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    def span(self, head: bytes) -> tuple[int, int]:
+        """The keys [lo, hi) that start with `head` (all of them for b"")."""
+        if not head:
+            return 0, self.n
+        lo = int(self.keys.searchsorted(head))
+        return lo, int(self.keys.searchsorted(head + b"\xff"))
+
+    def reach(self, rows: np.ndarray, lens: np.ndarray, head: bytes = b"") -> np.ndarray:
         """Per variant, the length of its longest leading part some key starts with: equal to
-        its length when some key extends it."""
-        pos = self.keys.searchsorted(self._needles(rows), "left")
+        its length when some key extends it.
+
+        `head`: a start every variant shares (the bytes before the first edit). Only keys
+        starting with it can share more with a variant than it, so when some key does, the
+        search runs among those few instead of all keys.
+        """
+        lo, hi = self.span(head)
+        if hi <= lo:
+            lo, hi = 0, self.n
+        keys, krows = self.keys[lo:hi], self.rows[lo:hi]
+        pos = keys.searchsorted(self._needles(rows), "left")
         # the longest common prefix with any key is reached at a sorted neighbour; a clipped
         # neighbour is still a real key, so its (shorter) common prefix does no harm
-        nb = np.stack([np.maximum(pos - 1, 0), np.minimum(pos, self.n - 1)])
-        diff = self.rows[nb] != rows
+        nb = np.stack([np.maximum(pos - 1, 0), np.minimum(pos, hi - lo - 1)])
+        diff = krows[nb] != rows
         lcp = np.where(diff.any(axis=2), diff.argmax(axis=2), W).max(axis=0)
         return np.minimum(lcp, lens)
+
+    def extended(self, rows: np.ndarray, lens: np.ndarray, head: bytes = b"") -> np.ndarray:
+        """Per variant, whether some key starts with it: `reach(rows, lens) >= lens` for
+        half the work. Variants are NUL-padded and no key byte sorts below NUL, so if any
+        key extends a variant, the first key not below it does: one neighbour, and no
+        common-prefix length to find."""
+        lo, hi = self.span(head)
+        if hi <= lo:
+            return np.zeros(len(lens), dtype=bool)
+        keys, krows = self.keys[lo:hi], self.rows[lo:hi]
+        pos = np.minimum(keys.searchsorted(self._needles(rows), "left"), hi - lo - 1)
+        same = (krows[pos] == rows) | (_COLUMNS >= lens[:, None])
+        return same.all(axis=1)  # type: ignore[no-any-return]
 
     def reach_one(self, s: bytes) -> int:
         """`reach` of a single string, without the batch machinery (s shorter than W)."""

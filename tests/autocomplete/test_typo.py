@@ -1,5 +1,6 @@
 """The spelling search on its own: variants, the vectorised lookup, the two routes."""
 
+import gc
 from collections import Counter
 
 import numpy as np
@@ -97,10 +98,18 @@ def test_vectorised_lookup_agrees_with_brute_force_on_a_small_index(tiny):
         rows[i, : len(p)] = np.frombuffer(p.encode(), dtype=np.uint8)
     reach = table.reach(rows, lens)
     counts = table.prefix_counts(rows, lens)
-    for p, r, c in zip(probes, reach.tolist(), counts.tolist(), strict=True):
+    extended = table.extended(rows, lens)
+    for p, r, c, e in zip(probes, reach.tolist(), counts.tolist(), extended.tolist(), strict=True):
         assert r == max(len(_common(p, t)) for t in texts), p
         assert c == sum(int(labels.counts[i]) for i, t in enumerate(texts) if t.startswith(p)), p
         assert table.reach_one(p.encode()) == r
+        assert e == any(t.startswith(p) for t in texts), p
+    # searched among the keys that start with what every probe shares, the answers are equal
+    for head in ("a", "am", "ama", "n", "new", "x"):
+        mine = np.array([p.startswith(head) for p in probes])
+        sub, sub_lens = rows[mine], lens[mine]
+        assert (table.reach(sub, sub_lens, head.encode()) == reach[mine]).all(), head
+        assert (table.extended(sub, sub_lens, head.encode()) == extended[mine]).all(), head
 
 
 def _common(a: str, b: str) -> str:
@@ -180,3 +189,13 @@ def test_any_typed_text_gets_at_most_two_spellings_other_than_itself(speller, pr
     got = speller.spellings(prefix)
     assert len(got) <= speller.p.max_spellings
     assert all(s.prefix != prefix and s.edits >= 1 for s in got)
+
+
+def test_remembered_answers_are_plain_tuples_the_collector_stops_tracking(speller):
+    # A worker remembers tens of thousands of these; a full GC pass walks every tracked one.
+    found = speller.label_fixes("amazom")
+    assert [s.prefix for s in speller.label_spellings("amazom")] == [f[0] for f in found]
+    assert found and speller.label_fixes("zzzzzz") == ()
+    gc.collect()  # the inner tuples are untracked in this pass, the one holding them in the next
+    gc.collect()
+    assert not gc.is_tracked(found) and not any(gc.is_tracked(f) for f in found)
