@@ -72,6 +72,7 @@ class WordLM:
         total = float(word_counts.sum())
         self._denom = total + 0.1 * max(len(words), 1)
         self._words: dict[str, float] = {}
+        self._terms: dict[str, float] = {}
         self.score = lru_cache(maxsize=MEMO)(self._score)
 
     @classmethod
@@ -98,17 +99,24 @@ class WordLM:
             c = self._words[word] = self._count(self.words, self.word_counts, word)
         return c
 
+    def _term(self, bigram: str, a: str, b: str) -> float:
+        """log P(b | a), remembered by bigram: generated completions are a few heads glued
+        to a few thousand endings, so their word pairs recur far more than whole texts."""
+        c_ab = self._count(self.bigrams, self.bigram_counts, bigram)
+        c_b, c_a = self._word(b), self._word(a)
+        if len(self._terms) >= MEMO:
+            self._terms.clear()
+        t = self._terms[bigram] = math.log((c_ab + MU * (c_b + 0.1) / self._denom) / (c_a + MU))
+        return t
+
     def _score(self, query: str) -> float:
         t = tokens(query)
         s = 0.0
-        get, counts, word = self.bigrams.get, self.bigram_counts, self._word
-        c_prev = word(t[0])
+        known = self._terms.get
         for a, b in zip(t, t[1:], strict=False):
-            c_b = word(b)
-            i = get(f"{a} {b}")
-            c_ab = 0.0 if i is None else float(counts[i])
-            s += math.log((c_ab + MU * (c_b + 0.1) / self._denom) / (c_prev + MU))
-            c_prev = c_b
+            key = f"{a} {b}"
+            term = known(key)
+            s += self._term(key, a, b) if term is None else term
         return s
 
     def save(self, w: IndexWriter, labels: Iterable[str]) -> None:
