@@ -48,6 +48,7 @@ from .demo import demo_token_endpoint
 from .drain import DRAIN_EXTENSION, DrainHook
 from .fairness import ClientLimits
 from .freshness import FreshFeed
+from .gcpolicy import frozen_heap
 from .handshake import Authenticator, Identity, origin_allowed, session_cookie
 from .health import Health
 from .http_complete import HttpCompletions
@@ -327,7 +328,9 @@ class CompletionServer:
         if self.fresh is not None:
             background.append(asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh"))
         try:
-            yield
+            with frozen_heap() as frozen:
+                log.info("%d objects of the loaded heap frozen out of GC passes", frozen)
+                yield
         finally:
             for task in background:
                 task.cancel()

@@ -29,7 +29,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from autocomplete.candidates.generator import MemoStats
 
 from . import multiproc
-from .runtime_metrics import GC_SAMPLE_S, WorkerProcesses, gc_counters
+from .runtime_metrics import GC_SAMPLE_S, WorkerProcesses, gc_counters, gc_pauses
 
 REQUEST_TYPES = ("complete", "submit", "forget", "invalid")
 ERROR_CODES = ("bad_request", "rate_limited", "unavailable")
@@ -280,6 +280,7 @@ class ServerMetrics:
         if self.multiproc_dir is None:
             r.register(WorkerProcesses(lambda: (os.getpid(),)))
             GCCollector(registry=r)
+            r.register(gc_pauses().collector())
             PlatformCollector(registry=r)
         else:
             gc_counters().sample()

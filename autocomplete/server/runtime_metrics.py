@@ -15,20 +15,26 @@ carry them. So:
   `GC_SAMPLE_S` and when it answers a scrape, so other workers' counts may lag by that much.
   Copying from `gc.callbacks` would be exact but could deadlock: a collection can start while
   the same thread holds prometheus-client's (non-reentrant) lock on the metric files.
+* `python_gc_pause_seconds_total` (by generation): how long collections stopped the worker,
+  timed by a `gc.callbacks` hook that only adds to plain floats (`GcPauses`), summed over
+  workers like the counts. Divided by `python_gc_collections_total` it is the mean pause;
+  a full pass stalls every connection of its worker (`gcpolicy` keeps those short).
 * `python_info` (interpreter version) is the answering worker's; all workers run the same one.
 
 With one process and no multiprocess directory the same names come from prometheus-client's
-`GCCollector`, and `WorkerProcesses` reports the one process, so dashboards read both alike.
+`GCCollector` (and `GcPauses.collector`), and `WorkerProcesses` reports the one process, so
+dashboards read both alike.
 """
 
 from __future__ import annotations
 
 import gc
 import platform
+import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import Counter
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
@@ -60,6 +66,53 @@ class WorkerProcesses(Collector):
         return list(families.values())
 
 
+class GcPauses:
+    """Seconds this process spent in collections so far, by generation.
+
+    The hook runs inside every collection, so it takes no lock and touches no metric: it
+    adds to a list of floats that `GcCounters.sample` and `collector` read later.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+        gc.callbacks.append(self._hook)
+
+    def _hook(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+    def collector(self) -> Collector:
+        """The totals as a collector of a one-process registry."""
+        pauses = self
+
+        class _Pauses(Collector):
+            def collect(self) -> Iterable[Metric]:
+                family = CounterMetricFamily(
+                    "python_gc_pause_seconds",
+                    "Seconds collections of this generation stopped the process",
+                    labels=["generation"],
+                )
+                for generation, seconds in enumerate(pauses.seconds):
+                    family.add_metric([str(generation)], seconds)
+                return [family]
+
+        return _Pauses()
+
+
+_gc_pauses: GcPauses | None = None
+
+
+def gc_pauses() -> GcPauses:
+    """The process's one `GcPauses` (a second hook would time every collection twice)."""
+    global _gc_pauses
+    if _gc_pauses is None:
+        _gc_pauses = GcPauses()
+    return _gc_pauses
+
+
 class GcCounters:
     """This process's GC statistics as multiprocess counters (see the module)."""
 
@@ -86,6 +139,14 @@ class GcCounters:
             ),
         }
         self._seen: list[dict[str, int]] = []
+        self._pause = Counter(
+            "python_gc_pause_seconds",
+            "Seconds collections of this generation stopped the process",
+            ["generation"],
+            registry=None,
+        )
+        self._pauses = gc_pauses()
+        self._paused = [0.0, 0.0, 0.0]
 
     def sample(self) -> None:
         """Add what the collector did since the last sample."""
@@ -99,6 +160,9 @@ class GcCounters:
                 if delta > 0 or not before:
                     counter.labels(str(generation)).inc(max(delta, 0))
         self._seen = [dict(s) for s in stats]
+        for generation, seconds in enumerate(list(self._pauses.seconds)):
+            self._pause.labels(str(generation)).inc(max(seconds - self._paused[generation], 0.0))
+            self._paused[generation] = seconds
 
 
 _gc_counters: GcCounters | None = None

@@ -80,6 +80,7 @@ async def test_one_scrape_counts_the_requests_of_every_worker(built_sample_index
                 }
                 assert rss == pids, "every worker's process metrics, by pid"
                 assert sample(text, "python_gc_collections_total", generation="0") > 0
+                assert sample(text, "python_gc_pause_seconds_total", generation="0") > 0
         assert server.stop() == 0, server.output()
 
 
