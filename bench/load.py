@@ -504,21 +504,52 @@ def _stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _latency_buckets(url: str) -> dict[float, float]:
-    """Cumulative counts of the server's own completion-latency histogram ({} if none)."""
+def _scrape(url: str) -> list[Any]:
+    """The server's /metrics samples ([] for an older tree without it)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=10) as resp:
             text = resp.read().decode()
-    except OSError:  # an older tree without /metrics
-        return {}
+    except OSError:
+        return []
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _latency_buckets(samples: list[Any]) -> dict[float, float]:
+    """Cumulative counts of the server's own completion-latency histogram ({} if none)."""
     return {
         float(s.labels["le"]): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
+        for s in samples
         if s.name == "qac_completion_latency_seconds_bucket"
     }
+
+
+def _gc_totals(samples: list[Any]) -> dict[str, float]:
+    """The server's collections and the seconds they stopped it, by generation ({} for a
+    tree that does not time them)."""
+    out: dict[str, float] = {}
+    for s in samples:
+        if s.name in ("python_gc_collections_total", "python_gc_pause_seconds_total"):
+            key = f"{'collections' if 'collections' in s.name else 'pause_s'}_"
+            key += s.labels["generation"]
+            out[key] = out.get(key, 0.0) + s.value
+    return out if any(k.startswith("pause_s") for k in out) else {}
+
+
+def _gc_window(before: dict[str, float], after: dict[str, float]) -> dict[str, Any] | None:
+    """Collections and mean pause (ms) by generation between two scrapes."""
+    if not before or not after:
+        return None
+    out: dict[str, Any] = {}
+    for g in ("0", "1", "2"):
+        n = after.get(f"collections_{g}", 0.0) - before.get(f"collections_{g}", 0.0)
+        paused = after.get(f"pause_s_{g}", 0.0) - before.get(f"pause_s_{g}", 0.0)
+        out[g] = {
+            "collections": int(n),
+            "mean_pause_ms": round(1000 * paused / n, 2) if n else None,
+        }
+    return out
 
 
 def _histogram_quantiles(
@@ -647,7 +678,8 @@ def run_target(
         go, load0 = _go(procs), os.getloadavg()[0]
         timeline = [(0.0, round(_rss_mb(proc.pid), 1))]
         _sample_rss(proc.pid, procs, go, timeline, until=go + args.warmup)
-        buckets0 = _latency_buckets(url) if has_histogram else {}
+        scrape0 = _scrape(url) if has_histogram else []
+        buckets0, gc0 = _latency_buckets(scrape0), _gc_totals(scrape0)
         cpu0, t0 = _cpu_s(proc.pid), time.monotonic()
         if args.warmup > 0:
             timeline.append((args.warmup, round(_rss_mb(proc.pid), 1)))
@@ -661,11 +693,13 @@ def run_target(
         rss_after = _rss_mb(proc.pid)
         timeline.append((round(time.monotonic() - go, 1), round(rss_after, 1)))
         load1 = os.getloadavg()[0]
+        scrape1 = _scrape(url) if has_histogram else []
         server_ms = (
-            _histogram_quantiles(buckets0, _latency_buckets(url))
+            _histogram_quantiles(buckets0, _latency_buckets(scrape1))
             if has_histogram and args.workers == 1
             else None
         )
+        server_gc = _gc_window(gc0, _gc_totals(scrape1))
         if any(c.returncode for c in procs):
             raise SystemExit(f"{target.name} at {rate:g}/s: a load client failed")
         merged = _merge([ClientResult(**json.loads(out.read_text())) for _, out in clients])
@@ -700,6 +734,8 @@ def run_target(
         "rtt_submit_ms": _percentiles(merged.rtt_submit_ms),
         # Read to reply inside the server (store read + ranking), from its own histogram.
         "server_complete_ms": server_ms,
+        # The server's garbage collections in the window (all workers), by generation.
+        "server_gc": server_gc,
         "errors": merged.errors,
         "failures": merged.failures,
         "late": merged.late,
@@ -836,6 +872,15 @@ def print_table(report: dict[str, Any]) -> None:
             print(
                 f"{label}: time inside the server per complete (its histogram): "
                 f"p50 {_fmt(s['p50'])} ms, p99 {_fmt(s['p99'])} ms"
+            )
+        gcs = r.get("server_gc")
+        if gcs:
+            print(
+                f"{label}: garbage collections (generation: count, mean pause) "
+                + ", ".join(
+                    f"{g}: {v['collections']}, {_fmt(v['mean_pause_ms'])} ms"
+                    for g, v in gcs.items()
+                )
             )
         g = r.get("rss_growth_after_warmup")
         if g:

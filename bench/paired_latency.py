@@ -1,0 +1,142 @@
+"""Ranking time of two source trees on the same keystrokes, paired chunk by chunk.
+
+On a shared machine the same code's mean time per keystroke moves by 20% between runs minutes
+apart, so two versions timed one after the other say little about a change of a few percent.
+Here two processes, one per tree (`--before SRC`, `--after SRC`, default this tree), load
+the same index and the same test keystrokes (consecutive, as a typist sends them), then rank
+them in chunks taking turns: chunk i by one, chunk i by the other, the order flipping every
+chunk. Each chunk's ratio (after / before) compares the two under the same machine load; the
+report gives the ratios' mean, median and a 95% interval (bootstrap over chunks), and each
+side's mean time per call. Every keystroke is ranked twice, without and with the user's
+history (`PrefixHistory`, shared by the keystrokes of one query, as a server does).
+
+    .venv/bin/python bench/paired_latency.py --index DIR --before /tmp/before-src [--after .]
+        [--keystrokes 12000] [--chunk 500]
+
+Writes bench/results/paired_latency.json. Not run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
+
+
+def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
+    """One side: load, say `ready`, then per `go` line rank the next chunk and print its mean
+    microseconds per call. Imports the tree on PYTHONPATH (set by the parent)."""
+    import itertools
+
+    from autocomplete.history import keystrokes_with_history
+    from autocomplete.loader import load_index
+    from autocomplete.ranking import Context, PrefixHistory
+    from indexer.dataset import load_split
+
+    data = load_split([log])
+    views: dict[int, tuple[object, PrefixHistory]] = {}  # keeps each history alive: ids unique
+    cases = []
+    stream = keystrokes_with_history(data.train + data.dev, data.test)
+    for ex, ctx in itertools.islice(stream, 0, keystrokes):
+        view = views.setdefault(id(ctx.history), (ctx.history, PrefixHistory(ctx.history)))[1]
+        mine = Context(ctx.previous, view, ctx.now)
+        cases.append((ex.prefix, Context(ctx.previous, (), ctx.now), mine))
+    ranker = load_index(index).ranker
+    print("ready", flush=True)
+    pos = 0
+    for _ in sys.stdin:
+        part = cases[pos : pos + chunk]
+        pos += chunk
+        t = time.perf_counter()
+        for prefix, anonymous, personal in part:
+            ranker.complete(anonymous, prefix, 10)
+            ranker.complete(personal, prefix, 10)
+        print(f"{(time.perf_counter() - t) / max(2 * len(part), 1) * 1e6:.3f}", flush=True)
+
+
+def spawn(src: Path, args: argparse.Namespace) -> subprocess.Popen[str]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--index", args.index]
+    cmd += ["--log", args.log, "--keystrokes", str(args.keystrokes), "--chunk", str(args.chunk)]
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return subprocess.Popen(
+        cmd, cwd=src, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--index", required=True)
+    ap.add_argument("--before", help="source tree of the code before (required)")
+    ap.add_argument("--after", default=str(ROOT), help="source tree of the code after")
+    ap.add_argument("--log", default=str(DEFAULT_LOG))
+    ap.add_argument("--keystrokes", type=int, default=12_000)
+    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(ROOT / "bench/results/paired_latency.json"))
+    args = ap.parse_args()
+    args.index, args.log = str(Path(args.index).resolve()), str(Path(args.log).resolve())
+    if args.child:
+        child(args.index, args.log, args.keystrokes, args.chunk)
+        return
+    if args.before is None:
+        ap.error("--before SRC is required")
+
+    import numpy as np
+
+    sides = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
+    procs = {name: spawn(src, args) for name, src in sides.items()}
+    for name, p in procs.items():
+        assert p.stdout is not None and p.stdin is not None
+        if p.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the {name} side did not start")
+    times: dict[str, list[float]] = {name: [] for name in procs}
+    for i in range(-(-args.keystrokes // args.chunk)):
+        order = list(procs) if i % 2 == 0 else list(procs)[::-1]
+        for name in order:
+            p = procs[name]
+            assert p.stdin is not None and p.stdout is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            times[name].append(float(p.stdout.readline()))
+    for p in procs.values():
+        assert p.stdin is not None
+        p.stdin.close()
+        p.wait()
+    before, after = np.array(times["before"]), np.array(times["after"])
+    ratio = after / before
+    rng = np.random.default_rng(0)
+    boot = rng.choice(ratio, size=(2000, len(ratio))).mean(axis=1)
+    out = {
+        "index": args.index,
+        "before": str(sides["before"]),
+        "after": str(sides["after"]),
+        "keystrokes": args.keystrokes,
+        "chunk": args.chunk,
+        "before_us_per_call": float(before.mean()),
+        "after_us_per_call": float(after.mean()),
+        "ratio_mean": float(ratio.mean()),
+        "ratio_median": float(np.median(ratio)),
+        "ratio_95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+        "chunks": {"before": times["before"], "after": times["after"]},
+    }
+    print(
+        f"{len(ratio)} chunks of {args.chunk} keystrokes (each ranked without and with history)\n"
+        f"mean us per call: before {out['before_us_per_call']:.0f}, "
+        f"after {out['after_us_per_call']:.0f}\n"
+        f"after / before, paired by chunk: mean {out['ratio_mean']:.3f}, "
+        f"median {out['ratio_median']:.3f}, "
+        f"95% interval {out['ratio_95'][0]:.3f}-{out['ratio_95'][1]:.3f}"
+    )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
