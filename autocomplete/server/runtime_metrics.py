@@ -28,6 +28,7 @@ dashboards read both alike.
 
 from __future__ import annotations
 
+import functools
 import gc
 import platform
 import time
@@ -102,15 +103,10 @@ class GcPauses:
         return _Pauses()
 
 
-_gc_pauses: GcPauses | None = None
-
-
+@functools.cache
 def gc_pauses() -> GcPauses:
     """The process's one `GcPauses` (a second hook would time every collection twice)."""
-    global _gc_pauses
-    if _gc_pauses is None:
-        _gc_pauses = GcPauses()
-    return _gc_pauses
+    return GcPauses()
 
 
 class GcCounters:
@@ -165,12 +161,7 @@ class GcCounters:
             self._paused[generation] = seconds
 
 
-_gc_counters: GcCounters | None = None
-
-
+@functools.cache
 def gc_counters() -> GcCounters:
     """The process's one `GcCounters` (a second would count every collection twice)."""
-    global _gc_counters
-    if _gc_counters is None:
-        _gc_counters = GcCounters()
-    return _gc_counters
+    return GcCounters()
