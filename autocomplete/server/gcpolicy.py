@@ -3,14 +3,14 @@
 CPython's full (generation 2) collection walks every tracked object that is still alive, and
 while it runs the worker answers no one. A worker's long-lived heap is the interpreter's
 modules, the loaded index and the memos warmed at start: walked in full, that took ~15-20 ms
-on the 2-core benchmark machine, and with the spelling memos full of class instances ~100 ms,
+on the 2-core benchmark machine (and ~80 ms once the memos had filled with tracked objects),
 a stall every few tens of thousands of keystrokes that every connection of the worker waits
-through. Objects alive when serving starts never become garbage (they live as long as the
-index), so the lifespan collects once and freezes them (`gc.freeze`): later full passes walk
-only what serving made since. Frozen objects are still freed by reference counting; only a
-reference cycle among them would outlive its use, and the heap frozen here holds none that
-serving drops. Unfrozen again when the server stops, so a process that runs servers one after
-another (the tests) collects the old ones.
+through. What is alive when serving starts lives as long as the index, so the lifespan
+collects once and freezes it (`gc.freeze`): later full passes walk only what serving made
+since. A frozen object is still freed by reference counting when dropped (a memo entry
+evicted, say); only a reference cycle among frozen objects would outlive its use, and
+serving makes none there. Unfrozen when the server stops, so a process that runs servers one
+after another (the tests) collects the old ones.
 """
 
 from __future__ import annotations
