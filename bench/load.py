@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -198,6 +199,10 @@ class ClientResult:
     warmup_keystrokes: int = 0
     warmup_errors: int = 0
     warmup_failures: int = 0
+    # The client's own full garbage collections from the go on: each stalls every round trip
+    # in flight in this process, so a run with a long one measures the client, not the server.
+    gc_full_passes: int = 0
+    gc_max_pause_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -336,8 +341,27 @@ def client_main(argv: list[str]) -> None:
     """`load.py client SPEC.json OUT.json`: replay, write a ClientResult as JSON."""
     spec = ClientSpec(**json.loads(Path(argv[0]).read_text()))
     scripts = json.loads(Path(spec.scripts).read_text())
+    # The scripts of a full test part are ~450,000 small lists that live for the whole run; a
+    # full collection walking them takes ~150 ms, a stall of every round trip in flight that
+    # the report would charge to the server. Frozen, collections skip them; the report says
+    # how many full collections the client made and the longest.
+    gc.collect()
+    gc.freeze()
     _raise_fd_limit()
+    pauses: list[float] = []
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append(time.perf_counter() - started[0])
+
+    gc.callbacks.append(timed)
     result = asyncio.run(_replay(spec, scripts, _ready_then_wait_for_go))
+    result.gc_full_passes = len(pauses)
+    result.gc_max_pause_ms = round(max(pauses, default=0.0) * 1000, 2)
     Path(argv[1]).write_text(json.dumps(asdict(result)))
 
 
@@ -657,6 +681,8 @@ def _merge(parts: list[ClientResult]) -> ClientResult:
         ):
             setattr(merged, name, getattr(merged, name) + getattr(p, name))
         merged.connect_s = max(merged.connect_s, p.connect_s)
+        merged.gc_full_passes += p.gc_full_passes
+        merged.gc_max_pause_ms = max(merged.gc_max_pause_ms, p.gc_max_pause_ms)
         merged.measured_s = max(merged.measured_s, p.measured_s)
         merged.rtt_complete_ms += p.rtt_complete_ms
         merged.rtt_submit_ms += p.rtt_submit_ms
@@ -736,6 +762,8 @@ def run_target(
         "server_complete_ms": server_ms,
         # The server's garbage collections in the window (all workers), by generation.
         "server_gc": server_gc,
+        # The load generator's own full collections (from the go), which stall its replies.
+        "client_gc": {"full_passes": merged.gc_full_passes, "max_pause_ms": merged.gc_max_pause_ms},
         "errors": merged.errors,
         "failures": merged.failures,
         "late": merged.late,
@@ -872,6 +900,12 @@ def print_table(report: dict[str, Any]) -> None:
             print(
                 f"{label}: time inside the server per complete (its histogram): "
                 f"p50 {_fmt(s['p50'])} ms, p99 {_fmt(s['p99'])} ms"
+            )
+        cg = r.get("client_gc")
+        if cg:
+            print(
+                f"{label}: the load generator's full collections: {cg['full_passes']}, "
+                f"longest {cg['max_pause_ms']:.1f} ms"
             )
         gcs = r.get("server_gc")
         if gcs:

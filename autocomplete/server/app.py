@@ -328,8 +328,9 @@ class CompletionServer:
         if self.fresh is not None:
             background.append(asyncio.create_task(self.fresh.run(), name="qac-fresh-refresh"))
         try:
-            with frozen_heap() as frozen:
-                log.info("%d objects of the loaded heap frozen out of GC passes", frozen)
+            with frozen_heap() if self.config.gc_freeze else contextlib.nullcontext(0) as frozen:
+                if frozen:
+                    log.info("%d objects of the loaded heap frozen out of GC passes", frozen)
                 yield
         finally:
             for task in background:

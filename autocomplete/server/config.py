@@ -92,6 +92,9 @@ class ServerConfig:
         worker keeps, keyed by (prefix, k) (`autocomplete.result_cache`; default 10,000,
         ~15 MB); 0 turns the cache off. Fresh queries and the blocklist are applied after
         it, on every reply.
+    gc_freeze: freeze the heap alive when a worker starts serving out of garbage collections
+        (`server.gcpolicy`; default on): full collections then walk only what serving made
+        since. Off (`QAC_GC_FREEZE=0`) leaves the collector as CPython sets it.
     static_dir: folder served at `/static/`, whose `index.html` is `GET /`.
     log_level: uvicorn and server log level (critical, error, warning, info, debug).
     log_format: "text" (default; uvicorn's lines) or "json" (one JSON object per line: time,
@@ -164,6 +167,7 @@ class ServerConfig:
     fresh_window_s: float = FRESH_HALF_LIFE_S
     fresh_quota: int = 100
     result_cache: int = 10_000
+    gc_freeze: bool = True
     static_dir: str = field(default_factory=default_static_dir)
     log_level: str = "info"
     log_format: str = "text"
@@ -361,6 +365,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "trusted_proxies": parse_list,
     "metrics_allow": parse_list,
     "demo_tokens": parse_bool,
+    "gc_freeze": parse_bool,
     "log_level": lambda raw: raw.strip().lower(),
     "log_format": lambda raw: raw.strip().lower(),
 }

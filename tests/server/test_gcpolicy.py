@@ -56,6 +56,14 @@ async def test_the_server_freezes_its_loaded_heap_while_it_serves(sample_index) 
     assert gc.get_freeze_count() == 0
 
 
+async def test_an_operator_can_leave_the_collector_as_cpython_sets_it(sample_index) -> None:
+    config = ServerConfig.from_env({"QAC_INDEX": "unused", "QAC_GC_FREEZE": "0"})
+    assert config.gc_freeze is False and ServerConfig(index="unused").gc_freeze is True
+    app = create_app(config, sample_index, MemoryStore(StoreConfig()))
+    async with app.router.lifespan_context(app):
+        assert gc.get_freeze_count() == 0
+
+
 async def test_collection_pauses_are_counted_by_generation(sample_index) -> None:
     app = create_app(ServerConfig(index="unused"), sample_index, MemoryStore(StoreConfig()))
     gc.collect()
