@@ -1,5 +1,9 @@
 """The real app under a real uvicorn, in a thread of the test process, on a free port.
 
+The listening socket is bound here, to a port the kernel picks, and handed to uvicorn: a port
+found free and bound later by uvicorn could be taken in between by a test running beside
+this one (the suite runs on two workers).
+
 For tests that must reach inside the server while it runs: a store that blocks until told,
 a ranker that shows what context it received, a drain observed as it happens. The socket,
 protocol class and settings are the production ones (`runner.uvicorn_config`).
@@ -7,6 +11,8 @@ protocol class and settings are the production ones (`runner.uvicorn_config`).
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import threading
 import time
 from types import TracebackType
@@ -24,9 +30,14 @@ _POLL_S = 0.005
 class InProcessServer:
     def __init__(self, app: Starlette, config: ServerConfig, startup_timeout_s: float = 10.0):
         self.app = app
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        config = dataclasses.replace(config, host="127.0.0.1", port=self._sock.getsockname()[1])
         self.server = uvicorn.Server(uvicorn_config(config, app, configure_logging=False))
         self.startup_timeout_s = startup_timeout_s
-        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
 
     @property
     def state(self) -> CompletionServer:
@@ -59,6 +70,7 @@ class InProcessServer:
         self._thread.join(timeout_s)
         if self._thread.is_alive():
             raise RuntimeError("in-process server did not stop")
+        self._sock.close()
 
     def __enter__(self) -> InProcessServer:
         return self.start()
