@@ -280,7 +280,7 @@ class ServerMetrics:
         if self.multiproc_dir is None:
             r.register(WorkerProcesses(lambda: (os.getpid(),)))
             GCCollector(registry=r)
-            r.register(gc_pauses().collector())
+            r.register(gc_pauses())
             PlatformCollector(registry=r)
         else:
             gc_counters().sample()

@@ -22,7 +22,7 @@ carry them. So:
 * `python_info` (interpreter version) is the answering worker's; all workers run the same one.
 
 With one process and no multiprocess directory the same names come from prometheus-client's
-`GCCollector` (and `GcPauses.collector`), and `WorkerProcesses` reports the one process, so
+`GCCollector` (and `GcPauses`), and `WorkerProcesses` reports the one process, so
 dashboards read both alike.
 """
 
@@ -67,11 +67,12 @@ class WorkerProcesses(Collector):
         return list(families.values())
 
 
-class GcPauses:
-    """Seconds this process spent in collections so far, by generation.
+class GcPauses(Collector):
+    """Seconds this process spent in collections so far, by generation; as a collector, the
+    totals for a one-process registry.
 
     The hook runs inside every collection, so it takes no lock and touches no metric: it
-    adds to a list of floats that `GcCounters.sample` and `collector` read later.
+    adds to a list of floats that `collect` and `GcCounters.sample` read later.
     """
 
     def __init__(self) -> None:
@@ -85,22 +86,15 @@ class GcPauses:
         else:
             self.seconds[info["generation"]] += time.perf_counter() - self._started
 
-    def collector(self) -> Collector:
-        """The totals as a collector of a one-process registry."""
-        pauses = self
-
-        class _Pauses(Collector):
-            def collect(self) -> Iterable[Metric]:
-                family = CounterMetricFamily(
-                    "python_gc_pause_seconds",
-                    "Seconds collections of this generation stopped the process",
-                    labels=["generation"],
-                )
-                for generation, seconds in enumerate(pauses.seconds):
-                    family.add_metric([str(generation)], seconds)
-                return [family]
-
-        return _Pauses()
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "python_gc_pause_seconds",
+            "Seconds collections of this generation stopped the process",
+            labels=["generation"],
+        )
+        for generation, seconds in enumerate(self.seconds):
+            family.add_metric([str(generation)], seconds)
+        return [family]
 
 
 @functools.cache
