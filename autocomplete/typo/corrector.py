@@ -136,12 +136,12 @@ class TypoCorrector:
         """Variants of `s` some key extends, the first edit at lo..hi: (rows, lengths, edits).
         A second edit (from two_edit_len) only when no one-edit variant is extended."""
         rows, lens = variants(s, alphabet, lo, hi)
-        head = s[:lo]  # every variant, of one edit or two, starts with it
-        live = table.extended(rows, lens, head)
+        within = table.span(s[:lo])  # every variant, of one edit or two, starts with it
+        live = table.extended(rows, lens, within)
         if live.any() or len(s) < self.p.two_edit_len:
             return rows[live], lens[live], np.ones(int(live.sum()), dtype=np.int64)
         # second edit at the new fall-off of the variants that got furthest past their edit
-        reach = table.reach(rows, lens, head)
+        reach = table.reach(rows, lens, within)
         where = edit_plan(len(s), lo, hi, len(alphabet))[2]
         progress = np.where(reach > where, reach, -1)
         top = np.argsort(-progress, kind="stable")[: self.p.beam]
@@ -153,7 +153,7 @@ class TypoCorrector:
             return rows[:0], lens[:0], np.zeros(0, dtype=np.int64)
         r2 = np.concatenate([r for r, _ in more])
         l2 = np.concatenate([ln for _, ln in more])
-        live2 = table.extended(r2, l2, head)
+        live2 = table.extended(r2, l2, within)
         return r2[live2], l2[live2], np.full(int(live2.sum()), 2, dtype=np.int64)
 
     def _best(

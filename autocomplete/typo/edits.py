@@ -87,15 +87,17 @@ class KeyTable:
         lo = int(self.keys.searchsorted(head))
         return lo, int(self.keys.searchsorted(head + b"\xff"))
 
-    def reach(self, rows: np.ndarray, lens: np.ndarray, head: bytes = b"") -> np.ndarray:
+    def reach(
+        self, rows: np.ndarray, lens: np.ndarray, within: tuple[int, int] | None = None
+    ) -> np.ndarray:
         """Per variant, the length of its longest leading part some key starts with: equal to
         its length when some key extends it.
 
-        `head`: a start every variant shares (the bytes before the first edit). Only keys
-        starting with it can share more with a variant than it, so when some key does, the
-        search runs among those few instead of all keys.
+        `within`: the `span` of a start every variant shares (the bytes before the first
+        edit). Only keys starting with it can share more with a variant than it, so when some
+        key does, the search runs among those few instead of all keys.
         """
-        lo, hi = self.span(head)
+        lo, hi = within or (0, self.n)
         if hi <= lo:
             lo, hi = 0, self.n
         keys, krows = self.keys[lo:hi], self.rows[lo:hi]
@@ -107,12 +109,14 @@ class KeyTable:
         lcp = np.where(diff.any(axis=2), diff.argmax(axis=2), W).max(axis=0)
         return np.minimum(lcp, lens)
 
-    def extended(self, rows: np.ndarray, lens: np.ndarray, head: bytes = b"") -> np.ndarray:
+    def extended(
+        self, rows: np.ndarray, lens: np.ndarray, within: tuple[int, int] | None = None
+    ) -> np.ndarray:
         """Per variant, whether some key starts with it: `reach(rows, lens) >= lens` for
         half the work. Variants are NUL-padded and no key byte sorts below NUL, so if any
         key extends a variant, the first key not below it does: one neighbour, and no
-        common-prefix length to find."""
-        lo, hi = self.span(head)
+        common-prefix length to find. `within`: as for `reach`."""
+        lo, hi = within or (0, self.n)
         if hi <= lo:
             return np.zeros(len(lens), dtype=bool)
         keys, krows = self.keys[lo:hi], self.rows[lo:hi]
