@@ -6,9 +6,11 @@ Here two processes, one per tree (`--before SRC`, `--after SRC`, default this tr
 the same index and the same test keystrokes (consecutive, as a typist sends them), then rank
 them in chunks taking turns: chunk i by one, chunk i by the other, the order flipping every
 chunk. Each chunk's ratio (after / before) compares the two under the same machine load; the
-report gives the ratios' mean, median and a 95% interval (bootstrap over chunks), and each
-side's mean time per call. Every keystroke is ranked twice, without and with the user's
-history (`PrefixHistory`, shared by the keystrokes of one query, as a server does).
+report gives the ratios' mean, median and a 95% interval (bootstrap over chunks), each side's
+mean time per call, and each side's percentiles over all its calls (the two sides met the same
+machine turn by turn, so their tails compare too). Every keystroke is ranked twice, without
+and with the user's history (`PrefixHistory`, shared by the keystrokes of one query, as a
+server does).
 
     .venv/bin/python bench/paired_latency.py --index DIR --before /tmp/before-src [--after .]
         [--keystrokes 12000] [--chunk 500]
@@ -54,11 +56,15 @@ def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
     for _ in sys.stdin:
         part = cases[pos : pos + chunk]
         pos += chunk
-        t = time.perf_counter()
+        calls = []
+        clock = time.perf_counter
         for prefix, anonymous, personal in part:
+            t = clock()
             ranker.complete(anonymous, prefix, 10)
+            t1 = clock()
             ranker.complete(personal, prefix, 10)
-        print(f"{(time.perf_counter() - t) / max(2 * len(part), 1) * 1e6:.3f}", flush=True)
+            calls += (t1 - t, clock() - t1)
+        print(" ".join(f"{c * 1e6:.1f}" for c in calls), flush=True)
 
 
 def spawn(src: Path, args: argparse.Namespace) -> subprocess.Popen[str]:
@@ -97,6 +103,7 @@ def main() -> None:
         if p.stdout.readline().strip() != "ready":
             raise SystemExit(f"the {name} side did not start")
     times: dict[str, list[float]] = {name: [] for name in procs}
+    calls: dict[str, list[float]] = {name: [] for name in procs}
     for i in range(-(-args.keystrokes // args.chunk)):
         order = list(procs) if i % 2 == 0 else list(procs)[::-1]
         for name in order:
@@ -104,7 +111,9 @@ def main() -> None:
             assert p.stdin is not None and p.stdout is not None
             p.stdin.write("go\n")
             p.stdin.flush()
-            times[name].append(float(p.stdout.readline()))
+            mine = [float(c) for c in p.stdout.readline().split()]
+            calls[name] += mine
+            times[name].append(sum(mine) / max(len(mine), 1))
     for p in procs.values():
         assert p.stdin is not None
         p.stdin.close()
@@ -124,15 +133,25 @@ def main() -> None:
         "ratio_mean": float(ratio.mean()),
         "ratio_median": float(np.median(ratio)),
         "ratio_95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+        "percentiles_us": {
+            name: {f"p{q:g}": float(np.percentile(calls[name], q)) for q in (50, 90, 99, 99.9)}
+            for name in procs
+        },
         "chunks": {"before": times["before"], "after": times["after"]},
     }
+    pct = out["percentiles_us"]
     print(
         f"{len(ratio)} chunks of {args.chunk} keystrokes (each ranked without and with history)\n"
         f"mean us per call: before {out['before_us_per_call']:.0f}, "
         f"after {out['after_us_per_call']:.0f}\n"
         f"after / before, paired by chunk: mean {out['ratio_mean']:.3f}, "
         f"median {out['ratio_median']:.3f}, "
-        f"95% interval {out['ratio_95'][0]:.3f}-{out['ratio_95'][1]:.3f}"
+        f"95% interval {out['ratio_95'][0]:.3f}-{out['ratio_95'][1]:.3f}\n"
+        + "\n".join(
+            f"{name:6s} per call p50 / p90 / p99 / p99.9 us: "
+            + " / ".join(f"{v:.0f}" for v in pct[name].values())
+            for name in procs
+        )
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))

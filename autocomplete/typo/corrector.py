@@ -18,7 +18,8 @@ Both are Damerau-Levenshtein searches bounded by sorted keys (`edits.KeyTable`):
 from `min_len` characters, two from `two_edit_len`, the second only on the `beam` one-edit
 variants that got furthest into the keys. This module is the policy (which edits to try,
 which corrections to keep); `edits` makes and probes the variants. Answers are cached per
-word and per prefix.
+word and per prefix, and a search that found nothing is not run again while the user types
+on past the typo (`TypoCorrector._close` says when that is exact).
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ from .edits import KeyTable, W, edit_plan, variants, vocabulary
 
 #: longest string corrected, in bytes: two insertions and a 0xff end byte still fit in W
 MAX_BYTES = W - 3
+
+#: what a search that finds nothing returns
+_NO_ROWS = np.zeros((0, W), dtype=np.uint8)
+_NO_LENS = np.zeros(0, dtype=np.int64)
+_NO_EDITS = np.zeros(0, dtype=np.int64)
+for _empty in (_NO_ROWS, _NO_LENS, _NO_EDITS):
+    _empty.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ class TypoCorrector:
         self._phrase = lru_cache(maxsize=size)(self._phrase)  # type: ignore[method-assign]
         self._phrase_tables = [labels] if endings is None else [labels, endings]
         self.label_fixes = lru_cache(maxsize=size)(self.label_fixes)  # type: ignore[method-assign]
+        # (route, string, edit window) of searches that found nothing, nor would one byte on
+        self._closed: set[tuple[int, bytes, int, int]] = set()
         if endings is not None:
             self.label_alphabet  # noqa: B018  # make the vocabulary now, not on a keystroke
 
@@ -134,27 +144,61 @@ class TypoCorrector:
         self, s: bytes, table: KeyTable, alphabet: bytes, lo: int, hi: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Variants of `s` some key extends, the first edit at lo..hi: (rows, lengths, edits).
-        A second edit (from two_edit_len) only when no one-edit variant is extended."""
+        A second edit (from two_edit_len) only when no one-edit variant is extended.
+
+        A user typing on past a typo asks the same search again with one byte more and the
+        same edit window; when the shorter string's search was closed (see `_close`),
+        this one finds nothing either, and is not run.
+        """
+        route = 0 if table is self.label_keys else 1
+        if (route, s[:-1], lo, hi) in self._closed:
+            if len(s) + 1 != self.p.two_edit_len:  # the extension stays in the same stage
+                self._close((route, s, lo, hi))
+            return _NO_ROWS, _NO_LENS, _NO_EDITS
         rows, lens = variants(s, alphabet, lo, hi)
         within = table.span(s[:lo])  # every variant, of one edit or two, starts with it
         live = table.extended(rows, lens, within)
         if live.any() or len(s) < self.p.two_edit_len:
+            if not live.any() and hi <= len(s) - 2 and len(s) + 1 < self.p.two_edit_len:
+                self._close((route, s, lo, hi))
             return rows[live], lens[live], np.ones(int(live.sum()), dtype=np.int64)
         # second edit at the new fall-off of the variants that got furthest past their edit
         reach = table.reach(rows, lens, within)
         where = edit_plan(len(s), lo, hi, len(alphabet))[2]
         progress = np.where(reach > where, reach, -1)
         top = np.argsort(-progress, kind="stable")[: self.p.beam]
-        more = [
-            variants(rows[i, : lens[i]].tobytes(), alphabet, int(reach[i]) - 1, int(reach[i]))
-            for i in top[progress[top] > 0].tolist()
-        ]
+        top = top[progress[top] > 0]
+        more = []
+        for i, at in zip(top.tolist(), (reach[top] - 1).tolist(), strict=True):
+            v = rows[i, : lens[i]].tobytes()
+            # only bytes some key holds there can make a second edit that a key extends
+            more.append(variants(v, table.followers(v[:at], alphabet), at, at + 1))
         if not more:
-            return rows[:0], lens[:0], np.zeros(0, dtype=np.int64)
+            if hi <= len(s) - 2:
+                self._close((route, s, lo, hi))
+            return _NO_ROWS, _NO_LENS, _NO_EDITS
         r2 = np.concatenate([r for r, _ in more])
         l2 = np.concatenate([ln for _, ln in more])
         live2 = table.extended(r2, l2, within)
+        if not live2.any() and hi <= len(s) - 2 and bool((reach[top] <= lens[top] - 2).all()):
+            self._close((route, s, lo, hi))
         return r2[live2], l2[live2], np.full(int(live2.sum()), 2, dtype=np.int64)
+
+    def _close(self, key: tuple[int, bytes, int, int]) -> None:
+        """Remember that `_search` of `key` found nothing, and that with any one byte
+        appended (the same route and edit window) it finds nothing too.
+
+        Why that holds: the edit window ends at least two bytes before the end, so every
+        variant of `s + c` is a variant of `s` with `c` appended, spelled in the same order
+        (no swap or insertion touches the new byte); a key that extends a string extends
+        its prefixes, so none extends the longer variants. For the second edit, a variant
+        no key extends reaches as far with `c` appended, so the same variants lead the
+        beam and get the same second edits, which also end two bytes before their end.
+        `len(s) + 1 < two_edit_len` keeps a one-edit search from opening the second edit.
+        """
+        if len(self._closed) >= self.p.cache_size:
+            self._closed.clear()
+        self._closed.add(key)
 
     def _best(
         self,

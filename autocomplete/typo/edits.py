@@ -21,6 +21,10 @@ from autocomplete.model.labels import SORTKEY_BYTES, LabelIndex
 W = SORTKEY_BYTES
 _SPACE = 0x20
 _COLUMNS = np.arange(W)
+#: _LEAD[n]: a key's W bytes as W // 8 machine words, with the first n bytes' bits set
+_LEAD = np.ascontiguousarray(
+    np.where(_COLUMNS[None, :] < np.arange(W + 1)[:, None], 0xFF, 0).astype(np.uint8)
+).view(np.uint64)
 
 
 @lru_cache(maxsize=4096)
@@ -69,6 +73,10 @@ class KeyTable:
     def __init__(self, keys: np.ndarray, counts: np.ndarray) -> None:
         self.keys = keys
         self.rows = keys.view(np.uint8).reshape(-1, W)
+        self.packed = keys.view(np.uint64).reshape(-1, W // 8)  # the same bytes, 8 at a time
+        # the beam's variants of one search often share their start, and so do a typist's
+        # searches keystroke after keystroke
+        self.followers = lru_cache(maxsize=4096)(self.followers)  # type: ignore[method-assign]
         self.counts = counts
         self.cum = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.n = len(keys)
@@ -86,6 +94,22 @@ class KeyTable:
             return 0, self.n
         lo = int(self.keys.searchsorted(head))
         return lo, int(self.keys.searchsorted(head + b"\xff"))
+
+    def followers(self, head: bytes, alphabet: bytes) -> bytes:
+        """The bytes of `alphabet` that keys starting with `head` hold at either of the two
+        positions after it, in alphabet order.
+
+        A substitution or insertion at those positions of a string that starts with `head`
+        can be extended by a key only with one of these bytes: variants spelled from this
+        alphabet instead of the whole one are the same live variants in the same order,
+        out of far fewer rows.
+        """
+        lo, hi = self.span(head)
+        n = len(head)
+        present = np.zeros(256, dtype=bool)
+        present[self.rows[lo:hi, n : n + 2]] = True
+        chars = np.frombuffer(alphabet, dtype=np.uint8)
+        return chars[present[chars]].tobytes()
 
     def reach(
         self, rows: np.ndarray, lens: np.ndarray, within: tuple[int, int] | None = None
@@ -115,14 +139,15 @@ class KeyTable:
         """Per variant, whether some key starts with it: `reach(rows, lens) >= lens` for
         half the work. Variants are NUL-padded and no key byte sorts below NUL, so if any
         key extends a variant, the first key not below it does: one neighbour, and no
-        common-prefix length to find. `within`: as for `reach`."""
+        common-prefix length to find. The variant's first `lens` bytes are compared with
+        that neighbour's eight at a time (`_LEAD`). `within`: as for `reach`."""
         lo, hi = within or (0, self.n)
         if hi <= lo:
             return np.zeros(len(lens), dtype=bool)
-        keys, krows = self.keys[lo:hi], self.rows[lo:hi]
-        pos = np.minimum(keys.searchsorted(self._needles(rows), "left"), hi - lo - 1)
-        same = (krows[pos] == rows) | (_COLUMNS >= lens[:, None])
-        return same.all(axis=1)  # type: ignore[no-any-return]
+        pos = np.minimum(self.keys[lo:hi].searchsorted(self._needles(rows), "left"), hi - lo - 1)
+        got = self.packed[pos + lo]
+        want = np.ascontiguousarray(rows).view(np.uint64)
+        return (((got ^ want) & _LEAD[lens]) == 0).all(axis=1)  # type: ignore[no-any-return]
 
     def reach_one(self, s: bytes) -> int:
         """`reach` of a single string, without the batch machinery (s shorter than W)."""

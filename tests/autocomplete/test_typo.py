@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from autocomplete.model.artifact import IndexFiles, IndexWriter
 from autocomplete.model.labels import ENDINGS, LabelIndex, LabelTable
+from autocomplete.typo import corrector
 from autocomplete.typo.corrector import TypoCorrector, TypoParams
-from autocomplete.typo.edits import KeyTable, variants, vocabulary
+from autocomplete.typo.edits import KeyTable, edit_plan, variants, vocabulary
 from indexer.tables import endings_table
 
 QUERIES = Counter(
@@ -200,3 +201,79 @@ def test_remembered_answers_are_plain_tuples_the_collector_stops_tracking(spelle
     gc.collect()  # the inner tuples are untracked in this pass, the one holding them in the next
     gc.collect()
     assert not gc.is_tracked(found) and not any(gc.is_tracked(f) for f in found)
+
+
+def plain_search(c: TypoCorrector, s: bytes, table: KeyTable, alphabet: bytes, lo: int, hi: int):
+    """The bounded search spelled out with nothing skipped: every variant from the whole
+    alphabet, no search left out for having found nothing one byte shorter. The
+    reference `TypoCorrector._search` must agree with, row for row."""
+    rows, lens = variants(s, alphabet, lo, hi)
+    live = table.extended(rows, lens)  # all keys (checked against brute force above)
+    if live.any() or len(s) < c.p.two_edit_len:
+        return rows[live], lens[live], np.ones(int(live.sum()), dtype=np.int64)
+    reach = table.reach(rows, lens)
+    where = edit_plan(len(s), lo, hi, len(alphabet))[2]
+    progress = np.where(reach > where, reach, -1)
+    top = np.argsort(-progress, kind="stable")[: c.p.beam]
+    more = [
+        variants(rows[i, : lens[i]].tobytes(), alphabet, int(reach[i]) - 1, int(reach[i]))
+        for i in top[progress[top] > 0].tolist()
+    ]
+    if not more:
+        return rows[:0], lens[:0], np.zeros(0, dtype=np.int64)
+    r2 = np.concatenate([r for r, _ in more])
+    l2 = np.concatenate([ln for _, ln in more])
+    live2 = table.extended(r2, l2)
+    return r2[live2], l2[live2], np.full(int(live2.sum()), 2, dtype=np.int64)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["sentnile", "profesional", "nwe yo", "axmzon", "goggel", "orlando", "q"]),
+    st.text(alphabet="aeilnorstxz ", min_size=1, max_size=9),
+)
+def test_the_search_typed_on_byte_by_byte_gives_what_the_plain_search_gives(tiny, start, more):
+    # one corrector typed into keystroke by keystroke (searches it remembered as finding
+    # nothing are not run again one byte on; second edits spelled only from the bytes keys
+    # hold there), against the plain search of every prefix
+    c = TypoCorrector(*tiny, TypoParams(two_edit_len=6))
+    text = (start + more).encode()[:20]
+    # the edit window stays where the typo is while the user types on: from one byte past
+    # it (not closable), two (closable), and on; a second edit opens at the 6th byte
+    for table, alphabet in ((c.label_keys, c.label_alphabet), (c.words, c.alphabet)):
+        for lo, hi in ((1, 1), (1, 2), (2, 4), (3, 4)):
+            for n in range(hi + 1, len(text) + 1):
+                s = text[:n]
+                got = c._search(s, table, alphabet, lo, hi)
+                want = plain_search(c, s, table, alphabet, lo, hi)
+                assert got[0].tobytes() == want[0].tobytes(), (s, lo, hi)
+                assert got[1].tolist() == want[1].tolist()
+                assert got[2].tolist() == want[2].tolist()
+
+
+def test_a_search_that_found_nothing_is_not_run_again_one_byte_on(tiny, monkeypatch):
+    c = TypoCorrector(*tiny)
+    s = b"qqxzjkvwq"  # nothing near it, and the edit window ends well before its end
+    assert len(c._search(s, c.words, c.alphabet, 1, 3)[1]) == 0
+    spelled = []
+    real = corrector.variants
+    monkeypatch.setattr(corrector, "variants", lambda *a: spelled.append(a) or real(*a))
+    for more in (b"a", b"ab", b"abc"):
+        assert len(c._search(s + more, c.words, c.alphabet, 1, 3)[1]) == 0
+    assert spelled == []
+    # another edit window is another search
+    c._search(s + b"a", c.words, c.alphabet, 2, 3)
+    assert spelled
+
+
+def test_second_edits_are_spelled_only_from_the_bytes_keys_hold_there(tiny):
+    labels, _ = tiny
+    texts = [labels.text(i).encode() for i in range(len(labels))]
+    table = KeyTable.of(labels)
+    alphabet = bytes(sorted(set(b"".join(texts))))
+    for head in (b"", b"n", b"new y", b"amazon", b"zz"):
+        n = len(head)
+        held = {t[j] for t in texts if t.startswith(head) for j in (n, n + 1) if j < len(t)}
+        assert table.followers(head, alphabet) == bytes(sorted(held)), head
