@@ -203,11 +203,15 @@ class CandidateGenerator:
         return cs
 
     def memo_stats(self) -> dict[str, MemoStats]:
-        """The per-prefix memos' statistics, by name (for the server's metrics)."""
+        """The per-prefix memos' statistics, by name (for the server's metrics), the spelling
+        corrector's among them."""
         out = {}
         for name, memo in (("exact", self.exact), ("typos", self.typo_blocks)):
             info = memo.cache_info()
             out[name] = MemoStats(info.hits, info.misses, info.currsize)
+        if self.typo is not None:
+            for name, (hits, misses, size) in self.typo.memo_counts().items():
+                out[name] = MemoStats(hits, misses, size)
         return out
 
     def _exact(self, prefix: str) -> Block:

@@ -113,6 +113,7 @@ class TypoCorrector:
         self.label_fixes = lru_cache(maxsize=size)(self.label_fixes)  # type: ignore[method-assign]
         # (route, string, edit window) of searches that found nothing, nor would one byte on
         self._closed: set[tuple[int, bytes, int, int]] = set()
+        self._searches = [0, 0]  # answered by a closed search, run
         if endings is not None:
             self.label_alphabet  # noqa: B018  # make the vocabulary now, not on a keystroke
 
@@ -152,9 +153,11 @@ class TypoCorrector:
         """
         route = 0 if table is self.label_keys else 1
         if (route, s[:-1], lo, hi) in self._closed:
+            self._searches[0] += 1
             if len(s) + 1 != self.p.two_edit_len:  # the extension stays in the same stage
                 self._close((route, s, lo, hi))
             return _NO_ROWS, _NO_LENS, _NO_EDITS
+        self._searches[1] += 1
         rows, lens = variants(s, alphabet, lo, hi)
         within = table.span(s[:lo])  # every variant, of one edit or two, starts with it
         live = table.extended(rows, lens, within)
@@ -226,6 +229,19 @@ class TypoCorrector:
             if v not in out and not v.startswith(" ") and "  " not in v:
                 out[v] = (v, int(edits[i]), float(gain[i]))
         return list(out.values())
+
+    def memo_counts(self) -> dict[str, tuple[int, int, int]]:
+        """(hits, misses, entries) of the memos that answer most keystrokes without a search:
+        the label route's answers per prefix, the word route's per word, and the searches
+        that found nothing (a hit: a search not run because the one a byte shorter was
+        closed; a miss: a search run)."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for name, memo in (("spelling_prefixes", self.label_fixes), ("spelling_words", self._fix)):
+            info = memo.cache_info()  # type: ignore[union-attr]
+            out[name] = (info.hits, info.misses, info.currsize)
+        skipped, run = self._searches
+        out["spelling_searches"] = (skipped, run, len(self._closed))
+        return out
 
     # -- the word route --------------------------------------------------------------------
 

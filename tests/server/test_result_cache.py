@@ -101,3 +101,22 @@ def test_the_rankers_prefix_memos_are_counted_in_metrics(xmr_index_dir: Path) ->
     assert sample(text, "qac_prefix_memo_entries", memo="exact") == 3
     ranker.complete(Context(), "go", 10)  # counters grow by what happened since the last scrape
     assert (exact("hit"), exact("miss")) == (2, 3)
+
+
+def test_the_spelling_correctors_memos_are_counted_in_metrics(xmr_index_dir: Path) -> None:
+    ranker = load_index(xmr_index_dir).ranker
+    metrics = ServerMetrics("v1", "xmr", "memory")
+    metrics.memo_source = ranker.gen.memo_stats
+    typed = "zqxjvkwzqxjvkw"  # nothing extends it: every keystroke from 4 bytes on corrects
+    for n in range(1, len(typed) + 1):
+        ranker.complete(Context(), typed[:n], 10)
+    text = metrics.render()[0].decode()
+
+    def count(memo: str, result: str) -> float:
+        return sample(text, "qac_prefix_memo_lookups_total", memo=memo, result=result)
+
+    # the searches typed on past the typo are answered by the closed ones, not run again
+    assert count("spelling_searches", "miss") > 0 and count("spelling_searches", "hit") > 0
+    assert sample(text, "qac_prefix_memo_entries", memo="spelling_searches") > 0
+    assert count("spelling_prefixes", "miss") == len(typed) - 3  # one per prefix from 4 bytes
+    assert sample(text, "qac_prefix_memo_entries", memo="spelling_words") > 0
