@@ -20,8 +20,8 @@ Cluster failures: the client follows MOVED/ASK redirections itself; after a conn
 call reaches the new master; until then calls on the dead master's slots fail fast (a refused
 connection) or at the socket timeouts (a host that vanished). `require_full_coverage` is off:
 while some slots have no master, keys in the others still work. Lua scripts are sent by SHA;
-a node that lacks one (a replica just promoted) gets it loaded on every master and the call
-is repeated (redis-py's `Script` does both). `ClusterClient` fixes two costly redis-py habits.
+a node that lacks one (a replica just promoted) is sent the script itself (`KeyedScript`).
+`ClusterClient` fixes three redis-py habits that cost time or calls.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from session_store.base import StoreConfig
 from session_store.errors import SessionStoreUnavailable
@@ -101,11 +102,15 @@ class ClusterClient(RedisCluster):
     MOVED only corrects that one slot (``reinitialize_steps=0``); connection errors, the sign
     of a failover, still re-read the whole layout. A cluster whose nodes serve no slot at
     all (not created yet) raises `RedisClusterException` rather than redis-py's IndexError.
+    Its scripts (`register_script`) answer a NOSCRIPT on their keys' node (`KeyedScript`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.commands_parser = CommandTableOnce()
+
+    def register_script(self, script: str | bytes) -> KeyedScript:  # type: ignore[override]
+        return KeyedScript(self, script)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         if self._initialize:
@@ -118,6 +123,26 @@ class ClusterClient(RedisCluster):
         except IndexError as exc:  # redis-py takes the first master it found: there is none
             raise RedisClusterException("no node of the cluster serves any slot") from exc
         return self
+
+
+class KeyedScript(AsyncScript):
+    """A Lua script run by SHA on its keys' node; a node that lacks it gets the script itself.
+
+    redis-py's `Script` answers NOSCRIPT by loading the script on every master the client
+    knows and trying again. Right after a failover that list can still hold the dead
+    master, so the load fails and so does the call, although the promoted replica that
+    owns the keys is up. EVAL sends the script to that node alone, which then keeps it.
+    """
+
+    async def __call__(  # type: ignore[override]
+        self, keys: list[Any] | None = None, args: list[Any] | None = None
+    ) -> Any:
+        keys, args = keys or [], args or []
+        client = self.registered_client
+        try:
+            return await client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.eval(self.script, len(keys), *keys, *args)  # type: ignore[arg-type]
 
 
 class CommandTableOnce(AsyncCommandsParser):
