@@ -67,6 +67,13 @@ class WorkerProcesses(Collector):
         return list(families.values())
 
 
+#: name and help of the pause counter, alike in the one-process and multiprocess registries
+_PAUSE_METRIC = (
+    "python_gc_pause_seconds",
+    "Seconds collections of this generation stopped the process",
+)
+
+
 class GcPauses(Collector):
     """Seconds this process spent in collections so far, by generation; as a collector, the
     totals for a one-process registry.
@@ -87,11 +94,7 @@ class GcPauses(Collector):
             self.seconds[info["generation"]] += time.perf_counter() - self._started
 
     def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily(
-            "python_gc_pause_seconds",
-            "Seconds collections of this generation stopped the process",
-            labels=["generation"],
-        )
+        family = CounterMetricFamily(*_PAUSE_METRIC, labels=["generation"])
         for generation, seconds in enumerate(self.seconds):
             family.add_metric([str(generation)], seconds)
         return [family]
@@ -129,12 +132,7 @@ class GcCounters:
             ),
         }
         self._seen: list[dict[str, int]] = []
-        self._pause = Counter(
-            "python_gc_pause_seconds",
-            "Seconds collections of this generation stopped the process",
-            ["generation"],
-            registry=None,
-        )
+        self._pause = Counter(*_PAUSE_METRIC, ["generation"], registry=None)
         self._pauses = gc_pauses()
         self._paused = [0.0, 0.0, 0.0]
 

@@ -161,8 +161,9 @@ class TypoCorrector:
         rows, lens = variants(s, alphabet, lo, hi)
         within = table.span(s[:lo])  # every variant, of one edit or two, starts with it
         live = table.extended(rows, lens, within)
-        if live.any() or len(s) < self.p.two_edit_len:
-            if not live.any() and hi <= len(s) - 2 and len(s) + 1 < self.p.two_edit_len:
+        found = bool(live.any())
+        if found or len(s) < self.p.two_edit_len:
+            if not found and hi <= len(s) - 2 and len(s) + 1 < self.p.two_edit_len:
                 self._close((route, s, lo, hi))
             return rows[live], lens[live], np.ones(int(live.sum()), dtype=np.int64)
         # second edit at the new fall-off of the variants that got furthest past their edit
