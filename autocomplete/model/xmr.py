@@ -192,7 +192,10 @@ class XMRModel:
         lw = self.levels[level - 1]
         full = q.full.get(level)
         if full is None:
-            if lw.full_cost(q.cols) > lw.avg * len(nodes):
+            # a few nodes (a corrected label's path): gathered, without pricing the full pass
+            # (whose cost is at least a quarter of a read per node)
+            few = lw.avg * len(nodes)
+            if 0.25 * lw.n > few or lw.full_cost(q.cols) > few:
                 return lw.gather(nodes, q.xd)
             full = q.full[level] = lw.full(q.cols, q.vals)
         return full[nodes]
@@ -214,16 +217,29 @@ class XMRModel:
         """Level terms of `nodes`, which come as complete sibling groups, parent by parent."""
         if self.how == "softmax" and len(nodes):
             par = self.par[level][nodes]
-            starts = np.flatnonzero(np.concatenate(([True], par[1:] != par[:-1])))
-            cnt = np.diff(np.append(starts, len(raw)))
-            mx = np.maximum.reduceat(raw, starts)
-            if self.null:
-                mx = np.maximum(mx, 0.0)
-            mxr = np.repeat(mx, cnt)
-            tot = np.add.reduceat(np.exp(raw - mxr), starts)
-            if self.null:
-                tot += np.exp(-mx)
-            t = raw - mxr - np.repeat(np.log(tot), cnt)
+            n = len(par)
+            first = np.empty(n, dtype=bool)  # where a sibling group starts
+            first[0] = True
+            np.not_equal(par[1:], par[:-1], out=first[1:])
+            starts = np.flatnonzero(first)
+            if len(starts) == n:  # groups of one: the reductions and repeats are the identity
+                mx = np.maximum(raw, 0.0) if self.null else raw
+                tot = np.exp(raw - mx)
+                if self.null:
+                    tot += np.exp(-mx)
+                t = raw - mx - np.log(tot)
+            else:
+                cnt = np.empty(len(starts), dtype=np.intp)
+                cnt[:-1] = starts[1:] - starts[:-1]
+                cnt[-1] = n - starts[-1]
+                mx = np.maximum.reduceat(raw, starts)
+                if self.null:
+                    mx = np.maximum(mx, 0.0)
+                mxr = mx.repeat(cnt)
+                tot = np.add.reduceat(np.exp(raw - mxr), starts)
+                if self.null:
+                    tot += np.exp(-mx)
+                t = raw - mxr - np.log(tot).repeat(cnt)
         else:
             t = combine(raw, self.how)
         t[self.only[level][nodes]] = 0.0
@@ -264,10 +280,15 @@ class XMRModel:
             if self.how != "softmax":
                 total += self._terms(level, own, self._raw(level, own, q))
                 continue
-            par = np.unique(self.anc_lab[level - 1][ids])
-            c = self.cptr[level - 1]
-            sib = spans(c[par], c[par + 1] - c[par])
-            sib = sib[self._valid(level, sib, lo, hi) | np.isin(sib, own)]
+            if hi <= lo:
+                # no label extends the prefix (the ids are spelling corrections): no sibling
+                # is valid, so each group holds only the ids' own nodes
+                sib = np.unique(own)
+            else:
+                par = np.unique(self.anc_lab[level - 1][ids])
+                c = self.cptr[level - 1]
+                sib = spans(c[par], c[par + 1] - c[par])
+                sib = sib[self._valid(level, sib, lo, hi) | np.isin(sib, own)]
             t = self._terms(level, sib, self._raw(level, sib, q))
             total += t[np.searchsorted(sib, own)]
         return total

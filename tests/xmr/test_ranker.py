@@ -180,6 +180,38 @@ def test_one_keystroke_reuses_path_scores_without_changing_them(
         )
 
 
+def test_labels_off_a_prefix_no_label_extends_score_their_own_paths(ranker: XMRRanker) -> None:
+    # spelling corrections bring labels that do not extend the typed prefix; when no label
+    # does, no sibling is valid, and each level's term is the log-softmax of the asked
+    # labels' own nodes under one parent (with the null logit 0), 0 for an only child
+    m = ranker.model
+    if m.how != "softmax":
+        pytest.skip("the index combines levels without a softmax")
+    n = len(ranker.labels)
+    rng = np.random.default_rng(7)
+    for prev, prefix in [((), "zqxj"), (("weather",), "wqqz"), (("google", "gmail"), "gxq")]:
+        lo, hi = ranker.labels.range(prefix)
+        assert hi <= lo
+        for size in (1, 2, 5, 40):
+            ids = rng.choice(n, size=size, replace=False)
+            got = ranker.keystroke(prev, prefix).features(ids)[:, COL["xmr_path"]]
+            start = m.start_level(prefix, lo, hi)
+            q = m.query(prev, prefix)
+            want = np.zeros(size)
+            for level in range(start + 1, m.height + 1):
+                own = m.pos[ids] if level == m.height else m.anc_lab[level][ids]
+                for k, node in enumerate(own.tolist()):
+                    if m.only[level][node]:
+                        continue
+                    group = np.unique(own[m.par[level][own] == m.par[level][node]])
+                    raw = m._raw(level, group, q)
+                    mine = float(raw[np.searchsorted(group, node)])
+                    logits = np.append(raw, 0.0) if m.null else raw
+                    want[k] += mine - float(np.logaddexp.reduce(logits))
+            m.release(q)
+            assert np.allclose(got, want, rtol=0, atol=1e-9)
+
+
 def test_context_overlaps_equal_word_vector_cosines_for_any_candidate_set(
     ranker: XMRRanker,
 ) -> None:
