@@ -16,6 +16,7 @@ import numpy as np
 from autocomplete.model.buckets import bucket_index
 from autocomplete.model.errors import IndexFormatError
 from autocomplete.model.learned import KEYSTROKE_FEATURES, LearnedRanking, keystroke_rows
+from autocomplete.model.memo import MemoStats
 from autocomplete.model.weights import MODES, BlendWeights
 
 from .candidates.generator import CandidateGenerator, LabelModel
@@ -48,6 +49,13 @@ class BlendRanker:
                         f"computes {list(TREE_FEATURES)}: rebuild the index with this version"
                     )
             self._trees = dict(learned.trees)
+
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """Every memo the ranker keeps, by name: the candidate sources' and the model's."""
+        out = self.gen.memo_stats()
+        if self.model is not None:
+            out.update(self.model.memo_stats())
+        return out
 
     def gather(self, context: Context, prefix: str, need: int | None = None) -> CandidateSet:
         """The keystroke's candidates; `need`: only the best `need` will be read (the

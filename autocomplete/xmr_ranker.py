@@ -26,6 +26,7 @@ import numpy as np
 from autocomplete.model.artifact import IndexFiles
 from autocomplete.model.errors import IndexFormatError
 from autocomplete.model.labels import LabelIndex
+from autocomplete.model.memo import MemoStats
 from autocomplete.model.session import SessionTables, WordVector
 from autocomplete.model.xmr import Query, RankParams, XMRModel
 
@@ -62,6 +63,18 @@ class XMRRanker:
         self.offers: dict[tuple[str, ...], tuple[int, int, np.ndarray]] = {}
         #: recent queries -> (sorted label ids, their session features); see `_described`
         self.described: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        #: [lookups, misses] of `offers` (a miss: the session's labels searched) and of
+        #: `described` (a miss: some asked label's features computed)
+        self._counts = {"session_offers": [0, 0], "session_features": [0, 0]}
+
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """The per-session memos: offers of labels, and labels' session features (entries
+        are sessions)."""
+        out = {}
+        for name, memo in (("session_offers", self.offers), ("session_features", self.described)):
+            lookups, misses = self._counts[name]
+            out[name] = MemoStats(lookups - misses, misses, len(memo))
+        return out
 
     @classmethod
     def load(
@@ -223,10 +236,13 @@ class XMRKeystroke:
                 r = self.r
                 recent = tuple(self.prev[-OVERLAP_WINDOW:])
                 offer = r.offers.get(recent)
+                counts = r._counts["session_offers"]
+                counts[0] += 1
                 if offer is not None and offer[0] <= self.lo and self.hi <= offer[1]:
                     ids = offer[2]
                     self._session = ids[(ids >= self.lo) & (ids < self.hi)]
                     return self._session
+                counts[1] += 1
                 follow = [self.succ[0], *(self._successors(older)[0] for older in recent[:-1])]
                 found = [*follow, np.array([r.labels.id_of(q) for q in recent], dtype=np.int64)]
                 words = self._word_vectors()
@@ -307,7 +323,10 @@ class XMRKeystroke:
             hit = k_ids[j] == ids
             out[hit] = k_rows[j[hit]]
             todo = ~hit
+        counts = r._counts["session_features"]
+        counts[0] += 1
         if todo.any():
+            counts[1] += 1
             new = np.unique(ids[todo])
             rows = self._describe(new)
             out[todo] = rows[np.searchsorted(new, ids[todo])]

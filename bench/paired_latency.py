@@ -13,7 +13,10 @@ and with the user's history (`PrefixHistory`, shared by the keystrokes of one qu
 server does).
 
     .venv/bin/python bench/paired_latency.py --index DIR --before /tmp/before-src [--after .]
-        [--keystrokes 12000] [--chunk 500]
+        [--keystrokes 12000] [--chunk 500] [--before-python PY] [--after-python PY]
+
+`--before-python` / `--after-python` run a side under another interpreter (one with the
+package's dependencies installed): the same code under two Python builds.
 
 Writes bench/results/paired_latency.json. Not run in CI.
 """
@@ -67,8 +70,8 @@ def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
         print(" ".join(f"{c * 1e6:.1f}" for c in calls), flush=True)
 
 
-def spawn(src: Path, args: argparse.Namespace) -> subprocess.Popen[str]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--index", args.index]
+def spawn(src: Path, python: str, args: argparse.Namespace) -> subprocess.Popen[str]:
+    cmd = [python, str(Path(__file__).resolve()), "--child", "--index", args.index]
     cmd += ["--log", args.log, "--keystrokes", str(args.keystrokes), "--chunk", str(args.chunk)]
     env = {**os.environ, "PYTHONPATH": str(src)}
     return subprocess.Popen(
@@ -81,6 +84,8 @@ def main() -> None:
     ap.add_argument("--index", required=True)
     ap.add_argument("--before", help="source tree of the code before (required)")
     ap.add_argument("--after", default=str(ROOT), help="source tree of the code after")
+    ap.add_argument("--before-python", default=sys.executable, help="the before side's Python")
+    ap.add_argument("--after-python", default=sys.executable, help="the after side's Python")
     ap.add_argument("--log", default=str(DEFAULT_LOG))
     ap.add_argument("--keystrokes", type=int, default=12_000)
     ap.add_argument("--chunk", type=int, default=500)
@@ -97,7 +102,8 @@ def main() -> None:
     import numpy as np
 
     sides = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
-    procs = {name: spawn(src, args) for name, src in sides.items()}
+    pythons = {"before": args.before_python, "after": args.after_python}
+    procs = {name: spawn(src, pythons[name], args) for name, src in sides.items()}
     for name, p in procs.items():
         assert p.stdout is not None and p.stdin is not None
         if p.stdout.readline().strip() != "ready":
@@ -126,6 +132,7 @@ def main() -> None:
         "index": args.index,
         "before": str(sides["before"]),
         "after": str(sides["after"]),
+        "pythons": pythons,
         "keystrokes": args.keystrokes,
         "chunk": args.chunk,
         "before_us_per_call": float(before.mean()),

@@ -19,11 +19,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from autocomplete.model.labels import SEP, LabelIndex
+from autocomplete.model.memo import MemoStats, lru_stats
 from autocomplete.model.wordlm import WordLM
 from autocomplete.ranking import Context, extending
 from autocomplete.typo.corrector import TypoCorrector
@@ -87,14 +88,6 @@ PREFIX_MEMO = 1 << 12
 Generated = tuple[str, int, float, float]
 
 
-class MemoStats(NamedTuple):
-    """One memo's lookups so far (hits, misses) and its entries now."""
-
-    hits: int
-    misses: int
-    size: int
-
-
 class ModelKeystroke(Protocol):
     """One keystroke of a label model: its own candidates, then its features of any labels
     (the two share the keystroke's work)."""
@@ -110,6 +103,8 @@ class LabelModel(Protocol):
     """A session-aware label model (the XR-Linear ranker) the blend draws on."""
 
     def keystroke(self, previous: Sequence[str], prefix: str, path: bool) -> ModelKeystroke: ...
+
+    def memo_stats(self) -> dict[str, MemoStats]: ...
 
 
 @dataclass(frozen=True)
@@ -203,15 +198,17 @@ class CandidateGenerator:
         return cs
 
     def memo_stats(self) -> dict[str, MemoStats]:
-        """The per-prefix memos' statistics, by name (for the server's metrics), the spelling
-        corrector's among them."""
-        out = {}
-        for name, memo in (("exact", self.exact), ("typos", self.typo_blocks)):
-            info = memo.cache_info()
-            out[name] = MemoStats(info.hits, info.misses, info.currsize)
+        """Every memo the candidate sources keep, by name (for the server's metrics): the
+        prefix blocks, the label tables' (`labels_ranges`, `endings_tops`, ...), the word
+        model's and the spelling corrector's."""
+        out = {"exact": lru_stats(self.exact), "typos": lru_stats(self.typo_blocks)}
+        for table in (self.labels, self.endings, self.transitions):
+            for kind, stats in table.memo_stats().items():
+                out[f"{table.name}_{kind}"] = stats
+        if self.lm is not None:
+            out.update(self.lm.memo_stats())
         if self.typo is not None:
-            for name, (hits, misses, size) in self.typo.memo_counts().items():
-                out[name] = MemoStats(hits, misses, size)
+            out.update(self.typo.memo_stats())
         return out
 
     def _exact(self, prefix: str) -> Block:

@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import marisa_trie
 import numpy as np
 
 from .artifact import IndexFiles, IndexWriter
 from .errors import IndexFormatError
+from .memo import Memo, MemoStats, lru_stats
 
 #: the three sorted string tables of an index (see `tables`)
 LABELS, ENDINGS, TRANSITIONS = "labels", "endings", "transitions"
@@ -196,9 +198,10 @@ class LabelIndex:
         self._restore = self.trie.restore_key
         # per-prefix answers: one keystroke asks for the same prefix's range and top labels
         # from several candidate sources, and every visitor asks for the short prefixes
-        self._ranges: dict[str, tuple[int, int]] = {}
-        self._tops: dict[str, tuple[np.ndarray, bool]] = {}
-        self._texts: dict[int, str] = {}  # the popular labels' texts, restored once
+        self.range = lru_cache(maxsize=MEMO_SIZE)(self._range)  # type: ignore[method-assign]
+        self._tops: Memo[str, tuple[np.ndarray, bool]] = Memo(MEMO_SIZE)
+        # the popular labels' texts, restored once (the hottest lookup: a C-level memo)
+        self.text = lru_cache(maxsize=MEMO_SIZE)(self._text)  # type: ignore[method-assign]
 
     @classmethod
     def load(cls, files: IndexFiles, name: str = LABELS) -> LabelIndex:
@@ -211,18 +214,25 @@ class LabelIndex:
     def __len__(self) -> int:
         return self.n
 
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """This table's memos by kind: prefix ranges, top labels, label texts."""
+        return {
+            "ranges": lru_stats(self.range),
+            "tops": self._tops.stats(),
+            "texts": lru_stats(self.text),
+        }
+
     def heavy_prefixes(self) -> list[str]:
         """The prefixes with more labels than the build's `heavy_threshold` (top-k stored):
         the shortest, most expensive prefixes to rank."""
         return sorted(self.heavy.keys())
 
     def text(self, label: int) -> str:
-        got = self._texts.get(label)
-        if got is None:
-            if len(self._texts) >= MEMO_SIZE:
-                self._texts.clear()
-            got = self._texts[label] = self._restore(int(self.key_of_label[label]))
-        return got
+        """The text of label id `label` (remembered per instance, see `__init__`)."""
+        return self._text(label)
+
+    def _text(self, label: int) -> str:
+        return self._restore(int(self.key_of_label[label]))
 
     def id_of(self, text: str) -> int:
         """Label id of `text`, or -1 when it is not a label."""
@@ -240,13 +250,9 @@ class LabelIndex:
         return lo
 
     def range(self, prefix: str) -> tuple[int, int]:
-        """[lo, hi): the ids of all labels that start with `prefix` (empty when none)."""
-        got = self._ranges.get(prefix)
-        if got is None:
-            if len(self._ranges) >= MEMO_SIZE:
-                self._ranges.clear()
-            got = self._ranges[prefix] = self._range(prefix)
-        return got
+        """[lo, hi): the ids of all labels that start with `prefix` (empty when none;
+        remembered per instance, see `__init__`)."""
+        return self._range(prefix)
 
     def _range(self, prefix: str) -> tuple[int, int]:
         if not prefix:
@@ -273,15 +279,15 @@ class LabelIndex:
         """
         if k <= 0:
             return np.empty(0, dtype=np.int64)
-        got = self._tops.get(prefix)
+        memo = self._tops
+        memo.lookups += 1
+        got = memo.data.get(prefix)
         if got is not None and (len(got[0]) >= k or got[1]):
             return got[0][:k]
         want = max(k, TOP_MEMO_K)
         ids = self._top_popular(prefix, want)
         ids.setflags(write=False)
-        if len(self._tops) >= MEMO_SIZE:
-            self._tops.clear()
-        self._tops[prefix] = (ids, len(ids) < want)  # fewer than asked: the whole range
+        memo.store(prefix, (ids, len(ids) < want))  # fewer than asked: the whole range
         return ids[:k]
 
     def _top_popular(self, prefix: str, k: int) -> np.ndarray:

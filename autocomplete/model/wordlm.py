@@ -28,6 +28,7 @@ import numpy as np
 
 from .artifact import IndexFiles, IndexWriter
 from .errors import IndexFormatError
+from .memo import Memo, MemoStats, lru_stats
 
 LM_WORDS, LM_BIGRAMS, LM_LABELS = "lm_words", "lm_bigrams", "lm_labels"
 START, END = "\x02", "\x03"  # never in a normalised query (control characters are refused)
@@ -71,8 +72,8 @@ class WordLM:
         self.label_scores = label_scores
         total = float(word_counts.sum())
         self._denom = total + 0.1 * max(len(words), 1)
-        self._words: dict[str, float] = {}
-        self._terms: dict[str, float] = {}
+        self._words: Memo[str, float] = Memo(MEMO)
+        self._terms: Memo[str, float] = Memo(MEMO)
         self.score = lru_cache(maxsize=MEMO)(self._score)
 
     @classmethod
@@ -92,11 +93,11 @@ class WordLM:
 
     def _word(self, word: str) -> float:
         """A word's count, remembered: a few thousand words make up most candidates."""
-        c = self._words.get(word)
+        memo = self._words
+        memo.lookups += 1
+        c = memo.data.get(word)
         if c is None:
-            if len(self._words) >= MEMO:
-                self._words.clear()
-            c = self._words[word] = self._count(self.words, self.word_counts, word)
+            c = memo.store(word, self._count(self.words, self.word_counts, word))
         return c
 
     def _term(self, bigram: str, a: str, b: str) -> float:
@@ -104,20 +105,28 @@ class WordLM:
         to a few thousand endings, so their word pairs recur far more than whole texts."""
         c_ab = self._count(self.bigrams, self.bigram_counts, bigram)
         c_b, c_a = self._word(b), self._word(a)
-        if len(self._terms) >= MEMO:
-            self._terms.clear()
-        t = self._terms[bigram] = math.log((c_ab + MU * (c_b + 0.1) / self._denom) / (c_a + MU))
-        return t
+        return self._terms.store(
+            bigram, math.log((c_ab + MU * (c_b + 0.1) / self._denom) / (c_a + MU))
+        )
 
     def _score(self, query: str) -> float:
         t = tokens(query)
         s = 0.0
-        known = self._terms.get
+        self._terms.lookups += len(t) - 1
+        known = self._terms.data.get
         for a, b in zip(t, t[1:], strict=False):
             key = f"{a} {b}"
             term = known(key)
             s += self._term(key, a, b) if term is None else term
         return s
+
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """Scores of texts that are not labels, word counts, bigram terms."""
+        return {
+            "lm_texts": lru_stats(self.score),
+            "lm_words": self._words.stats(),
+            "lm_bigrams": self._terms.stats(),
+        }
 
     def save(self, w: IndexWriter, labels: Iterable[str]) -> None:
         """The tries, counts and every label's score (in label id order)."""

@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -31,6 +31,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from autocomplete.blend import BlendRanker
 from autocomplete.blocklist import ReloadingBlocklist
 from autocomplete.loader import LoadedIndex, load_index
+from autocomplete.model.memo import MemoStats
 from autocomplete.ranking import ANONYMOUS, Ranker
 from autocomplete.result_cache import CachedRanker
 from session_store.base import SessionStore, StoreConfig, create_store
@@ -38,6 +39,7 @@ from session_store.fresh import FreshConfig, FreshCounts, create_fresh_counts
 from session_store.ledger import RedisLedger
 
 from .assemble import EXTRA
+from .assemble import memo_stats as reply_memo_stats
 from .assets import static_assets
 from .auth import SessionSigner, TokenVerifier
 from .clients import ClientTable
@@ -155,8 +157,7 @@ class CompletionServer:
             deadline_s=config.store_read_timeout_s,
         )
         ranker: Ranker = index.ranker
-        if isinstance(ranker, BlendRanker):
-            self.metrics.memo_source = ranker.gen.memo_stats
+        self.metrics.memo_source = _memo_source(ranker)
         if config.result_cache > 0:
             cached = CachedRanker(ranker, config.result_cache, self.metrics.result_cache_lookup)
             # what `Services.ranked` asks of the ranker for a reply of default_k items
@@ -422,3 +423,14 @@ def _static_files(directory: str) -> ASGIApp:
     return PlainTextResponse(
         f"no static files at {directory}; set QAC_STATIC_DIR\n", status_code=404
     )
+
+
+def _memo_source(ranker: Ranker) -> Callable[[], dict[str, MemoStats]]:
+    """Every memo a worker keeps, by name: the ranker's (a blend's candidate sources and
+    model; other rankers keep none) and the reply assembly's."""
+    ranked = ranker.memo_stats if isinstance(ranker, BlendRanker) else dict
+
+    def stats() -> dict[str, MemoStats]:
+        return {**ranked(), **reply_memo_stats()}
+
+    return stats

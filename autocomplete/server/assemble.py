@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
+from autocomplete.model.memo import MemoStats, lru_stats
 from autocomplete.ranking import Completion
 from indexer.text import normalize_query
 from session_store.base import HistoryEntry
@@ -32,6 +33,11 @@ PROMOTE_AT = 3
 #: a reply's texts compared as normalised: the same popular texts come back keystroke after
 #: keystroke, so their normal forms are remembered (bounded, least recently used out)
 _normal = lru_cache(maxsize=1 << 14)(normalize_query)
+
+
+def memo_stats() -> dict[str, MemoStats]:
+    """The reply assembly's memo (normal forms of reply texts), for the server's metrics."""
+    return {"reply_normal_forms": lru_stats(_normal)}
 
 
 def unique(

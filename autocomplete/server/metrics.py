@@ -26,7 +26,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 
-from autocomplete.candidates.generator import MemoStats
+from autocomplete.model.memo import MemoStats
 
 from . import multiproc
 from .runtime_metrics import GC_SAMPLE_S, WorkerProcesses, gc_counters, gc_pauses
@@ -215,21 +215,21 @@ class ServerMetrics:
         )
         self.memo_lookups = Counter(
             "qac_prefix_memo_lookups",
-            "Lookups in the ranker's per-prefix memos (exact: a prefix's own candidates; "
-            "typos: its spelling corrections' candidates), by result (hit, miss)",
+            "Lookups in each bounded memo of a worker (per prefix, text, word or session; "
+            "README lists them), by result (hit, miss)",
             ["memo", "result"],
             registry=r,
         )
         # livesum: the server's remembered prefixes are the sum of its running workers'.
         self.memo_entries = Gauge(
             "qac_prefix_memo_entries",
-            "Prefixes held in each per-prefix memo of the ranker (bounded per worker)",
+            "Entries held in each memo of a worker (bounded per worker)",
             ["memo"],
             multiprocess_mode="livesum",
             registry=r,
         )
-        #: the ranker's memo statistics (`MemoStats`), sampled every `GC_SAMPLE_S` and at
-        #: each scrape; None when the ranker keeps none
+        #: the worker's memo statistics (`MemoStats`), sampled every `GC_SAMPLE_S` and at
+        #: each scrape; None until the app sets it
         self.memo_source: Callable[[], Mapping[str, MemoStats]] | None = None
         self._memo_seen: dict[str, MemoStats] = {}
         # livemax: one series per index served by a running worker (during a rolling

@@ -31,6 +31,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from autocomplete.model.labels import LabelIndex
+from autocomplete.model.memo import MemoStats, lru_stats
 
 from .edits import KeyTable, W, edit_plan, variants, vocabulary
 
@@ -231,17 +232,30 @@ class TypoCorrector:
                 out[v] = (v, int(edits[i]), float(gain[i]))
         return list(out.values())
 
-    def memo_counts(self) -> dict[str, tuple[int, int, int]]:
-        """(hits, misses, entries) of the memos that answer most keystrokes without a search:
-        the label route's answers per prefix, the word route's per word, and the searches
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """Every memo of the corrector: the label route's answers per prefix, the word
+        route's per word (and its splits, merges, word and phrase counts), the searches
         that found nothing (a hit: a search not run because the one a byte shorter was
-        closed; a miss: a search run)."""
-        out: dict[str, tuple[int, int, int]] = {}
-        for name, memo in (("spelling_prefixes", self.label_fixes), ("spelling_words", self._fix)):
-            info = memo.cache_info()  # type: ignore[union-attr]
-            out[name] = (info.hits, info.misses, info.currsize)
+        closed; a miss: a search run), the bytes keys hold after a start (both key tables
+        together) and the edit plans."""
+        out = {
+            name: lru_stats(memo)
+            for name, memo in (
+                ("spelling_prefixes", self.label_fixes),
+                ("spelling_words", self._fix),
+                ("spelling_typed", self._typed),
+                ("spelling_splits", self._split),
+                ("spelling_merges", self._merge),
+                ("spelling_phrases", self._phrase),
+            )
+        }
         skipped, run = self._searches
-        out["spelling_searches"] = (skipped, run, len(self._closed))
+        out["spelling_searches"] = MemoStats(skipped, run, len(self._closed))
+        followers = lru_stats(self.label_keys.followers)
+        if "words" in self.__dict__:  # the vocabulary, once made
+            followers = followers.plus(lru_stats(self.words.followers))
+        out["spelling_followers"] = followers
+        out["spelling_plans"] = lru_stats(edit_plan)
         return out
 
     # -- the word route --------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_cached_replies_equal_uncached_ones_across_fresh_and_blocklist_changes(
 def test_the_rankers_prefix_memos_are_counted_in_metrics(xmr_index_dir: Path) -> None:
     ranker = load_index(xmr_index_dir).ranker
     metrics = ServerMetrics("v1", "xmr", "memory")
-    metrics.memo_source = ranker.gen.memo_stats
+    metrics.memo_source = ranker.memo_stats
 
     def exact(result: str) -> float:
         text = metrics.render()[0].decode()
@@ -106,7 +106,7 @@ def test_the_rankers_prefix_memos_are_counted_in_metrics(xmr_index_dir: Path) ->
 def test_the_spelling_correctors_memos_are_counted_in_metrics(xmr_index_dir: Path) -> None:
     ranker = load_index(xmr_index_dir).ranker
     metrics = ServerMetrics("v1", "xmr", "memory")
-    metrics.memo_source = ranker.gen.memo_stats
+    metrics.memo_source = ranker.memo_stats
     typed = "zqxjvkwzqxjvkw"  # nothing extends it: every keystroke from 4 bytes on corrects
     for n in range(1, len(typed) + 1):
         ranker.complete(Context(), typed[:n], 10)
