@@ -54,8 +54,10 @@ class PrefixHistory(tuple[HistoryEntry, ...]):
         try:
             queries, order = self._queries, self._order
         except AttributeError:
-            order = self._order = sorted(range(len(self)), key=lambda i: self[i].query)
-            queries = self._queries = [self[i].query for i in order]
+            # the first keystroke after each change of the history pays this: a C-level key
+            texts = [h.query for h in self]
+            order = self._order = sorted(range(len(texts)), key=texts.__getitem__)
+            queries = self._queries = [texts[i] for i in order]
         lo = bisect_left(queries, prefix)
         hi = bisect_left(queries, prefix + _TOP, lo)
         return [self[i] for i in sorted(order[lo:hi])]

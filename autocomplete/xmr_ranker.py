@@ -26,6 +26,7 @@ import numpy as np
 from autocomplete.model.artifact import IndexFiles
 from autocomplete.model.errors import IndexFormatError
 from autocomplete.model.labels import LabelIndex
+from autocomplete.model.levels import sorted_unique
 from autocomplete.model.memo import MemoStats
 from autocomplete.model.session import SessionTables, WordVector
 from autocomplete.model.xmr import Query, RankParams, XMRModel
@@ -63,15 +64,21 @@ class XMRRanker:
         self.offers: dict[tuple[str, ...], tuple[int, int, np.ndarray]] = {}
         #: recent queries -> (sorted label ids, their session features); see `_described`
         self.described: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
-        #: [lookups, misses] of `offers` (a miss: the session's labels searched) and of
-        #: `described` (a miss: some asked label's features computed)
-        self._counts = {"session_offers": [0, 0], "session_features": [0, 0]}
+        #: recent queries -> word vectors (the latest query's, all of them); see `_word_vectors`
+        self.words: dict[tuple[str, ...], tuple[WordVector, WordVector]] = {}
+        #: [lookups, misses] of `offers` (a miss: the session's labels searched), of
+        #: `described` (a miss: some asked label's features computed) and of `words`
+        self._counts = {n: [0, 0] for n in ("session_offers", "session_features", "session_words")}
 
     def memo_stats(self) -> dict[str, MemoStats]:
         """The per-session memos: offers of labels, and labels' session features (entries
         are sessions)."""
-        out = {}
-        for name, memo in (("session_offers", self.offers), ("session_features", self.described)):
+        out = self.model.feat.memo_stats()
+        for name, memo in (
+            ("session_offers", self.offers),
+            ("session_features", self.described),
+            ("session_words", self.words),
+        ):
             lookups, misses = self._counts[name]
             out[name] = MemoStats(lookups - misses, misses, len(memo))
         return out
@@ -145,14 +152,19 @@ class XMRKeystroke:
     def _word_vectors(self) -> tuple[WordVector, WordVector]:
         """Word vectors of the previous query and of the recent context."""
         if self._words is None:
-            feat = self.r.model.feat
-            if self.prev:
-                self._words = (
-                    feat.word_vector(self.prev[-1:]),
-                    feat.word_vector(self.prev[-OVERLAP_WINDOW:]),
-                )
-            else:
-                self._words = (_NO_WORDS, _NO_WORDS)
+            self._words = (_NO_WORDS, _NO_WORDS)
+            if self.prev:  # the same for every keystroke of a query: remembered per session
+                r = self.r
+                recent = tuple(self.prev[-OVERLAP_WINDOW:])
+                counts = r._counts["session_words"]
+                counts[0] += 1
+                got = r.words.get(recent)
+                if got is None:
+                    counts[1] += 1
+                    feat = r.model.feat
+                    got = (feat.word_vector(recent[-1:]), feat.word_vector(recent))
+                    _keep(r.words, recent, got, DESCRIBED_MEMO)
+                self._words = got
         return self._words
 
     # -- the model, run lazily --------------------------------------------------------
@@ -327,7 +339,7 @@ class XMRKeystroke:
         counts[0] += 1
         if todo.any():
             counts[1] += 1
-            new = np.unique(ids[todo])
+            new = sorted_unique(ids[todo])
             rows = self._describe(new)
             out[todo] = rows[np.searchsorted(new, ids[todo])]
             if len(k_ids) + len(new) <= DESCRIBED_PER_SESSION:

@@ -33,11 +33,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
+#: keystroke classes the tails are reported by: typed length, and whether the session has a
+#: previous query (its first keystrokes meet the per-session work cold)
+LENGTHS = ((1, 1, "1"), (2, 2, "2"), (3, 5, "3-5"), (6, 10, "6-10"), (11, 10**6, "11+"))
+KINDS = [f"{name} chars, {p}" for _, _, name in LENGTHS for p in ("first query", "previous")]
+
+
+def kind(prefix: str, previous: bool) -> int:
+    """The index in `KINDS` of a keystroke."""
+    n = len(prefix)
+    row = next(i for i, (a, b, _) in enumerate(LENGTHS) if a <= n <= b)
+    return 2 * row + int(previous)
 
 
 def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
-    """One side: load, say `ready`, then per `go` line rank the next chunk and print its mean
-    microseconds per call. Imports the tree on PYTHONPATH (set by the parent)."""
+    """One side: load, say `ready`, then per `go` line rank the next chunk and print each
+    call's microseconds and its keystroke's class (`us:kind`). Imports the tree on
+    PYTHONPATH (set by the parent)."""
     import itertools
 
     from autocomplete.history import keystrokes_with_history
@@ -52,7 +64,8 @@ def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
     for ex, ctx in itertools.islice(stream, 0, keystrokes):
         view = views.setdefault(id(ctx.history), (ctx.history, PrefixHistory(ctx.history)))[1]
         mine = Context(ctx.previous, view, ctx.now)
-        cases.append((ex.prefix, Context(ctx.previous, (), ctx.now), mine))
+        k = kind(ex.prefix, bool(ctx.previous))
+        cases.append((ex.prefix, Context(ctx.previous, (), ctx.now), mine, k))
     ranker = load_index(index).ranker
     print("ready", flush=True)
     pos = 0
@@ -61,13 +74,13 @@ def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
         pos += chunk
         calls = []
         clock = time.perf_counter
-        for prefix, anonymous, personal in part:
+        for prefix, anonymous, personal, k in part:
             t = clock()
             ranker.complete(anonymous, prefix, 10)
             t1 = clock()
             ranker.complete(personal, prefix, 10)
-            calls += (t1 - t, clock() - t1)
-        print(" ".join(f"{c * 1e6:.1f}" for c in calls), flush=True)
+            calls += ((t1 - t, k), (clock() - t1, k))
+        print(" ".join(f"{c * 1e6:.1f}:{k}" for c, k in calls), flush=True)
 
 
 def spawn(src: Path, python: str, args: argparse.Namespace) -> subprocess.Popen[str]:
@@ -110,6 +123,7 @@ def main() -> None:
             raise SystemExit(f"the {name} side did not start")
     times: dict[str, list[float]] = {name: [] for name in procs}
     calls: dict[str, list[float]] = {name: [] for name in procs}
+    kinds: dict[str, list[int]] = {name: [] for name in procs}
     for i in range(-(-args.keystrokes // args.chunk)):
         order = list(procs) if i % 2 == 0 else list(procs)[::-1]
         for name in order:
@@ -117,8 +131,10 @@ def main() -> None:
             assert p.stdin is not None and p.stdout is not None
             p.stdin.write("go\n")
             p.stdin.flush()
-            mine = [float(c) for c in p.stdout.readline().split()]
+            got = [token.split(":") for token in p.stdout.readline().split()]
+            mine = [float(c) for c, _ in got]
             calls[name] += mine
+            kinds[name] += [int(k) for _, k in got]
             times[name].append(sum(mine) / max(len(mine), 1))
     for p in procs.values():
         assert p.stdin is not None
@@ -145,7 +161,26 @@ def main() -> None:
             for name in procs
         },
         "chunks": {"before": times["before"], "after": times["after"]},
+        "by_kind_us": {},
     }
+    lines = []
+    for i, name in enumerate(KINDS):
+        row = {}
+        for side in procs:
+            mine = np.array(calls[side])[np.array(kinds[side]) == i]
+            row[side] = {
+                "calls": int(len(mine)),
+                "mean": float(mine.mean()) if len(mine) else 0.0,
+                **{
+                    f"p{q:g}": float(np.percentile(mine, q)) if len(mine) else 0.0 for q in (50, 99)
+                },
+            }
+        out["by_kind_us"][name] = row
+        b, a = row["before"], row["after"]
+        lines.append(
+            f"  {name:24s} {b['calls']:6d}  {b['mean']:5.0f} -> {a['mean']:5.0f}   "
+            f"{b['p50']:5.0f} -> {a['p50']:5.0f}   {b['p99']:5.0f} -> {a['p99']:5.0f}"
+        )
     pct = out["percentiles_us"]
     print(
         f"{len(ratio)} chunks of {args.chunk} keystrokes (each ranked without and with history)\n"
@@ -159,6 +194,8 @@ def main() -> None:
             + " / ".join(f"{v:.0f}" for v in pct[name].values())
             for name in procs
         )
+        + "\nby keystroke (calls, mean, p50, p99 us, before -> after):\n"
+        + "\n".join(lines)
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))

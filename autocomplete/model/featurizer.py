@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from .analyzer import MAX_POS, START_TOKEN, char_ngrams, context_words
 from .artifact import IndexFiles, IndexWriter
 from .errors import IndexFormatError
+from .memo import Memo, MemoStats
 
 #: files: the word and n-gram vocabularies (tries), the IDF, and these settings with a version
 WORDS, GRAMS, IDF, SETTINGS = "xmr_words", "xmr_grams", "xmr_idf", "xmr_featurizer"
@@ -122,9 +123,9 @@ class Featurizer:
         self._gget = grams.get
         # serving caches: a session types prefix after prefix of one query after one
         # context, so each keystroke extends a cached prefix by one character
-        self._raw: dict[str, dict[int, float]] = {}
-        self._chars: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._words: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._raw: Memo[str, dict[int, float]] = Memo(_CACHE)
+        self._chars: Memo[str, tuple[np.ndarray, np.ndarray]] = Memo(_CACHE)
+        self._words: Memo[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = Memo(_CACHE)
         self._idf64 = idf.astype(np.float64)
 
     # -- learning -------------------------------------------------------------------------
@@ -195,40 +196,47 @@ class Featurizer:
         return cols, (vals * (scale / norm) if norm > 0 else vals)
 
     def _char_part(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._chars.get(prefix)
+        memo = self._chars
+        memo.lookups += 1
+        hit = memo.data.get(prefix)
         if hit is None:
-            if len(self._chars) >= _CACHE:
-                self._chars.clear()
-            hit = self._chars[prefix] = self._unit(self._raw_chars(prefix), 1.0)
+            hit = memo.store(prefix, self._unit(self._raw_chars(prefix), 1.0))
         return hit
 
     def _raw_chars(self, text: str) -> dict[int, float]:
         """`_char_block(text)`, extending the cached block of text[:-1] when there is one."""
-        base = self._raw.get(text[:-1]) if text else None
+        memo = self._raw
+        memo.lookups += 1
+        base = memo.data.get(text[:-1]) if text else None
         if base is None:
-            acc = self._char_block(text)
-        else:
-            acc = dict(base)
-            n, nmax, gget, off = len(text), self.params.ngram_max, self._gget, self.n_words
-            for i in range(max(0, n - nmax), n):
-                k = gget(text[i:n])
-                if k is not None:
-                    start = i == 0 or text[i - 1] == " "
-                    pos = i if i < MAX_POS - 1 else MAX_POS - 1
-                    c = off + k
-                    acc[c] = acc.get(c, 0.0) + (self._posw_start[pos] if start else self._posw[pos])
-        if len(self._raw) >= _CACHE:
-            self._raw.clear()
-        self._raw[text] = acc
-        return acc
+            return memo.store(text, self._char_block(text))
+        acc = dict(base)
+        n, nmax, gget, off = len(text), self.params.ngram_max, self._gget, self.n_words
+        for i in range(max(0, n - nmax), n):
+            k = gget(text[i:n])
+            if k is not None:
+                start = i == 0 or text[i - 1] == " "
+                pos = i if i < MAX_POS - 1 else MAX_POS - 1
+                c = off + k
+                acc[c] = acc.get(c, 0.0) + (self._posw_start[pos] if start else self._posw[pos])
+        return memo.put(text, acc)
 
     def _word_part(self, ctx: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._words.get(ctx)
+        memo = self._words
+        memo.lookups += 1
+        hit = memo.data.get(ctx)
         if hit is None:
-            if len(self._words) >= _CACHE:
-                self._words.clear()
-            hit = self._words[ctx] = self._unit(self._word_block(ctx), self.params.session_weight)
+            hit = memo.store(ctx, self._unit(self._word_block(ctx), self.params.session_weight))
         return hit
+
+    def memo_stats(self) -> dict[str, MemoStats]:
+        """The serving memos: a prefix's raw character block (a hit: the block of the prefix
+        one character shorter, extended), its features, and a context's word features."""
+        return {
+            "xmr_prefix_blocks": self._raw.stats(),
+            "xmr_prefix_features": self._chars.stats(),
+            "xmr_context_features": self._words.stats(),
+        }
 
     def transform_row(self, prev_queries: Sequence[str], prefix: str) -> sp.csr_matrix:
         c, v = self.transform(prev_queries, prefix)

@@ -30,6 +30,18 @@ def spans(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     )
 
 
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique(a) for a few dozen ids, without np.unique's per-call overhead (sort, then
+    keep each run's first)."""
+    s = np.sort(a)
+    if len(s) < 2:
+        return s
+    first = np.empty(len(s), dtype=bool)
+    first[0] = True
+    np.not_equal(s[1:], s[:-1], out=first[1:])
+    return s[first]
+
+
 class LevelWeights:
     """One level's linear rankers: bias + w[node] . x, for any set of nodes (`dim` features,
     the bias not counted)."""

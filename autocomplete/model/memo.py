@@ -53,8 +53,12 @@ class Memo(Generic[K, V]):
         self.misses = 0
 
     def store(self, key: K, value: V) -> V:
-        """Remember a computed answer (counted as a miss); returns it."""
+        """Remember an answer the lookup did not find (counted as a miss); returns it."""
         self.misses += 1
+        return self.put(key, value)
+
+    def put(self, key: K, value: V) -> V:
+        """Remember an answer without counting a lookup (one made from a hit); returns it."""
         if len(self.data) >= self.capacity:
             self.data.clear()
         self.data[key] = value

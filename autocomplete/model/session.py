@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .artifact import IndexFiles, IndexWriter
 from .errors import IndexFormatError
-from .levels import check_matrix, spans
+from .levels import check_matrix, sorted_unique, spans
 
 TRANSITIONS, LABEL_WORDS = "xmr_trans", "xmr_label_words"
 #: a session word whose labels in the prefix's range exceed this brings no candidates
@@ -117,18 +117,19 @@ class SessionTables:
         labs = self._post_ix[flat]
         which = np.repeat(np.arange(len(cols)), lens)
         val = self._post_dt[flat]
-        whole_span = n == id_hi - id_lo + 1 and bool(np.all(ids[1:] > ids[:-1]))
-        if whole_span:  # ids are id_lo..id_hi in order: a posting's row is its offset
+        increasing = bool((ids[1:] > ids[:-1]).all())  # sorted and unique, as callers ask
+        if increasing and n == id_hi - id_lo + 1:  # id_lo..id_hi: a posting's row is its offset
             k, size = labs - id_lo, n
         else:
-            u, inv = np.unique(ids, return_inverse=True)
+            u = ids if increasing else np.unique(ids)
             k = np.minimum(np.searchsorted(u, labs), len(u) - 1)
             hit = u[k] == labs
             k, which, val, size = k[hit], which[hit], val[hit], len(u)
         ov_prev = np.bincount(k, val * weight[0, which], minlength=size)
         ov_ctx = np.bincount(k, val * weight[1, which], minlength=size)
-        if whole_span:
+        if increasing:
             return ov_prev, ov_ctx
+        inv = np.searchsorted(u, ids)
         return ov_prev[inv], ov_ctx[inv]
 
     def _overlaps_by_label(
@@ -161,7 +162,7 @@ class SessionTables:
         for c in context[0].tolist():
             a, b = int(self._post_ip[c]), int(self._post_ip[c + 1])
             post = self._post_ix[a:b]
-            i, j = np.searchsorted(post, (lo, hi))
+            i, j = int(post.searchsorted(lo)), int(post.searchsorted(hi))
             if 0 < j - i <= SESSION_POSTINGS:
                 parts.append(post[i:j])
             elif j - i > SESSION_POSTINGS:
@@ -169,4 +170,4 @@ class SessionTables:
         if not parts:
             return _EMPTY_I, closed
         ids = np.concatenate(parts)
-        return np.unique(ids[(ids >= lo) & (ids < hi)]), closed
+        return sorted_unique(ids[(ids >= lo) & (ids < hi)]), closed

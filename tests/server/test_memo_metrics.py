@@ -35,8 +35,12 @@ MEMOS = {
     "spelling_searches",
     "spelling_followers",
     "spelling_plans",
+    "xmr_prefix_blocks",
+    "xmr_prefix_features",
+    "xmr_context_features",
     "session_offers",
     "session_features",
+    "session_words",
     "reply_normal_forms",
 }
 

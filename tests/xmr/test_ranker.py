@@ -228,6 +228,8 @@ def test_context_overlaps_equal_word_vector_cosines_for_any_candidate_set(
         rng.choice(n, 25, replace=False),
         np.array([lo]),
         np.array([n - 1, 0]),  # two labels far apart: cheaper through their own words
+        np.sort(rng.choice(np.arange(lo, hi), min(30, hi - lo), replace=False)),  # increasing
+        np.array([lo, lo + 2, lo, lo + 2, lo + 1]),  # repeated ids
     ]
     for prev in [("weather",), ("google", "weather channel"), ("zz unknown",)]:
         pc, pv = feat.word_vector(prev[-1:])
