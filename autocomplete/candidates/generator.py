@@ -182,8 +182,9 @@ class CandidateGenerator:
             with_path = len(prefix) >= self.p.model_min_chars
             ks = model.keystroke(previous, prefix, with_path)
             mine = ks.candidates(self.p.n_model)[0].tolist() if with_path else []
-            for i in (*mine, *ks.session_candidates(self.p.n_model_session).tolist()):
-                cs.row(self.labels.text(i), i)
+            ids = [*mine, *ks.session_candidates(self.p.n_model_session).tolist()]
+            for i, text in zip(ids, self.labels.texts(ids), strict=True):
+                cs.row(text, i)
         self._transitions(cs, previous, prefix)
         self._session(cs, previous, prefix)
         n_history = len(cs)
@@ -235,9 +236,9 @@ class CandidateGenerator:
         return tuple(typos)
 
     def _labels(self, cs: CandidateSet, prefix: str, n: int) -> None:
-        lab = self.labels
-        for i in lab.top_popular(prefix, n).tolist():
-            cs.row(lab.text(i), i)
+        ids = self.labels.top_popular(prefix, n).tolist()
+        for i, text in zip(ids, self.labels.texts(ids), strict=True):
+            cs.row(text, i)
 
     def _transitions(self, cs: CandidateSet, previous: Sequence[str], prefix: str) -> None:
         tr = self.transitions
@@ -250,9 +251,9 @@ class CandidateGenerator:
             out_total = tr.total(lo_all, hi_all)
             ids = tr.top_popular(key + prefix, self.p.n_transitions).tolist()
             cut = len(key)
-            for i in ids:
+            for i, text in zip(ids, tr.texts(ids), strict=True):
                 c = int(tr.counts[i])
-                r = cs.row(tr.text(i)[cut:])
+                r = cs.row(text[cut:])
                 if age == 0:
                     r[_TRANS_LOGP] = math.log(c / (out_total + 1.0))
                 else:
@@ -282,8 +283,8 @@ class CandidateGenerator:
                 continue
             total = en.total(lo, hi)
             head = " ".join(words[: len(words) - c])
-            for i in en.top_popular(route, budget).tolist():
-                ending = en.text(i)
+            ids = en.top_popular(route, budget).tolist()
+            for i, ending in zip(ids, en.texts(ids), strict=True):
                 text = f"{head} {ending}" if head else ending
                 if text in seen or _repeats_a_word(text):
                     continue

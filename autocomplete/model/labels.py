@@ -200,8 +200,7 @@ class LabelIndex:
         # from several candidate sources, and every visitor asks for the short prefixes
         self.range = lru_cache(maxsize=MEMO_SIZE)(self._range)  # type: ignore[method-assign]
         self._tops: Memo[str, tuple[np.ndarray, bool]] = Memo(MEMO_SIZE)
-        # the popular labels' texts, restored once (the hottest lookup: a C-level memo)
-        self.text = lru_cache(maxsize=MEMO_SIZE)(self._text)  # type: ignore[method-assign]
+        self._texts: Memo[int, str] = Memo(MEMO_SIZE)  # the popular labels' texts, restored once
 
     @classmethod
     def load(cls, files: IndexFiles, name: str = LABELS) -> LabelIndex:
@@ -219,7 +218,7 @@ class LabelIndex:
         return {
             "ranges": lru_stats(self.range),
             "tops": self._tops.stats(),
-            "texts": lru_stats(self.text),
+            "texts": self._texts.stats(),
         }
 
     def heavy_prefixes(self) -> list[str]:
@@ -228,11 +227,22 @@ class LabelIndex:
         return sorted(self.heavy.keys())
 
     def text(self, label: int) -> str:
-        """The text of label id `label` (remembered per instance, see `__init__`)."""
-        return self._text(label)
+        """The text of label id `label`."""
+        return self.texts((label,))[0]
 
-    def _text(self, label: int) -> str:
-        return self._restore(int(self.key_of_label[label]))
+    def texts(self, labels: Iterable[int]) -> list[str]:
+        """The texts of label ids, remembered: a keystroke's sources ask for a few dozen
+        labels at a time, most of them popular, so one counted lookup serves a batch."""
+        memo = self._texts
+        get, restore, kol = memo.data.get, self._restore, self.key_of_label
+        out = []
+        for label in labels:
+            text = get(label)
+            if text is None:
+                text = memo.store(label, restore(int(kol[label])))
+            out.append(text)
+        memo.lookups += len(out)
+        return out
 
     def id_of(self, text: str) -> int:
         """Label id of `text`, or -1 when it is not a label."""

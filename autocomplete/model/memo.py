@@ -2,10 +2,10 @@
 
 Every memo a worker keeps is bounded and observable: an operator sizing a worker reads its
 hit rate and entries in `/metrics` (`qac_prefix_memo_lookups_total{memo,result}`,
-`qac_prefix_memo_entries{memo}`). `functools.lru_cache` memos (the hottest lookups among
-them: a label's text, a prefix's range) count in C through `cache_info`; the dict memos are
-`Memo`s, read inline by their owners (`Memo.data.get`): a lookup is one dict read and one
-counter.
+`qac_prefix_memo_entries{memo}`). `functools.lru_cache` memos count in C through `cache_info`;
+the dict memos are `Memo`s, read inline by their owners (`Memo.data.get`): a lookup is one
+dict read and one counter, and the hottest, label texts, are asked for a batch at a time
+(`LabelIndex.texts`: one counter per batch).
 """
 
 from __future__ import annotations
