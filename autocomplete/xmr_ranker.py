@@ -71,8 +71,8 @@ class XMRRanker:
         self._counts = {n: [0, 0] for n in ("session_offers", "session_features", "session_words")}
 
     def memo_stats(self) -> dict[str, MemoStats]:
-        """The per-session memos: offers of labels, and labels' session features (entries
-        are sessions)."""
+        """The model's memos: its input's (the featuriser's), and the per-session offers of
+        labels, labels' session features and word vectors (entries are sessions)."""
         out = self.model.feat.memo_stats()
         for name, memo in (
             ("session_offers", self.offers),
