@@ -342,7 +342,7 @@ class XMRKeystroke:
             new = sorted_unique(ids[todo])
             rows = self._describe(new)
             out[todo] = rows[np.searchsorted(new, ids[todo])]
-            if len(k_ids) + len(new) <= DESCRIBED_PER_SESSION:
+            if len(k_ids) and len(k_ids) + len(new) <= DESCRIBED_PER_SESSION:
                 both = np.concatenate([k_ids, new])
                 order = np.argsort(both, kind="stable")
                 new, rows = both[order], np.concatenate([k_rows, rows])[order]
