@@ -9,14 +9,14 @@ it has been scored, so offline figures predict what the server will do.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from indexer.sessions import Example, Session, examples, query_examples
 from session_store.base import HistoryEntry, StoreConfig
 from session_store.memory import MemoryStore
 
-from .ranking import Context
+from .ranking import Context, PrefixHistory
 
 T = TypeVar("T")
 
@@ -66,6 +66,18 @@ def keystrokes_with_history(
             for ex in query_examples(s, j):
                 yield ex, Context(ex.context, history, ex.time)
             replay.record(s.user, q, t)
+
+
+def served(stream: Iterable[tuple[Example, Context]]) -> Iterator[tuple[Example, Context]]:
+    """The keystrokes with each history as a server connection hands it to the ranker: a
+    `PrefixHistory` made when the history changes, shared by the keystrokes that follow
+    (sorted once per change, not per keystroke)."""
+    last: object = None
+    view = PrefixHistory(())
+    for ex, ctx in stream:
+        if ctx.history is not last:
+            last, view = ctx.history, PrefixHistory(ctx.history)
+        yield ex, Context(ctx.previous, view, ctx.now)
 
 
 def seed_sessions(past: Sequence[Session], config: StoreConfig | None = None) -> list[Session]:

@@ -58,6 +58,8 @@ def child(index: str, log: str, keystrokes: int, chunk: int) -> None:
     from indexer.dataset import load_split
 
     data = load_split([log])
+    # one view per history, as `autocomplete.history.served` makes them; not called, since
+    # the child may import a tree from before it
     views: dict[int, tuple[object, PrefixHistory]] = {}  # keeps each history alive: ids unique
     cases = []
     stream = keystrokes_with_history(data.train + data.dev, data.test)

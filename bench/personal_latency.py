@@ -25,11 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autocomplete.evaluate import latency_summary  # noqa: E402
-from autocomplete.history import keystrokes_with_history  # noqa: E402
+from autocomplete.history import keystrokes_with_history, served  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
-from autocomplete.ranking import Context, PrefixHistory  # noqa: E402
+from autocomplete.ranking import Context  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
-from session_store.base import HistoryEntry  # noqa: E402
 
 DEFAULT_LOG = ROOT.parent / "shared/data/aol/aol-top1000-2006-03-01_05-16.tsv.gz"
 
@@ -46,19 +45,10 @@ def main() -> None:
     both = idx.files.has("learned")  # else the linear blend is what `r` already serves
     linear = load_index(args.index, learned=False).ranker
     data = load_split([args.log])
-    stream = keystrokes_with_history(data.train + data.dev, data.test)
     # one sorted view per history as it stands, shared by that history's keystrokes (a server
-    # connection sorts once per change of the history, not per keystroke); the dict keeps
-    # each history alive, so its id is not reused by another
-    views: dict[int, tuple[tuple[HistoryEntry, ...], PrefixHistory]] = {}
-
-    def view(history: tuple[HistoryEntry, ...]) -> PrefixHistory:
-        return views.setdefault(id(history), (history, PrefixHistory(history)))[1]
-
-    cases = [
-        (ex, Context(ctx.previous, view(ctx.history), ctx.now))
-        for ex, ctx in itertools.islice(stream, 0, args.keystrokes * 5, 5)
-    ]
+    # connection sorts once per change of the history, not per keystroke)
+    stream = served(keystrokes_with_history(data.train + data.dev, data.test))
+    cases = list(itertools.islice(stream, 0, args.keystrokes * 5, 5))
     sizes = np.array([len(ctx.history) for _, ctx in cases])
     clock = time.perf_counter
     times: dict[str, list[float]] = {k: [] for k in ("with", "without", "lin_with", "lin_wo")}

@@ -37,10 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from autocomplete import blend, xmr_ranker  # noqa: E402
 from autocomplete.candidates import generator  # noqa: E402
-from autocomplete.history import keystrokes_with_history  # noqa: E402
+from autocomplete.history import keystrokes_with_history, served  # noqa: E402
 from autocomplete.loader import load_index  # noqa: E402
 from autocomplete.model import trees, wordlm, xmr  # noqa: E402
-from autocomplete.ranking import Context, PrefixHistory  # noqa: E402
 from autocomplete.typo import corrector  # noqa: E402
 from indexer.dataset import load_split  # noqa: E402
 
@@ -121,12 +120,8 @@ def main() -> None:
     args = ap.parse_args()
 
     data = load_split([args.log])
-    views: dict[int, tuple[object, PrefixHistory]] = {}  # keeps each history alive: ids unique
-    cases = []
-    stream = keystrokes_with_history(data.train + data.dev, data.test)
-    for ex, ctx in itertools.islice(stream, 0, args.keystrokes):
-        view = views.setdefault(id(ctx.history), (ctx.history, PrefixHistory(ctx.history)))[1]
-        cases.append((ex.prefix, Context(ctx.previous, view, ctx.now)))
+    stream = served(keystrokes_with_history(data.train + data.dev, data.test))
+    cases = [(ex.prefix, ctx) for ex, ctx in itertools.islice(stream, 0, args.keystrokes)]
 
     # pass 1: each keystroke twice, nothing timed but the calls
     ranker = load_index(args.index).ranker

@@ -3,7 +3,9 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from autocomplete.history import served
 from autocomplete.ranking import Context, PrefixHistory, extending
+from indexer.sessions import Example
 from session_store.base import HistoryEntry
 
 _queries = st.text(alphabet="abn é", min_size=1, max_size=6)
@@ -40,3 +42,18 @@ def test_the_ranker_gathers_the_same_candidates_from_either_form(blend_index_dir
         fast = ranker.gather(Context((), PrefixHistory(history), 10.0), prefix)
         assert plain.texts == fast.texts and plain.corrected == fast.corrected
         assert (plain.matrix() == fast.matrix()).all()
+
+
+def test_served_keystrokes_share_one_view_per_history_as_a_connection_does():
+    first = (HistoryEntry("amazon", 2, 1.0),)
+    second = (HistoryEntry("ebay", 1, 2.0), *first)
+    stream = [
+        (Example("", p, "amazon"), Context((), history, 3.0))
+        for p, history in [("a", first), ("am", first), ("e", second), ("eb", second)]
+    ]
+    got = [ctx for _, ctx in served(stream)]
+    assert all(isinstance(c.history, PrefixHistory) for c in got)
+    assert got[0].history is got[1].history and got[2].history is got[3].history
+    assert got[1].history is not got[2].history  # a new view when the history changes
+    assert [c.history for c in got] == [first, first, second, second]
+    assert [(c.previous, c.now) for c in got] == [((), 3.0)] * 4
