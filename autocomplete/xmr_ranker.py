@@ -19,7 +19,6 @@ scores the beam or the exact pass already found.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from autocomplete.model.artifact import IndexFiles
 from autocomplete.model.errors import IndexFormatError
 from autocomplete.model.labels import LabelIndex
 from autocomplete.model.levels import sorted_unique
-from autocomplete.model.memo import MemoStats
+from autocomplete.model.memo import Memo, MemoStats
 from autocomplete.model.session import SessionTables, WordVector
 from autocomplete.model.xmr import Query, RankParams, XMRModel
 
@@ -42,15 +41,13 @@ FEATURES = (
     "xmr_trans_older",  # max log(1 + transitions) from the 2nd..4th most recent queries
 )
 OVERLAP_WINDOW = 4
-#: sessions whose latest offer of labels a ranker remembers (then emptied)
+#: sessions whose latest offer of labels a ranker remembers (the oldest dropped beyond it)
 OFFERS_MEMO = 1 << 12
 #: sessions whose labels' session features a ranker remembers, and labels per session
 DESCRIBED_MEMO, DESCRIBED_PER_SESSION = 1 << 11, 1 << 8
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=np.float64)
 _NO_WORDS: WordVector = (_EMPTY_I, _EMPTY_F)
-K = TypeVar("K")
-V = TypeVar("V")
 _NOTHING_DESCRIBED = (_EMPTY_I, np.empty((0, len(FEATURES) - 1)))
 
 
@@ -61,27 +58,28 @@ class XMRRanker:
         self.model, self.session, self.labels = model, session, labels
         #: recent queries -> (lo, hi, the session's ordered labels in [lo, hi)) of the last
         #: keystroke after them whose search left no word out; see `_session_candidates`
-        self.offers: dict[tuple[str, ...], tuple[int, int, np.ndarray]] = {}
+        self.offers: Memo[tuple[str, ...], tuple[int, int, np.ndarray]] = Memo(
+            OFFERS_MEMO, oldest_out=True
+        )
         #: recent queries -> (sorted label ids, their session features); see `_described`
-        self.described: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self.described: Memo[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = Memo(
+            DESCRIBED_MEMO, oldest_out=True
+        )
         #: recent queries -> word vectors (the latest query's, all of them); see `_word_vectors`
-        self.words: dict[tuple[str, ...], tuple[WordVector, WordVector]] = {}
-        #: [lookups, misses] of `offers` (a miss: the session's labels searched), of
-        #: `described` (a miss: some asked label's features computed) and of `words`
-        self._counts = {n: [0, 0] for n in ("session_offers", "session_features", "session_words")}
+        self.words: Memo[tuple[str, ...], tuple[WordVector, WordVector]] = Memo(
+            DESCRIBED_MEMO, oldest_out=True
+        )
 
     def memo_stats(self) -> dict[str, MemoStats]:
         """The model's memos: its input's (the featuriser's), and the per-session offers of
         labels, labels' session features and word vectors (entries are sessions)."""
-        out = self.model.feat.memo_stats()
-        for name, memo in (
-            ("session_offers", self.offers),
-            ("session_features", self.described),
-            ("session_words", self.words),
-        ):
-            lookups, misses = self._counts[name]
-            out[name] = MemoStats(lookups - misses, misses, len(memo))
-        return out
+        return {
+            **self.model.feat.memo_stats(),
+            # a miss: the session's labels searched; some asked label's features computed
+            "session_offers": self.offers.stats(),
+            "session_features": self.described.stats(),
+            "session_words": self.words.stats(),
+        }
 
     @classmethod
     def load(
@@ -156,14 +154,14 @@ class XMRKeystroke:
             if self.prev:  # the same for every keystroke of a query: remembered per session
                 r = self.r
                 recent = tuple(self.prev[-OVERLAP_WINDOW:])
-                counts = r._counts["session_words"]
-                counts[0] += 1
-                got = r.words.get(recent)
+                memo = r.words
+                memo.lookups += 1
+                got = memo.data.get(recent)
                 if got is None:
-                    counts[1] += 1
                     feat = r.model.feat
-                    got = (feat.word_vector(recent[-1:]), feat.word_vector(recent))
-                    _keep(r.words, recent, got, DESCRIBED_MEMO)
+                    got = memo.store(
+                        recent, (feat.word_vector(recent[-1:]), feat.word_vector(recent))
+                    )
                 self._words = got
         return self._words
 
@@ -247,14 +245,13 @@ class XMRKeystroke:
             if self.prev and self.hi > self.lo:
                 r = self.r
                 recent = tuple(self.prev[-OVERLAP_WINDOW:])
-                offer = r.offers.get(recent)
-                counts = r._counts["session_offers"]
-                counts[0] += 1
+                r.offers.lookups += 1
+                offer = r.offers.data.get(recent)
                 if offer is not None and offer[0] <= self.lo and self.hi <= offer[1]:
                     ids = offer[2]
                     self._session = ids[(ids >= self.lo) & (ids < self.hi)]
                     return self._session
-                counts[1] += 1
+                r.offers.misses += 1
                 follow = [self.succ[0], *(self._successors(older)[0] for older in recent[:-1])]
                 found = [*follow, np.array([r.labels.id_of(q) for q in recent], dtype=np.int64)]
                 words = self._word_vectors()
@@ -264,7 +261,7 @@ class XMRKeystroke:
                     cosine = r.session.overlaps(ids, *words)[1]
                     self._session = ids[np.lexsort((ids, -cosine, ~followed))]
                 if closed:
-                    _keep(r.offers, recent, (self.lo, self.hi, self._session), OFFERS_MEMO)
+                    r.offers.put(recent, (self.lo, self.hi, self._session))
         return self._session
 
     # -- what callers ask ---------------------------------------------------------------
@@ -327,7 +324,9 @@ class XMRKeystroke:
         """
         r = self.r
         recent = tuple(self.prev[-OVERLAP_WINDOW:])
-        k_ids, k_rows = r.described.get(recent, _NOTHING_DESCRIBED)
+        memo = r.described
+        memo.lookups += 1
+        k_ids, k_rows = memo.data.get(recent, _NOTHING_DESCRIBED)
         out = np.empty((len(ids), len(FEATURES) - 1))
         todo = np.ones(len(ids), dtype=bool)
         if len(k_ids):
@@ -335,10 +334,7 @@ class XMRKeystroke:
             hit = k_ids[j] == ids
             out[hit] = k_rows[j[hit]]
             todo = ~hit
-        counts = r._counts["session_features"]
-        counts[0] += 1
         if todo.any():
-            counts[1] += 1
             new = sorted_unique(ids[todo])
             rows = self._describe(new)
             out[todo] = rows[np.searchsorted(new, ids[todo])]
@@ -346,7 +342,7 @@ class XMRKeystroke:
                 both = np.concatenate([k_ids, new])
                 order = np.argsort(both, kind="stable")
                 new, rows = both[order], np.concatenate([k_rows, rows])[order]
-            _keep(r.described, recent, (new, rows), DESCRIBED_MEMO)
+            memo.store(recent, (new, rows))
         return out
 
     def _describe(self, ids: np.ndarray) -> np.ndarray:
@@ -359,13 +355,3 @@ class XMRKeystroke:
             if len(s_ids):
                 np.maximum(f[:, 3], np.log1p(session.lookup(s_ids, s_cnt, ids)), out=f[:, 3])
         return f
-
-
-def _keep(memo: dict[K, V], key: K, value: V, size: int) -> None:
-    """Store `value` as the newest entry of a per-session memo, dropping the oldest beyond
-    `size`: with a thousand sessions typing at once, emptying the whole memo when full
-    would take every session's entry away at the same moment."""
-    memo.pop(key, None)
-    memo[key] = value
-    if len(memo) > size:
-        del memo[next(iter(memo))]

@@ -36,21 +36,30 @@ def lru_stats(memo: Callable[..., Any]) -> MemoStats:
 
 
 class Memo(Generic[K, V]):
-    """A dict of at most `capacity` answers, emptied when full, that counts its lookups.
+    """A dict of at most `capacity` answers that counts its lookups.
 
-    Emptied rather than evicted one by one: its owners answer one keystroke's many
-    questions about one prefix, so what a full memo loses is cheap to find again, and the
-    hot path stays a plain dict read. The owner reads `data.get(key)`, adds one to
+    By default emptied when full rather than evicted one by one: its owners answer one
+    keystroke's many questions about one prefix, so what a full memo loses is cheap to find
+    again, and the hot path stays a plain dict read. With `oldest_out` it drops only its
+    oldest entry instead: a memo per session, which emptied would take every typing
+    session's entry away at the same moment. The owner reads `data.get(key)`, adds one to
     `lookups`, and `store`s what it had to compute (a miss).
     """
 
-    __slots__ = ("data", "capacity", "lookups", "misses")
+    __slots__ = ("data", "capacity", "oldest_out", "lookups", "misses")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, oldest_out: bool = False) -> None:
         self.data: dict[K, V] = {}
         self.capacity = capacity
+        self.oldest_out = oldest_out
         self.lookups = 0
         self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def clear(self) -> None:
+        self.data.clear()
 
     def store(self, key: K, value: V) -> V:
         """Remember an answer the lookup did not find (counted as a miss); returns it."""
@@ -58,10 +67,18 @@ class Memo(Generic[K, V]):
         return self.put(key, value)
 
     def put(self, key: K, value: V) -> V:
-        """Remember an answer without counting a lookup (one made from a hit); returns it."""
-        if len(self.data) >= self.capacity:
-            self.data.clear()
-        self.data[key] = value
+        """Remember an answer without counting a lookup (one made from a hit); returns it.
+        With `oldest_out` it becomes the newest entry."""
+        data = self.data
+        if self.oldest_out:
+            data.pop(key, None)
+            data[key] = value
+            if len(data) > self.capacity:
+                del data[next(iter(data))]
+        else:
+            if len(data) >= self.capacity:
+                data.clear()
+            data[key] = value
         return value
 
     def stats(self) -> MemoStats:

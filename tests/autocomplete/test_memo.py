@@ -29,3 +29,15 @@ def test_lru_statistics_and_their_sum_over_two_memos() -> None:
         double(x)
     assert lru_stats(double) == MemoStats(hits=1, misses=3, size=2)
     assert lru_stats(double).plus(MemoStats(4, 5, 6)) == MemoStats(5, 8, 8)
+
+
+def test_a_per_session_memo_drops_only_its_oldest_entry_and_renews_a_stored_one() -> None:
+    memo: Memo[str, int] = Memo(2, oldest_out=True)
+    for key in ["a", "b"]:
+        memo.store(key, 1)
+    memo.put("a", 2)  # stored again: now the newest
+    memo.store("c", 3)  # full: "b", the oldest, goes; the others stay
+    assert list(memo.data.items()) == [("a", 2), ("c", 3)]
+    assert len(memo) == 2
+    memo.clear()
+    assert not memo
