@@ -81,7 +81,7 @@ def length_name(a: int, b: int) -> str:
 
 def timed(spent: dict[str, float]) -> Callable[[], None]:
     """Wrap every part to add its wall time to `spent`; returns the undo."""
-    undo = []
+    saved = []
     for cls, name in PARTS:
         f = cls.__dict__[name]
         label = f"{cls.__name__}.{name}"
@@ -94,8 +94,13 @@ def timed(spent: dict[str, float]) -> Callable[[], None]:
                 spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - t
 
         setattr(cls, name, functools.wraps(f)(w))
-        undo.append((cls, name, f))
-    return lambda: [setattr(cls, name, f) for cls, name, f in undo]  # type: ignore[func-returns-value]
+        saved.append((cls, name, f))
+
+    def undo() -> None:
+        for cls, name, f in saved:
+            setattr(cls, name, f)
+
+    return undo
 
 
 def summary(us: np.ndarray, budget: float) -> dict[str, float]:
